@@ -1,0 +1,34 @@
+# admm-runner: common tasks. Every target uses one cargo profile (dev, with optimized
+# dependencies), so tests, the quickstart and experiments share one build.
+CARGO ?= cargo
+RUNNER = $(CARGO) run --quiet --bin admm-runner --
+export CIFAR10_DIR ?= $(abspath ../shared/data/cifar10)
+
+.PHONY: quickstart test lint fmt build fig1 clean-results
+
+## Run the quickstart manifest (synthetic data, no download).
+quickstart:
+	$(RUNNER) run experiments/quickstart.yaml
+
+## Unit and integration tests (one test binary).
+test:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		$(CARGO) nextest run --no-fail-fast; \
+	else \
+		$(CARGO) test --no-fail-fast; \
+	fi
+
+## Formatting and clippy, warnings as errors.
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+build:
+	$(CARGO) build --bin admm-runner
+
+## Figure 1 runs on real CIFAR-10 (set CIFAR10_DIR).
+fig1:
+	$(RUNNER) run experiments/fig1.yaml

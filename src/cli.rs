@@ -1,0 +1,68 @@
+//! Command-line definitions (clap). No logic beyond parsing.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  admm-runner run experiments/quickstart.yaml
+  admm-runner plan experiments/fig1.yaml
+  CIFAR10_DIR=../shared/data/cifar10 admm-runner run experiments/fig1.yaml
+  admm-runner run experiments/fig1.yaml --set solver.max_iters=50 --set sweep.seed=[0]
+  admm-runner run experiments/fig1.yaml --only cg --shard 0/4
+  admm-runner run experiments/fig1.yaml --shard slurm   # inside a SLURM job array
+Environment:
+  CIFAR10_DIR          where CIFAR-10 .bin files are, when a manifest gives no data.path
+  ADMM_SET_<KEY>       overrides a manifest key; __ separates levels (ADMM_SET_SOLVER__RHO=0.1)";
+
+/// Train two-layer ReLU networks by convex optimization (ADMM), from declarative manifests.
+#[derive(Debug, Parser)]
+#[command(name = "admm-runner", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run every run of the manifests' sweeps, skipping finished ones.
+    Run {
+        #[command(flatten)]
+        select: Select,
+        /// Results directory.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Rerun runs whose results already exist.
+        #[arg(long)]
+        force: bool,
+        /// Rerun runs recorded as failed (finished ok runs are still skipped).
+        #[arg(long)]
+        retry_failed: bool,
+        /// Print only failures and the final count.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Print the expanded runs without running them, one line each.
+    Plan {
+        #[command(flatten)]
+        select: Select,
+    },
+}
+
+/// Which runs: manifests, overrides and filters.
+#[derive(Debug, Args)]
+pub struct Select {
+    /// Manifest files (.yaml, .yml or .toml).
+    #[arg(required = true, value_name = "MANIFEST")]
+    pub manifests: Vec<PathBuf>,
+    /// Override a manifest key by dotted path (repeatable): --set solver.rho=0.1
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Keep only runs whose plan line contains TEXT (e.g. a solver name or a run id).
+    #[arg(long, value_name = "TEXT")]
+    pub only: Option<String>,
+    /// Run every N-th run starting at K ("K/N"), or "slurm" to read
+    /// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
+    #[arg(long, value_name = "K/N|slurm")]
+    pub shard: Option<String>,
+}

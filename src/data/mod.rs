@@ -1,0 +1,128 @@
+//! Data sources (CIFAR-10 binary, synthetic teacher, .npy) and preprocessing -> one `Dataset`.
+//!
+//! INTERFACE (fixed; the rest of the crate relies on these names):
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Where the examples come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataSource {
+    Cifar10,
+    Synthetic,
+    Npy,
+}
+
+/// How features are standardized, always with training-set statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standardize {
+    /// One mean and one std over all training features (the authors' choice).
+    #[default]
+    Scalar,
+    /// A mean and std per feature.
+    PerFeature,
+    None,
+}
+
+/// The `data:` section of a manifest.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    pub source: DataSource,
+    /// cifar10: a `cifar-10-batches-bin` dir or a dir of `.bin` files; defaults to `$CIFAR10_DIR`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// cifar10: explicit training / test `.bin` files (override `path`).
+    #[serde(default)]
+    pub train_files: Vec<PathBuf>,
+    #[serde(default)]
+    pub test_files: Vec<PathBuf>,
+    /// cifar10: the two classes; the first gets label -1... see `classes` doc in README.
+    #[serde(default = "default_classes")]
+    pub classes: [u8; 2],
+    pub n_train: usize,
+    #[serde(default)]
+    pub n_test: usize,
+    /// cifar10: number of features after average pooling (None = all 3072).
+    #[serde(default)]
+    pub downsample: Option<usize>,
+    #[serde(default)]
+    pub standardize: Standardize,
+    /// Seed of subsets / synthetic draws; defaults to the run's seed.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// synthetic: feature dimension, teacher width, fraction of flipped labels.
+    #[serde(default = "default_dim")]
+    pub dim: usize,
+    #[serde(default = "default_teacher_width")]
+    pub teacher_width: usize,
+    #[serde(default = "default_label_noise")]
+    pub label_noise: f64,
+    /// npy: the arrays.
+    #[serde(default)]
+    pub x: Option<PathBuf>,
+    #[serde(default)]
+    pub y: Option<PathBuf>,
+    #[serde(default)]
+    pub x_test: Option<PathBuf>,
+    #[serde(default)]
+    pub y_test: Option<PathBuf>,
+}
+
+fn default_classes() -> [u8; 2] {
+    [0, 1]
+}
+fn default_dim() -> usize {
+    20
+}
+fn default_teacher_width() -> usize {
+    8
+}
+fn default_label_noise() -> f64 {
+    0.05
+}
+
+/// Examples in row-major f32 with labels +1/-1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub n: usize,
+    pub d: usize,
+    /// n x d, row-major.
+    pub x: Vec<f32>,
+    pub y: Vec<f32>,
+    pub n_test: usize,
+    /// n_test x d, row-major.
+    pub x_test: Vec<f32>,
+    pub y_test: Vec<f32>,
+}
+
+// TEMP-STUB (replaced by the data module under construction)
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DataError(pub String);
+pub fn load(_cfg: &DataConfig, _seed: u64) -> Result<Dataset, DataError> {
+    Err(DataError("stub".into()))
+}
+pub fn read_npy_f64(p: &std::path::Path) -> Result<(Vec<f64>, Vec<usize>), DataError> {
+    let b = std::fs::read(p).map_err(|e| DataError(format!("{}: {e}", p.display())))?;
+    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
+    let h = String::from_utf8_lossy(&b[10..10 + hl]).to_string();
+    let sh = h
+        .split("'shape': (")
+        .nth(1)
+        .unwrap()
+        .split(')')
+        .next()
+        .unwrap();
+    let shape: Vec<usize> = sh
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().parse().unwrap())
+        .collect();
+    let vals = b[10 + hl..]
+        .chunks(8)
+        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    Ok((vals, shape))
+}

@@ -1,0 +1,505 @@
+//! Manifests: the strict schema, loading (YAML or TOML + environment + `--set`), and sweep
+//! expansion into concrete runs with stable ids.
+//!
+//! Layering, lowest to highest priority: the file, `ADMM_SET_*` environment variables,
+//! one sweep point (axes and variant), then `--set key=value` from the command line.
+
+use crate::data::DataConfig;
+use figment::providers::{Env, Format, Serialized, Toml, Yaml};
+use figment::value::Value;
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Prefix of environment variables that override manifest keys: `ADMM_SET_SOLVER__RHO=0.1`
+/// sets `solver.rho` (a double underscore separates nested keys).
+pub const ENV_PREFIX: &str = "ADMM_SET_";
+
+/// A manifest that could not be read or does not fit the schema.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{path}: cannot read manifest: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: unsupported manifest extension (use .yaml, .yml or .toml)")]
+    Extension { path: PathBuf },
+    #[error("{0}")]
+    Schema(String),
+    #[error("--set {arg}: expected key=value")]
+    BadOverride { arg: String },
+    #[error("{path}: {key}: {reason}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        reason: String,
+    },
+}
+
+/// Which burn backend a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// burn-flex: the fastest CPU backend measured here.
+    #[default]
+    Flex,
+    Ndarray,
+    Cuda,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Cuda => "cuda",
+        })
+    }
+}
+
+/// The u-step solver of ADMM (or the Adam baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SolverKind {
+    /// Dense Cholesky of A: small problems only, the reference for the others.
+    Exact,
+    /// Conjugate gradient, matrix-free.
+    Cg,
+}
+
+impl fmt::Display for SolverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SolverKind::Exact => "exact",
+            SolverKind::Cg => "cg",
+        })
+    }
+}
+
+/// The training loss. Only the squared loss of the paper for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    #[default]
+    Squared,
+}
+
+/// How the inner (CG) tolerance evolves over ADMM iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TolSchedule {
+    /// The same tolerance every ADMM iteration.
+    Fixed,
+    /// tol_k = tol0 / (1 + k)^1.2, as CRONOS and GeNIOS do.
+    #[default]
+    Tighten,
+}
+
+/// The `problem:` section.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemConfig {
+    /// Number of sampled gate vectors P (before duplicate patterns are dropped).
+    pub patterns: usize,
+    /// Weight-decay / group-lasso strength beta.
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    #[serde(default)]
+    pub loss: Loss,
+    /// Append a column of ones to X (the gates get that coordinate too).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Gates from a `.npy` file (d x P, with the bias row if `bias`), instead of sampling.
+    #[serde(default)]
+    pub gates: Option<PathBuf>,
+}
+
+/// The `solver:` section: ADMM parameters and the u-step solver's options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverConfig {
+    pub name: SolverKind,
+    /// ADMM penalty.
+    #[serde(default = "default_rho")]
+    pub rho: f64,
+    /// Dual step ratio (1 = standard ADMM).
+    #[serde(default = "one")]
+    pub gamma: f64,
+    /// ADMM iterations at most (the planned budget: reaching it is a normal stop).
+    #[serde(default = "default_max_iters")]
+    pub max_iters: usize,
+    /// Wall-clock safety limit in seconds; a run that reaches it is recorded as failed.
+    #[serde(default)]
+    pub time_limit: Option<f64>,
+    /// Boyd et al. absolute and relative tolerances; 0 for both disables the test.
+    #[serde(default = "default_tol_abs")]
+    pub tol_abs: f64,
+    #[serde(default = "default_tol_rel")]
+    pub tol_rel: f64,
+    /// Train accuracy whose first crossing is timed (Table 1's "seconds to 97%").
+    #[serde(default)]
+    pub target_train_acc: Option<f64>,
+    /// Stop as soon as the target is reached.
+    #[serde(default)]
+    pub stop_at_target: bool,
+    /// Inner (CG) iteration cap per ADMM iteration.
+    #[serde(default = "default_inner_max_iters")]
+    pub inner_max_iters: usize,
+    /// Inner relative-residual tolerance (tol0 of the schedule).
+    #[serde(default = "default_inner_tol")]
+    pub inner_tol: f64,
+    #[serde(default)]
+    pub inner_tol_schedule: TolSchedule,
+    /// Start each inner solve from the previous u (else from zero, as the reference code does).
+    #[serde(default = "yes")]
+    pub warm_start: bool,
+    /// Largest 2dP for which the exact solver forms and factors A.
+    #[serde(default = "default_exact_max_dim")]
+    pub exact_max_dim: usize,
+}
+
+/// One fully resolved run: everything that determines its result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub experiment: String,
+    pub data: DataConfig,
+    pub problem: ProblemConfig,
+    pub solver: SolverConfig,
+    pub backend: BackendKind,
+    pub seed: u64,
+}
+
+/// The whole manifest file as written; `sweep` and `variants` expand it into runs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    /// Experiment name: results go to `<out>/<name>/`. Defaults to the file stem.
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+    data: DataConfig,
+    problem: ProblemConfig,
+    solver: SolverConfig,
+    #[serde(default)]
+    backend: BackendKind,
+    #[serde(default)]
+    seed: u64,
+    /// Axes: dotted key -> list of values, expanded as a cartesian product.
+    #[serde(default)]
+    sweep: BTreeMap<String, Vec<Value>>,
+    /// Explicit variants: each a map of dotted key -> value, crossed with the sweep axes.
+    #[serde(default)]
+    variants: Vec<BTreeMap<String, Value>>,
+}
+
+/// One expanded run, ready to execute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRun {
+    pub id: String,
+    pub config: RunConfig,
+    /// The manifest it came from.
+    pub manifest: PathBuf,
+}
+
+impl PlannedRun {
+    /// One line for `plan` and progress output.
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        format!(
+            "{id}  solver={s} backend={b} n={n} d={d} P={p} seed={seed} rho={rho} beta={beta} iters={it}",
+            id = self.id,
+            s = c.solver.name,
+            b = c.backend,
+            n = c.data.n_train,
+            d = match c.data.source {
+                crate::data::DataSource::Synthetic => c.data.dim.to_string(),
+                crate::data::DataSource::Cifar10 => c.data.downsample.unwrap_or(3072).to_string(),
+                crate::data::DataSource::Npy => "npy".to_string(),
+            },
+            p = c.problem.patterns,
+            seed = c.seed,
+            rho = c.solver.rho,
+            beta = c.problem.beta,
+            it = c.solver.max_iters,
+        )
+    }
+}
+
+/// Parses `--set key=value` arguments; values are parsed like environment values
+/// (numbers, booleans, `[lists]`, `{maps}`, else strings).
+pub fn parse_overrides(args: &[String]) -> Result<Vec<(String, Value)>, ManifestError> {
+    args.iter()
+        .map(|arg| {
+            let (k, v) = arg
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| ManifestError::BadOverride { arg: arg.clone() })?;
+            let value: Value = v.parse().unwrap_or_else(|never| match never {});
+            Ok((canonical_key(k.trim(), &value), value))
+        })
+        .collect()
+}
+
+/// `solver: cg` in a sweep or `--set` means `solver.name: cg`.
+fn canonical_key(key: &str, value: &Value) -> String {
+    if key == "solver" && matches!(value, Value::String(..)) {
+        "solver.name".to_string()
+    } else {
+        key.to_string()
+    }
+}
+
+/// Loads a manifest and expands it into planned runs.
+pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun>, ManifestError> {
+    let base = base_figment(path)?;
+    let file: ManifestFile = with_overrides(base.clone(), overrides)
+        .extract()
+        .map_err(|e| schema_error(path, e))?;
+    let experiment = file.name.clone().unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "experiment".into())
+    });
+    let mut runs = Vec::new();
+    for point in sweep_points(path, &file)? {
+        let mut fig = base.clone();
+        for (key, value) in &point {
+            fig = fig.merge(Serialized::default(key, value));
+        }
+        let resolved: ManifestFile = with_overrides(fig, overrides)
+            .extract()
+            .map_err(|e| schema_error(path, e))
+            .map_err(|e| with_point(e, &point))?;
+        let config = RunConfig {
+            experiment: experiment.clone(),
+            data: resolved.data,
+            problem: resolved.problem,
+            solver: resolved.solver,
+            backend: resolved.backend,
+            seed: resolved.seed,
+        };
+        validate(path, &config)?;
+        let id = run_id(&config);
+        if runs.iter().any(|r: &PlannedRun| r.id == id) {
+            continue; // two sweep points resolving to the same run: run it once
+        }
+        runs.push(PlannedRun {
+            id,
+            config,
+            manifest: path.to_path_buf(),
+        });
+    }
+    Ok(runs)
+}
+
+fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
+    if !path.is_file() {
+        return Err(ManifestError::Read {
+            path: path.to_path_buf(),
+            reason: "no such file".into(),
+        });
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let fig = match ext {
+        "yaml" | "yml" => Figment::from(Yaml::file_exact(path)),
+        "toml" => Figment::from(Toml::file_exact(path)),
+        _ => {
+            return Err(ManifestError::Extension {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    Ok(fig.merge(Env::prefixed(ENV_PREFIX).split("__")))
+}
+
+fn with_overrides(mut fig: Figment, overrides: &[(String, Value)]) -> Figment {
+    for (key, value) in overrides {
+        fig = fig.merge(Serialized::default(key, value));
+    }
+    fig
+}
+
+/// The cartesian product of the sweep axes, crossed with the variants (in file order).
+fn sweep_points(
+    path: &Path,
+    file: &ManifestFile,
+) -> Result<Vec<Vec<(String, Value)>>, ManifestError> {
+    let mut points: Vec<Vec<(String, Value)>> = if file.variants.is_empty() {
+        vec![Vec::new()]
+    } else {
+        file.variants
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|(k, val)| (canonical_key(k, val), val.clone()))
+                    .collect()
+            })
+            .collect()
+    };
+    for (axis, values) in &file.sweep {
+        if values.is_empty() {
+            return Err(ManifestError::Invalid {
+                path: path.to_path_buf(),
+                key: format!("sweep.{axis}"),
+                reason: "an axis needs at least one value".into(),
+            });
+        }
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((canonical_key(axis, v), v.clone()));
+                    q
+                })
+            })
+            .collect();
+    }
+    Ok(points)
+}
+
+/// Checks that serde cannot express: ranges and consistency.
+fn validate(path: &Path, c: &RunConfig) -> Result<(), ManifestError> {
+    let bad = |key: &str, reason: String| ManifestError::Invalid {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        reason,
+    };
+    if c.problem.patterns == 0 {
+        return Err(bad("problem.patterns", "must be at least 1".into()));
+    }
+    if !(c.problem.beta >= 0.0 && c.problem.beta.is_finite()) {
+        return Err(bad(
+            "problem.beta",
+            format!("must be >= 0, got {}", c.problem.beta),
+        ));
+    }
+    if !(c.solver.rho > 0.0 && c.solver.rho.is_finite()) {
+        return Err(bad(
+            "solver.rho",
+            format!("must be > 0, got {}", c.solver.rho),
+        ));
+    }
+    if !(c.solver.gamma > 0.0 && c.solver.gamma < 2.0) {
+        return Err(bad(
+            "solver.gamma",
+            format!("must be in (0, 2), got {}", c.solver.gamma),
+        ));
+    }
+    if c.solver.max_iters == 0 {
+        return Err(bad("solver.max_iters", "must be at least 1".into()));
+    }
+    if let Some(t) = c.solver.target_train_acc {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(bad(
+                "solver.target_train_acc",
+                format!("is a fraction in [0, 1], got {t}"),
+            ));
+        }
+    }
+    if c.solver.time_limit.is_some_and(|t| t <= 0.0 || t.is_nan()) {
+        return Err(bad("solver.time_limit", "must be > 0 seconds".into()));
+    }
+    if c.data.n_train == 0 && c.data.source != crate::data::DataSource::Npy {
+        return Err(bad("data.n_train", "must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// A stable, readable id: `<solver>-<backend>-s<seed>-<hash of the resolved config>`.
+pub fn run_id(config: &RunConfig) -> String {
+    let canonical = serde_json::to_string(config).unwrap_or_default();
+    format!(
+        "{}-{}-s{}-{:08x}",
+        config.solver.name,
+        config.backend,
+        config.seed,
+        fnv1a64(canonical.as_bytes()) as u32
+    )
+}
+
+/// FNV-1a: tiny, stable across platforms and releases (unlike std's `DefaultHasher`).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Formats figment's errors as `file: key `a.b`: reason`, one per line.
+fn schema_error(path: &Path, err: figment::Error) -> ManifestError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let source = e
+                .metadata
+                .as_ref()
+                .and_then(|m| m.source.as_ref())
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| path.display().to_string());
+            let key = if e.path.is_empty() {
+                "(top level)".to_string()
+            } else {
+                e.path.join(".")
+            };
+            format!("{source}: key `{key}`: {}", e.kind)
+        })
+        .collect();
+    ManifestError::Schema(lines.join("\n"))
+}
+
+fn with_point(err: ManifestError, point: &[(String, Value)]) -> ManifestError {
+    if point.is_empty() {
+        return err;
+    }
+    let desc: Vec<String> = point
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value_text(v)))
+        .collect();
+    ManifestError::Schema(format!("{err}\n  (in the sweep point {})", desc.join(", ")))
+}
+
+/// A short text for a figment value (used in messages).
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => s.clone(),
+        Value::Num(_, n) => n
+            .to_f64()
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| format!("{n:?}")),
+        Value::Bool(_, b) => b.to_string(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| format!("{other:?}")),
+    }
+}
+
+fn default_beta() -> f64 {
+    1e-3
+}
+fn default_rho() -> f64 {
+    0.01
+}
+fn one() -> f64 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+fn default_max_iters() -> usize {
+    100
+}
+fn default_tol_abs() -> f64 {
+    1e-6
+}
+fn default_tol_rel() -> f64 {
+    1e-4
+}
+fn default_inner_max_iters() -> usize {
+    20
+}
+fn default_inner_tol() -> f64 {
+    1e-2
+}
+fn default_exact_max_dim() -> usize {
+    4000
+}

@@ -1,0 +1,65 @@
+//! Per-iteration quality metrics of the group variable v (the sparse iterate that the recovered
+//! network is built from). Losses are per example: 1/(2n) ||yhat - y||^2; the objective uses
+//! the sum, as in the convex program.
+
+use crate::problem::{relu_net_from_xu, scalar, Problem};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+/// Quality of one iterate.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Metrics {
+    /// 1/2 ||F v - y||^2 + beta * sum_j ||v_j||.
+    pub objective: f64,
+    /// 1/(2n) ||F v - y||^2: the convex (gated) model on the training set.
+    pub train_loss: f64,
+    /// Accuracy of sign(F v).
+    pub train_acc: f64,
+    /// Accuracy of the recovered ReLU network on the training set.
+    pub train_acc_net: f64,
+    /// 1/(2 n_test) ||f(X_test) - y_test||^2 of the recovered ReLU network (NaN without a test set).
+    pub test_loss: f64,
+    pub test_acc: f64,
+    /// max over all cone constraints of max(0, -(2 D_i - I) X v_i).
+    pub cone_violation: f64,
+    /// Neurons of the recovered network: blocks v_j, w_j that are not zero.
+    pub active_neurons: usize,
+}
+
+/// Squared loss (per example, halved) and accuracy of predictions `pred` for labels `y`.
+pub fn loss_acc<B: Backend>(pred: Tensor<B, 2>, y: &Tensor<B, 2>) -> (f64, f64) {
+    let n = pred.dims()[0].max(1) as f64;
+    let r = pred.clone() - y.clone();
+    let loss = scalar(r.clone() * r) / (2.0 * n);
+    let correct = scalar((pred * y.clone()).greater_elem(0.0).float());
+    (loss, correct / n)
+}
+
+/// Evaluates v (a d x 2P block matrix) on the training and test sets.
+pub fn evaluate<B: Backend>(prob: &Problem<B>, v: &Tensor<B, 2>) -> Metrics {
+    let xv = prob.x.clone().matmul(v.clone());
+    let fv = prob.f_from_xu(&xv);
+    let (train_loss, train_acc) = loss_acc(fv, &prob.y);
+    let (_, train_acc_net) = loss_acc(relu_net_from_xu(xv.clone(), prob.p), &prob.y);
+    let norms = (v.clone() * v.clone()).sum_dim(0).sqrt();
+    let penalty = prob.beta * scalar(norms.clone());
+    let active = scalar(norms.greater_elem(0.0).float()) as usize;
+    let violation = (prob.sign2.clone() * xv).neg().max();
+    let cone_violation = scalar(violation).max(0.0);
+    let (test_loss, test_acc) = if prob.n_test > 0 {
+        let xtv = prob.x_test.clone().matmul(v.clone());
+        loss_acc(relu_net_from_xu(xtv, prob.p), &prob.y_test)
+    } else {
+        (f64::NAN, f64::NAN)
+    };
+    Metrics {
+        objective: train_loss * prob.n as f64 + penalty,
+        train_loss,
+        train_acc,
+        train_acc_net,
+        test_loss,
+        test_acc,
+        cone_violation,
+        active_neurons: active,
+    }
+}

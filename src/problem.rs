@@ -1,0 +1,292 @@
+//! The convex problem: gates, the pattern mask, and the matrix-free operators F, F^T, G, G^T
+//! and A (method.md sec. 1-3).
+//!
+//! The ADMM variable u = (u_1..u_P, z_1..z_P) is stored as a `d x 2P` matrix U: column j is
+//! block j (the v-copies first, then the w-copies). Every operator is a handful of batched
+//! tensor products on the backend; nothing loops over patterns.
+
+use crate::data::Dataset;
+use crate::manifest::ProblemConfig;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+use std::collections::HashSet;
+
+/// Errors building the problem from data and configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ProblemError {
+    #[error("problem.gates {path}: {reason}")]
+    Gates { path: String, reason: String },
+    #[error(transparent)]
+    Data(#[from] crate::data::DataError),
+}
+
+/// Host-side description of the sampled patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Patterns {
+    /// Gate vectors kept, d x P row-major (d includes the bias coordinate).
+    pub gates: Vec<f32>,
+    /// Mask M, n x P row-major, entries 0/1.
+    pub mask: Vec<f32>,
+    /// Number of patterns kept (distinct columns of M).
+    pub p: usize,
+    /// Patterns dropped as duplicates of an earlier one.
+    pub dropped: usize,
+}
+
+/// The problem on a backend: data, mask and the precomputed Gram matrix K = X^T X.
+#[derive(Debug, Clone)]
+pub struct Problem<B: Backend> {
+    pub n: usize,
+    /// Features, including the bias column when `bias` is on.
+    pub d: usize,
+    pub p: usize,
+    pub beta: f64,
+    pub patterns: Patterns,
+    /// X with the bias column, row-major, kept on the host for small dense work.
+    pub x_host: Vec<f32>,
+    pub y_host: Vec<f32>,
+    pub x: Tensor<B, 2>,
+    /// X^T kept resident: some backends run the transposed product far slower.
+    pub xt: Tensor<B, 2>,
+    /// K = X^T X, so that G^T G U = K U.
+    pub k: Tensor<B, 2>,
+    /// n x 1 labels.
+    pub y: Tensor<B, 2>,
+    /// n x P mask M (0/1).
+    pub mask: Tensor<B, 2>,
+    /// n x 2P signs [S, S] with S = 2M - 1.
+    pub sign2: Tensor<B, 2>,
+    pub n_test: usize,
+    pub x_test: Tensor<B, 2>,
+    pub y_test: Tensor<B, 2>,
+    pub device: B::Device,
+    /// Seconds to build this (mask, K, device copies): part of the precomputation time.
+    pub setup_seconds: f64,
+}
+
+/// Appends a column of ones to a row-major matrix.
+pub fn with_bias(x: &[f32], n: usize, d: usize) -> Vec<f32> {
+    let mut out = Vec::with_capacity(n * (d + 1));
+    for row in x.chunks(d.max(1)).take(n) {
+        out.extend_from_slice(row);
+        out.push(1.0);
+    }
+    out
+}
+
+/// Builds a 2-D tensor from row-major host data.
+pub fn tensor2<B: Backend>(
+    data: &[f32],
+    rows: usize,
+    cols: usize,
+    dev: &B::Device,
+) -> Tensor<B, 2> {
+    Tensor::from_data(TensorData::new(data.to_vec(), [rows, cols]), dev)
+}
+
+/// Reads a tensor back to the host as f64, row-major.
+pub fn to_host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    t.into_data()
+        .convert::<f64>()
+        .into_vec::<f64>()
+        .unwrap_or_default()
+}
+
+/// Reads a one-element tensor as f64 (forces a device sync).
+pub fn scalar<B: Backend, const D: usize>(t: Tensor<B, D>) -> f64 {
+    to_host(t.sum()).first().copied().unwrap_or(f64::NAN)
+}
+
+impl<B: Backend> Problem<B> {
+    /// Samples (or loads) the gates, builds the mask, drops duplicate patterns and moves
+    /// everything the operators need onto the device.
+    pub fn new(
+        data: &Dataset,
+        cfg: &ProblemConfig,
+        seed: u64,
+        device: &B::Device,
+    ) -> Result<Self, ProblemError> {
+        let started = std::time::Instant::now();
+        let (x_host, d) = if cfg.bias {
+            (with_bias(&data.x, data.n, data.d), data.d + 1)
+        } else {
+            (data.x.clone(), data.d)
+        };
+        let x_test_host = if cfg.bias {
+            with_bias(&data.x_test, data.n_test, data.d)
+        } else {
+            data.x_test.clone()
+        };
+        let n = data.n;
+        let (gates, p_raw) = match &cfg.gates {
+            Some(path) => load_gates(path, d, cfg.patterns)?,
+            None => (sample_gates(d, cfg.patterns, seed), cfg.patterns),
+        };
+        let x = tensor2::<B>(&x_host, n, d, device);
+        let h = tensor2::<B>(&gates, d, p_raw, device);
+        let raw_mask: Vec<f32> = to_host(x.clone().matmul(h).greater_equal_elem(0.0).float())
+            .into_iter()
+            .map(|v| v as f32)
+            .collect();
+        let patterns = dedupe(&gates, &raw_mask, n, d, p_raw);
+        let p = patterns.p;
+        let mask = tensor2::<B>(&patterns.mask, n, p, device);
+        let s = mask.clone().mul_scalar(2.0).sub_scalar(1.0);
+        let sign2 = Tensor::cat(vec![s.clone(), s], 1);
+        let xt = x.clone().transpose();
+        let k = xt.clone().matmul(x.clone());
+        let y = tensor2::<B>(&data.y, n, 1, device);
+        let x_test = tensor2::<B>(&x_test_host, data.n_test, d, device);
+        let y_test = tensor2::<B>(&data.y_test, data.n_test, 1, device);
+        let _ = B::sync(device);
+        Ok(Problem {
+            n,
+            d,
+            p,
+            beta: cfg.beta,
+            patterns,
+            x_host,
+            y_host: data.y.clone(),
+            x,
+            xt,
+            k,
+            y,
+            mask,
+            sign2,
+            n_test: data.n_test,
+            x_test,
+            y_test,
+            device: device.clone(),
+            setup_seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Dimension of u: 2dP.
+    pub fn dim(&self) -> usize {
+        2 * self.d * self.p
+    }
+
+    /// A zero `d x 2P` block matrix.
+    pub fn zeros_u(&self) -> Tensor<B, 2> {
+        Tensor::zeros([self.d, 2 * self.p], &self.device)
+    }
+
+    /// A zero `n x 2P` slack-shaped matrix.
+    pub fn zeros_s(&self) -> Tensor<B, 2> {
+        Tensor::zeros([self.n, 2 * self.p], &self.device)
+    }
+
+    /// F u = rowsum(M .* X (U_v - U_w)), an n x 1 column.
+    pub fn f(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let p = self.p;
+        let diff = u.clone().slice([0..self.d, 0..p]) - u.clone().slice([0..self.d, p..2 * p]);
+        gated_sum(self.x.clone().matmul(diff), &self.mask)
+    }
+
+    /// F^T r = [X^T (M .* r), -X^T (M .* r)], a d x 2P matrix.
+    pub fn ft(&self, r: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let t = self.xt.clone().matmul(self.mask.clone() * r.clone());
+        Tensor::cat(vec![t.clone(), t.neg()], 1)
+    }
+
+    /// G u = [S, S] .* (X U), an n x 2P matrix.
+    pub fn g(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
+        self.sign2.clone() * self.x.clone().matmul(u.clone())
+    }
+
+    /// G^T T = X^T ([S, S] .* T), a d x 2P matrix.
+    pub fn gt(&self, t: &Tensor<B, 2>) -> Tensor<B, 2> {
+        self.xt.clone().matmul(self.sign2.clone() * t.clone())
+    }
+
+    /// A U = U + F^T F U / rho + K U (G^T G = I_2P (x) K because (2D - I)^2 = I).
+    pub fn apply_a(&self, u: &Tensor<B, 2>, rho: f64) -> Tensor<B, 2> {
+        let fu = self.f(u);
+        u.clone() + self.ft(&fu).div_scalar(rho) + self.k.clone().matmul(u.clone())
+    }
+
+    /// Convex-model predictions F u from a precomputed X U (n x 2P).
+    pub fn f_from_xu(&self, xu: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let p = self.p;
+        let diff = xu.clone().slice([0..self.n, 0..p]) - xu.clone().slice([0..self.n, p..2 * p]);
+        gated_sum(diff, &self.mask)
+    }
+}
+
+/// rowsum(M .* Z) for an n x P matrix Z.
+fn gated_sum<B: Backend>(z: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
+    (z * mask.clone()).sum_dim(1)
+}
+
+/// Prediction of the recovered ReLU network, sum_j relu(X v_j) - relu(X w_j), from X U.
+pub fn relu_net_from_xu<B: Backend>(xu: Tensor<B, 2>, p: usize) -> Tensor<B, 2> {
+    let [n, _] = xu.dims();
+    let act = burn::tensor::activation::relu(xu);
+    (act.clone().slice([0..n, 0..p]) - act.slice([0..n, p..2 * p])).sum_dim(1)
+}
+
+/// h_i ~ N(0, I_d), seeded; d x P row-major.
+pub fn sample_gates(d: usize, p: usize, seed: u64) -> Vec<f32> {
+    // A stream distinct from the data's, so that changing the data seed leaves the gates alone.
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x6a09_e667_f3bc_c908);
+    (0..d * p)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .map(|v: f64| v as f32)
+        .collect()
+}
+
+fn load_gates(
+    path: &std::path::Path,
+    d: usize,
+    patterns: usize,
+) -> Result<(Vec<f32>, usize), ProblemError> {
+    let (vals, shape) = crate::data::read_npy_f64(path)?;
+    let bad = |reason: String| ProblemError::Gates {
+        path: path.display().to_string(),
+        reason,
+    };
+    match shape.as_slice() {
+        [rows, cols] if *rows == d => {
+            if *cols < patterns {
+                return Err(bad(format!(
+                    "has {cols} gates but problem.patterns = {patterns}"
+                )));
+            }
+            // Keep the first `patterns` columns.
+            let g = (0..d)
+                .flat_map(|r| (0..patterns).map(move |c| (r, c)))
+                .map(|(r, c)| vals[r * cols + c] as f32)
+                .collect();
+            Ok((g, patterns))
+        }
+        _ => Err(bad(format!(
+            "expected shape ({d}, P) (d includes the bias row when problem.bias is on), got {shape:?}"
+        ))),
+    }
+}
+
+/// Drops columns of the mask that repeat an earlier column, keeping gates in step.
+pub fn dedupe(gates: &[f32], mask: &[f32], n: usize, d: usize, p: usize) -> Patterns {
+    let mut seen = HashSet::new();
+    let keep: Vec<usize> = (0..p)
+        .filter(|&j| {
+            let col: Vec<bool> = (0..n).map(|i| mask[i * p + j] > 0.5).collect();
+            seen.insert(col)
+        })
+        .collect();
+    let q = keep.len();
+    let pick = |src: &[f32], rows: usize| -> Vec<f32> {
+        (0..rows)
+            .flat_map(|i| keep.iter().map(move |&j| src[i * p + j]))
+            .collect()
+    };
+    Patterns {
+        gates: pick(gates, d),
+        mask: pick(mask, n),
+        p: q,
+        dropped: p - q,
+    }
+}

@@ -1,0 +1,217 @@
+//! The binary end to end: run, skip on rerun, --force, failures recorded while the sweep
+//! goes on, plan output and errors.
+
+use admm_runner::results::{self, column_f64, column_str};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_admm-runner"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .env_remove("ADMM_SET_PROBLEM__BETA")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+const SMALL: &str = "
+name: small
+data: {source: synthetic, n_train: 60, n_test: 30, dim: 5, teacher_width: 3}
+problem: {patterns: 4, beta: 0.01}
+solver: {name: cg, rho: 0.5, max_iters: 15, target_train_acc: 0.5}
+sweep:
+  solver: [exact, cg]
+";
+
+fn manifest(dir: &Path, body: &str) -> PathBuf {
+    let p = dir.join("m.yaml");
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn run_writes_results_and_rerun_skips_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), SMALL);
+    let out = dir.path().join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 ok"), "{}", text(&o));
+    let summaries = files(&out.join("small/runs"));
+    let traces = files(&out.join("small/trace"));
+    assert_eq!(summaries.len(), 2);
+    assert_eq!(traces.len(), 2);
+    for s in &summaries {
+        let df = results::read(s).unwrap();
+        assert_eq!(column_str(&df, "status").unwrap()[0].as_deref(), Some("ok"));
+        let secs = column_f64(&df, "solve_s").unwrap()[0].unwrap();
+        let parts: f64 = ["precompute_s", "u_s", "v_s", "dual_s"]
+            .iter()
+            .map(|c| column_f64(&df, c).unwrap()[0].unwrap())
+            .sum();
+        assert!((secs - parts).abs() < 1e-9);
+        assert!(column_f64(&df, "config.solver.rho").unwrap()[0] == Some(0.5));
+        assert!(
+            column_f64(&df, "target_s").unwrap()[0].is_some(),
+            "50% train accuracy is reached"
+        );
+    }
+    let trace = results::read(&traces[0]).unwrap();
+    assert_eq!(trace.height(), 15);
+    let before = std::fs::metadata(&summaries[0])
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    assert!(text(&o).contains("2 skipped"), "{}", text(&o));
+    assert_eq!(
+        std::fs::metadata(&summaries[0])
+            .unwrap()
+            .modified()
+            .unwrap(),
+        before
+    );
+
+    let o = run(&[
+        "run",
+        m.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--force",
+        "--only",
+        "exact",
+    ]);
+    assert!(o.status.success());
+    assert!(text(&o).contains("1 runs: 1 ok"), "{}", text(&o));
+}
+
+#[test]
+fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // The exact solver refuses (limit 1), cg succeeds.
+    let body = SMALL.replace("max_iters: 15,", "max_iters: 15, exact_max_dim: 1,");
+    let m = manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("1 ok, 1 failed"), "{}", text(&o));
+    let mut statuses = Vec::new();
+    for s in files(&out.join("small/runs")) {
+        let df = results::read(&s).unwrap();
+        let status = column_str(&df, "status").unwrap()[0].clone().unwrap();
+        if status == "failed" {
+            let reason = column_str(&df, "reason").unwrap()[0].clone().unwrap();
+            assert!(reason.contains("exact_max_dim"), "{reason}");
+        }
+        statuses.push(status);
+    }
+    statuses.sort();
+    assert_eq!(statuses, vec!["failed", "ok"]);
+}
+
+#[test]
+fn a_diverging_run_is_recorded_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    // NaN in the data: the objective turns NaN at the first iteration.
+    let x = dir.path().join("x.npy");
+    let y = dir.path().join("y.npy");
+    write_npy(
+        &x,
+        &[4, 2],
+        &[1.0, 0.0, f64::NAN, 1.0, -1.0, 0.5, 0.3, -0.2],
+    );
+    write_npy(&y, &[4], &[1.0, -1.0, 1.0, -1.0]);
+    let body = format!(
+        "name: nan\ndata: {{source: npy, n_train: 0, standardize: none, x: {}, y: {}}}\nproblem: {{patterns: 2}}\nsolver: {{name: cg, max_iters: 3}}\n",
+        x.display(),
+        y.display()
+    );
+    let m = manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let s = files(&out.join("nan/runs"));
+    let df = results::read(&s[0]).unwrap();
+    assert_eq!(
+        column_str(&df, "status").unwrap()[0].as_deref(),
+        Some("failed")
+    );
+    let reason = column_str(&df, "reason").unwrap()[0].clone().unwrap();
+    assert!(
+        reason.contains("diverged") && reason.contains("NaN"),
+        "{reason}"
+    );
+}
+
+/// A minimal .npy (v1.0, little-endian f64) writer for test inputs.
+fn write_npy(path: &Path, shape: &[usize], data: &[f64]) {
+    let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
+    let shape_txt = if shape.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in data {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn plan_prints_one_line_per_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let o = run(&["plan", root.join("experiments/fig1.yaml").to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert!(lines
+        .iter()
+        .all(|l| l.contains("backend=flex") && l.contains("P=10") && l.contains("seed=")));
+}
+
+#[test]
+fn bad_input_exits_2_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), &SMALL.replace("patterns: 4", "patterns: four"));
+    let o = run(&["plan", m.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let msg = text(&o);
+    assert!(
+        msg.contains("m.yaml") && msg.contains("problem.patterns"),
+        "{msg}"
+    );
+    let o = run(&["run", m.to_str().unwrap(), "--shard", "5/2"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["--help"]);
+    assert!(text(&o).contains("Examples:"));
+}

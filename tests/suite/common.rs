@@ -1,0 +1,84 @@
+//! Shared test helpers: fixtures and configurations.
+
+use admm_runner::data::{read_npy_f64, Dataset};
+use admm_runner::manifest::{ProblemConfig, SolverConfig, SolverKind, TolSchedule};
+use std::path::{Path, PathBuf};
+
+pub type Cpu = burn::backend::Flex;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The independent optimum of a small problem (solved by CVXPY/Clarabel in f64).
+pub struct Optimum {
+    pub data: Dataset,
+    pub gates: PathBuf,
+    pub patterns: usize,
+    pub beta: f64,
+    pub objective: f64,
+}
+
+pub fn optimum(name: &str) -> Optimum {
+    let dir = fixtures().join(name);
+    let (x, xs) = read_npy_f64(&dir.join("x.npy")).expect("fixture x.npy");
+    let (y, _) = read_npy_f64(&dir.join("y.npy")).expect("fixture y.npy");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("optimum.json")).expect("optimum.json"),
+    )
+    .expect("optimum.json parses");
+    let (n, d) = (xs[0], xs[1]);
+    Optimum {
+        data: Dataset {
+            n,
+            d,
+            x: x.iter().map(|&v| v as f32).collect(),
+            y: y.iter().map(|&v| v as f32).collect(),
+            n_test: 0,
+            x_test: vec![],
+            y_test: vec![],
+        },
+        gates: dir.join("gates.npy"),
+        patterns: json["P"].as_u64().expect("P") as usize,
+        beta: json["beta"].as_f64().expect("beta"),
+        objective: json["objective"].as_f64().expect("objective"),
+    }
+}
+
+pub fn problem_config(opt: &Optimum) -> ProblemConfig {
+    ProblemConfig {
+        patterns: opt.patterns,
+        beta: opt.beta,
+        loss: Default::default(),
+        bias: false,
+        gates: Some(opt.gates.clone()),
+    }
+}
+
+pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverConfig {
+    SolverConfig {
+        name,
+        rho,
+        gamma: 1.0,
+        max_iters,
+        time_limit: None,
+        tol_abs: 0.0,
+        tol_rel: 0.0,
+        target_train_acc: None,
+        stop_at_target: false,
+        inner_max_iters: 200,
+        inner_tol: 1e-6,
+        inner_tol_schedule: TolSchedule::Fixed,
+        warm_start: true,
+        exact_max_dim: 4000,
+    }
+}
+
+/// Observer that keeps nothing and never stops.
+pub struct Quiet;
+
+impl admm_runner::admm::Observer for Quiet {
+    fn observe(&mut self, _: &admm_runner::admm::IterRecord) -> Option<String> {
+        None
+    }
+}

@@ -1,0 +1,9 @@
+//! The single integration-test binary: every test module lives here.
+
+mod admm;
+mod cli;
+mod common;
+// mod data;
+mod manifest;
+mod problem;
+mod results;

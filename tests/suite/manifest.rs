@@ -1,0 +1,211 @@
+//! Manifest loading, sweep expansion, overrides, strict errors, YAML/TOML equivalence.
+
+use admm_runner::manifest::{parse_overrides, plan, BackendKind, SolverKind};
+use std::path::{Path, PathBuf};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const BASE: &str = "
+name: t
+data: {source: synthetic, n_train: 50, n_test: 10, dim: 4}
+problem: {patterns: 3}
+solver: {name: cg}
+";
+
+#[test]
+fn sweep_axes_expand_as_a_cartesian_product() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "m.yaml",
+        &format!(
+            "{BASE}sweep:\n  solver: [exact, cg]\n  seed: [0, 1, 2]\n  data.n_train: [20, 40]\n"
+        ),
+    );
+    let runs = plan(&p, &[]).unwrap();
+    assert_eq!(runs.len(), 12);
+    let exact = runs
+        .iter()
+        .filter(|r| r.config.solver.name == SolverKind::Exact)
+        .count();
+    assert_eq!(exact, 6);
+    assert!(runs
+        .iter()
+        .any(|r| r.config.data.n_train == 40 && r.config.seed == 2));
+    // Ids are unique and stable across two loads.
+    let again = plan(&p, &[]).unwrap();
+    let ids: Vec<_> = runs.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids, again.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    let mut uniq = ids.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), ids.len());
+}
+
+#[test]
+fn variants_cross_with_axes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "m.yaml",
+        &format!(
+            "{BASE}variants:\n  - {{solver: exact}}\n  - {{solver: cg, solver.inner_max_iters: 5}}\nsweep:\n  seed: [0, 1]\n"
+        ),
+    );
+    let runs = plan(&p, &[]).unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(runs
+        .iter()
+        .filter(|r| r.config.solver.name == SolverKind::Cg)
+        .all(|r| r.config.solver.inner_max_iters == 5));
+}
+
+#[test]
+fn set_overrides_win_and_can_change_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "m.yaml",
+        &format!("{BASE}sweep:\n  seed: [0, 1, 2]\n"),
+    );
+    let ov = parse_overrides(&[
+        "solver.rho=0.5".to_string(),
+        "sweep.seed=[7]".to_string(),
+        "backend=ndarray".to_string(),
+    ])
+    .unwrap();
+    let runs = plan(&p, &ov).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].config.seed, 7);
+    assert_eq!(runs[0].config.solver.rho, 0.5);
+    assert_eq!(runs[0].config.backend, BackendKind::Ndarray);
+    assert!(runs[0].id.starts_with("cg-ndarray-s7-"));
+    assert!(parse_overrides(&["novalue".to_string()]).is_err());
+}
+
+#[test]
+fn unknown_key_names_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "bad.yaml",
+        &BASE.replace("solver: {name: cg}", "solver: {name: cg, rhoo: 1}"),
+    );
+    let msg = plan(&p, &[]).unwrap_err().to_string();
+    assert!(
+        msg.contains("bad.yaml") && msg.contains("solver") && msg.contains("rhoo"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn wrong_type_names_file_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "bad.toml", "[data]\nsource = \"synthetic\"\nn_train = \"many\"\n[problem]\npatterns = 3\n[solver]\nname = \"cg\"\n");
+    let msg = plan(&p, &[]).unwrap_err().to_string();
+    assert!(
+        msg.contains("bad.toml") && msg.contains("data.n_train") && msg.contains("string"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn unknown_solver_and_bad_range_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(
+        dir.path(),
+        "m.yaml",
+        &BASE.replace("name: cg", "name: magic"),
+    );
+    let msg = plan(&p, &[]).unwrap_err().to_string();
+    assert!(
+        msg.contains("solver.name") && msg.contains("magic"),
+        "{msg}"
+    );
+    let p = write(
+        dir.path(),
+        "m2.yaml",
+        &BASE.replace("{name: cg}", "{name: cg, rho: -1}"),
+    );
+    let msg = plan(&p, &[]).unwrap_err().to_string();
+    assert!(
+        msg.contains("m2.yaml") && msg.contains("solver.rho"),
+        "{msg}"
+    );
+    let msg = plan(&dir.path().join("missing.yaml"), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("missing.yaml") && msg.contains("no such file"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn yaml_and_toml_give_identical_plans() {
+    let yaml = plan(&root().join("experiments/fig1.yaml"), &[]).unwrap();
+    let toml = plan(&root().join("tests/fixtures/fig1.toml"), &[]).unwrap();
+    assert_eq!(yaml.len(), 6);
+    let strip = |runs: &[admm_runner::manifest::PlannedRun]| {
+        runs.iter()
+            .map(|r| (r.id.clone(), r.config.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&yaml), strip(&toml));
+}
+
+#[test]
+fn environment_overrides_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "m.yaml", BASE);
+    // figment's Jail is not used: the variable name is unique to this test.
+    std::env::set_var("ADMM_SET_PROBLEM__BETA", "0.125");
+    let runs = plan(&p, &[]);
+    std::env::remove_var("ADMM_SET_PROBLEM__BETA");
+    assert_eq!(runs.unwrap()[0].config.problem.beta, 0.125);
+}
+
+#[test]
+fn every_shipped_manifest_plans() {
+    for entry in std::fs::read_dir(root().join("experiments")).unwrap() {
+        let path = entry.unwrap().path();
+        let runs = plan(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!runs.is_empty(), "{}", path.display());
+    }
+}
+
+#[test]
+fn shard_and_only_select_runs() {
+    use admm_runner::shard::{parse_shard, select};
+    let runs = plan(&root().join("experiments/fig1.yaml"), &[]).unwrap();
+    let a = select(runs.clone(), None, Some((0, 4)));
+    let b = select(runs.clone(), None, Some((1, 4)));
+    assert_eq!(
+        a.len()
+            + b.len()
+            + select(runs.clone(), None, Some((2, 4))).len()
+            + select(runs.clone(), None, Some((3, 4))).len(),
+        runs.len()
+    );
+    assert!(a.iter().all(|r| !b.contains(r)));
+    let only = select(runs.clone(), Some("solver=exact"), None);
+    assert_eq!(only.len(), 3);
+    assert_eq!(parse_shard("1/3", |_| None).unwrap(), (1, 3));
+    assert!(parse_shard("3/3", |_| None).is_err());
+    let env = |k: &str| match k {
+        "SLURM_ARRAY_TASK_ID" => Some("2".to_string()),
+        "SLURM_ARRAY_TASK_COUNT" => Some("5".to_string()),
+        _ => None,
+    };
+    assert_eq!(parse_shard("slurm", env).unwrap(), (2, 5));
+    let msg = parse_shard("slurm", |_| None).unwrap_err().to_string();
+    assert!(msg.contains("SLURM_ARRAY_TASK_ID"), "{msg}");
+}
