@@ -3,7 +3,7 @@
 use crate::manifest::BackendKind;
 use burn::tensor::backend::Backend;
 
-/// Runs generic code on a chosen backend.
+/// Generic code to run on a backend chosen at run time.
 pub trait BackendTask {
     type Output;
     fn run<B: Backend>(self, device: B::Device) -> Self::Output;
@@ -14,7 +14,7 @@ pub trait BackendTask {
 pub enum BackendError {
     #[error("backend `cuda` is not compiled into this binary: rebuild with `cargo build --release --features cuda`")]
     CudaNotCompiled,
-    #[error("backend `cuda`: {0}")]
+    #[error("backend `cuda` unavailable: {0}")]
     CudaUnavailable(String),
 }
 
@@ -27,13 +27,32 @@ pub fn compiled() -> Vec<BackendKind> {
     v
 }
 
-/// Dispatches `task` to the backend `kind`.
+/// Dispatches `task` to the backend `kind`. CUDA is probed first, so that a machine without a
+/// driver or device gets a clear error instead of a panic inside cubecl's device thread.
 pub fn dispatch<T: BackendTask>(kind: BackendKind, task: T) -> Result<T::Output, BackendError> {
     match kind {
         BackendKind::Flex => Ok(task.run::<burn::backend::Flex>(Default::default())),
         BackendKind::Ndarray => Ok(task.run::<burn::backend::NdArray<f32>>(Default::default())),
-        BackendKind::Cuda => dispatch_cuda(task),
+        BackendKind::Cuda => {
+            cuda_probe().map_err(BackendError::CudaUnavailable)?;
+            dispatch_cuda(task)
+        }
     }
+}
+
+/// One line per backend: compiled in or not, and the devices found.
+pub fn describe() -> Vec<String> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut lines = vec![
+        format!("flex     compiled in   cpu, {threads} threads (default backend)"),
+        format!("ndarray  compiled in   cpu, {threads} threads"),
+    ];
+    lines.push(match (cfg!(feature = "cuda"), cuda_probe()) {
+        (false, _) => "cuda     not compiled  (build with --features cuda)".to_string(),
+        (true, Ok(n)) => format!("cuda     compiled in   {n} device(s) found"),
+        (true, Err(why)) => format!("cuda     compiled in   unavailable: {why}"),
+    });
+    lines
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -44,4 +63,35 @@ fn dispatch_cuda<T: BackendTask>(_task: T) -> Result<T::Output, BackendError> {
 #[cfg(feature = "cuda")]
 fn dispatch_cuda<T: BackendTask>(task: T) -> Result<T::Output, BackendError> {
     Ok(task.run::<burn::backend::Cuda>(Default::default()))
+}
+
+/// Number of CUDA devices, or why none can be used.
+#[cfg(not(feature = "cuda"))]
+pub fn cuda_probe() -> Result<usize, String> {
+    Err("not compiled in (build with --features cuda)".into())
+}
+
+/// Number of CUDA devices, or why none can be used: looks for the driver library, initializes
+/// it, counts devices, and looks for NVRTC (burn's CUDA backend compiles kernels with it).
+#[cfg(feature = "cuda")]
+pub fn cuda_probe() -> Result<usize, String> {
+    use cudarc::driver::result as drv;
+    // SAFETY: only tries to dlopen the library by its usual names.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(
+            "the CUDA driver library (libcuda.so) was not found: no NVIDIA driver on this machine"
+                .into(),
+        );
+    }
+    drv::init().map_err(|e| format!("the CUDA driver failed to initialize: {e:?}"))?;
+    let count = drv::device::get_count()
+        .map_err(|e| format!("the CUDA driver could not count devices: {e:?}"))?;
+    if count <= 0 {
+        return Err("the CUDA driver found no GPU".into());
+    }
+    // SAFETY: as above, a dlopen by name.
+    if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+        return Err("NVRTC (libnvrtc.so) was not found; burn compiles CUDA kernels at run time with it: add the CUDA toolkit's lib64 to LD_LIBRARY_PATH".into());
+    }
+    Ok(count as usize)
 }

@@ -42,6 +42,8 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Print the backends compiled in and the devices found.
+    Info,
     /// Print the expanded runs without running them, one line each.
     Plan {
         #[command(flatten)]

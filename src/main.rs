@@ -21,6 +21,13 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Info => {
+            println!("admm-runner {}", env!("CARGO_PKG_VERSION"));
+            for line in admm_runner::backend::describe() {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan { select } => {
             for run in planned(&select)? {
                 println!("{}", run.describe());

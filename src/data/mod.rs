@@ -1,8 +1,45 @@
 //! Data sources (CIFAR-10 binary, synthetic teacher, .npy) and preprocessing -> one `Dataset`.
-//!
-//! INTERFACE (fixed; the rest of the crate relies on these names):
+
+mod cifar10;
+mod npy;
+mod preprocess;
+mod synthetic;
+
+pub use npy::read_npy_f64;
+pub use preprocess::{avg_pool, standardize};
+
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+/// Bad or missing data: every message names the file (or manifest key) and the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("data file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("data: {0}")]
+    Config(String),
+}
+
+impl DataError {
+    pub(crate) fn file(path: &std::path::Path, reason: impl ToString) -> Self {
+        DataError::File {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Loads and preprocesses the dataset a `data:` section describes.
+pub fn load(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
+    let seed = cfg.seed.unwrap_or(run_seed);
+    let mut ds = match cfg.source {
+        DataSource::Cifar10 => cifar10::load(cfg, seed)?,
+        DataSource::Synthetic => synthetic::generate(cfg, seed),
+        DataSource::Npy => npy::load(cfg)?,
+    };
+    standardize(&mut ds, cfg.standardize);
+    Ok(ds)
+}
 
 /// Where the examples come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +75,7 @@ pub struct DataConfig {
     pub train_files: Vec<PathBuf>,
     #[serde(default)]
     pub test_files: Vec<PathBuf>,
-    /// cifar10: the two classes; the first gets label -1... see `classes` doc in README.
+    /// cifar10: the two classes; the first gets label -1, the second +1.
     #[serde(default = "default_classes")]
     pub classes: [u8; 2],
     pub n_train: usize,
@@ -97,32 +134,3 @@ pub struct Dataset {
     pub y_test: Vec<f32>,
 }
 
-// TEMP-STUB (replaced by the data module under construction)
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct DataError(pub String);
-pub fn load(_cfg: &DataConfig, _seed: u64) -> Result<Dataset, DataError> {
-    Err(DataError("stub".into()))
-}
-pub fn read_npy_f64(p: &std::path::Path) -> Result<(Vec<f64>, Vec<usize>), DataError> {
-    let b = std::fs::read(p).map_err(|e| DataError(format!("{}: {e}", p.display())))?;
-    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
-    let h = String::from_utf8_lossy(&b[10..10 + hl]).to_string();
-    let sh = h
-        .split("'shape': (")
-        .nth(1)
-        .unwrap()
-        .split(')')
-        .next()
-        .unwrap();
-    let shape: Vec<usize> = sh
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().unwrap())
-        .collect();
-    let vals = b[10 + hl..]
-        .chunks(8)
-        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    Ok((vals, shape))
-}

@@ -3,7 +3,7 @@
 mod admm;
 mod cli;
 mod common;
-// mod data;
+mod data;
 mod manifest;
 mod problem;
 mod results;
