@@ -53,12 +53,14 @@ fn resolve_files(cfg: &DataConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataE
     }
     let dir = match &cfg.path {
         Some(p) => p.clone(),
-        None => std::env::var_os("CIFAR10_DIR").map(PathBuf::from).ok_or_else(|| {
-            DataError::Config(
-                "CIFAR-10 location not set: give data.path in the manifest or set CIFAR10_DIR"
-                    .into(),
-            )
-        })?,
+        None => std::env::var_os("CIFAR10_DIR")
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                DataError::Config(
+                    "CIFAR-10 location not set: give data.path in the manifest or set CIFAR10_DIR"
+                        .into(),
+                )
+            })?,
     };
     let nested = dir.join("cifar-10-batches-bin");
     let dir = if nested.is_dir() { nested } else { dir };
@@ -114,7 +116,10 @@ fn read_records(files: &[PathBuf]) -> Result<Vec<Image>, DataError> {
             if rec[0] > 9 {
                 return Err(DataError::file(
                     path,
-                    format!("record {k}: label byte {} is not a CIFAR-10 class (0-9)", rec[0]),
+                    format!(
+                        "record {k}: label byte {} is not a CIFAR-10 class (0-9)",
+                        rec[0]
+                    ),
                 ));
             }
             images.push(Image {
@@ -186,7 +191,10 @@ impl Features {
         }
         .or_else(|| root(d).map(|k| (true, k)));
         match pool {
-            Some(p) => Ok(Features { dim: d, pool: Some(p) }),
+            Some(p) => Ok(Features {
+                dim: d,
+                pool: Some(p),
+            }),
             None => {
                 let mut valid: Vec<usize> = (1..=SIDE).flat_map(|k| [k * k, 3 * k * k]).collect();
                 valid.sort_by_key(|v| v.abs_diff(d));

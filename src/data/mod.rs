@@ -133,4 +133,3 @@ pub struct Dataset {
     pub x_test: Vec<f32>,
     pub y_test: Vec<f32>,
 }
-

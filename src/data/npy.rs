@@ -26,16 +26,25 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<f64>, Vec<usize>), DataError> {
         .and_then(quoted)
         .ok_or_else(|| bad(format!("header has no 'descr': {header}")))?;
     if header_value(&header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err(bad("fortran_order arrays are not supported: save with C order".into()));
+        return Err(bad(
+            "fortran_order arrays are not supported: save with C order".into(),
+        ));
     }
-    let shape = parse_shape(&header).ok_or_else(|| bad(format!("cannot read 'shape' in {header}")))?;
+    let shape =
+        parse_shape(&header).ok_or_else(|| bad(format!("cannot read 'shape' in {header}")))?;
     let count: usize = shape.iter().product();
     let data = &bytes[start + header_len..];
     let (size, decode): (usize, fn(&[u8]) -> f64) = match descr.as_str() {
         "<f8" => (8, |b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))),
-        "<f4" => (4, |b| f64::from(f32::from_le_bytes(b.try_into().unwrap_or([0; 4])))),
-        "<i8" => (8, |b| i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64),
-        "<i4" => (4, |b| f64::from(i32::from_le_bytes(b.try_into().unwrap_or([0; 4])))),
+        "<f4" => (4, |b| {
+            f64::from(f32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+        }),
+        "<i8" => (8, |b| {
+            i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64
+        }),
+        "<i4" => (4, |b| {
+            f64::from(i32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
+        }),
         "|u1" | "|b1" => (1, |b| f64::from(b[0])),
         "|i1" => (1, |b| f64::from(b[0] as i8)),
         other => {
@@ -57,7 +66,9 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<f64>, Vec<usize>), DataError> {
 /// The text after `'key':` up to the next top-level comma.
 fn header_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
     let pos = header.find(&format!("'{key}'"))?;
-    let rest = header[pos + key.len() + 2..].trim_start().strip_prefix(':')?;
+    let rest = header[pos + key.len() + 2..]
+        .trim_start()
+        .strip_prefix(':')?;
     Some(rest.trim_start())
 }
 
@@ -98,33 +109,64 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
             (x_test, y_test, n_test)
         }
         (None, None) => (Vec::new(), Vec::new(), 0),
-        _ => return Err(DataError::Config("give both data.x_test and data.y_test, or neither".into())),
+        _ => {
+            return Err(DataError::Config(
+                "give both data.x_test and data.y_test, or neither".into(),
+            ))
+        }
     };
-    Ok(Dataset { n, d, x, y, n_test, x_test, y_test })
+    Ok(Dataset {
+        n,
+        d,
+        x,
+        y,
+        n_test,
+        x_test,
+        y_test,
+    })
 }
 
 /// Reads X and y, checks shapes and labels, keeps the first `limit` rows (0 = all).
-fn pair(xp: &Path, yp: &Path, limit: usize) -> Result<(Vec<f32>, Vec<f32>, usize, usize), DataError> {
+fn pair(
+    xp: &Path,
+    yp: &Path,
+    limit: usize,
+) -> Result<(Vec<f32>, Vec<f32>, usize, usize), DataError> {
     let (x, xs) = read_npy_f64(xp)?;
     let (y, ys) = read_npy_f64(yp)?;
     let [n, d] = xs[..] else {
-        return Err(DataError::file(xp, format!("X must be 2-D, got shape {xs:?}")));
+        return Err(DataError::file(
+            xp,
+            format!("X must be 2-D, got shape {xs:?}"),
+        ));
     };
     if ys.len() != 1 || ys[0] != n {
-        return Err(DataError::file(yp, format!("y must have shape ({n},) to match {}, got {ys:?}", xp.display())));
+        return Err(DataError::file(
+            yp,
+            format!(
+                "y must have shape ({n},) to match {}, got {ys:?}",
+                xp.display()
+            ),
+        ));
     }
     let labels = y
         .iter()
         .enumerate()
         .map(|(i, &v)| match v {
-            v if v == 1.0 => Ok(1.0),
-            v if v == -1.0 || v == 0.0 => Ok(-1.0),
-            v => Err(DataError::file(yp, format!("label {v} at index {i} is not +1/-1 or 0/1"))),
+            1.0 => Ok(1.0),
+            -1.0 | 0.0 => Ok(-1.0),
+            v => Err(DataError::file(
+                yp,
+                format!("label {v} at index {i} is not +1/-1 or 0/1"),
+            )),
         })
         .collect::<Result<Vec<f32>, _>>()?;
     let keep = if limit == 0 { n } else { limit.min(n) };
     if limit > n {
-        return Err(DataError::file(xp, format!("{limit} rows wanted, the file has {n}")));
+        return Err(DataError::file(
+            xp,
+            format!("{limit} rows wanted, the file has {n}"),
+        ));
     }
     let x = x[..keep * d].iter().map(|&v| v as f32).collect();
     Ok((x, labels[..keep].to_vec(), keep, d))

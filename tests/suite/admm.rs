@@ -174,25 +174,6 @@ fn cg_u_step_agrees_with_exact_u_step() {
 }
 
 #[test]
-fn cg_admm_reaches_the_optimum_too() {
-    let opt = optimum("opt_small");
-    let prob =
-        Problem::<Cpu>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap();
-    let mut cfg = solver_config(SolverKind::Cg, 0.1, 3000);
-    cfg.inner_tol = 1e-6;
-    let mut solver = make_solver::<Cpu>(&cfg);
-    let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
-    let m = out.last.unwrap().metrics;
-    let rel = (m.objective - opt.objective).abs() / opt.objective;
-    assert!(
-        rel < 1e-4,
-        "objective {} vs optimum {} (rel {rel:e})",
-        m.objective,
-        opt.objective
-    );
-}
-
-#[test]
 fn exact_solver_refuses_a_large_problem() {
     let opt = optimum("opt_small");
     let prob =
@@ -218,4 +199,35 @@ fn boyd_stopping_rule_fires_on_convergence() {
     let r = out.last.unwrap();
     assert!(r.primal_residual <= r.eps_primal && r.dual_residual <= r.eps_dual);
     assert!(out.iterations < 5000);
+}
+
+/// ADMM with the CG u-step reaches the independent optimum on a backend.
+#[derive(Clone)]
+struct CgReachesOptimum;
+
+impl admm_runner::backend::BackendTask for CgReachesOptimum {
+    type Output = ();
+    fn run<B: Backend>(self, device: B::Device) {
+        let opt = optimum("opt_small");
+        let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, &device).unwrap();
+        let mut cfg = solver_config(SolverKind::Cg, 0.1, 3000);
+        cfg.inner_tol = 1e-6;
+        let mut solver = make_solver::<B>(&cfg);
+        let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
+        let m = out.last.unwrap().metrics;
+        let rel = (m.objective - opt.objective).abs() / opt.objective;
+        let name = B::name(&device);
+        assert!(
+            rel < 1e-4,
+            "{name}: objective {} vs optimum {} (rel {rel:e})",
+            m.objective,
+            opt.objective
+        );
+    }
+}
+
+#[test]
+fn cg_admm_reaches_the_optimum_on_every_backend() {
+    let ran = crate::common::on_every_backend(CgReachesOptimum);
+    assert!(ran.len() >= 2, "at least flex and ndarray: {ran:?}");
 }

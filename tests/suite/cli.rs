@@ -215,3 +215,48 @@ fn bad_input_exits_2_with_a_clear_message() {
     let o = run(&["--help"]);
     assert!(text(&o).contains("Examples:"));
 }
+
+#[test]
+fn cuda_without_a_device_fails_clearly_and_the_sweep_goes_on() {
+    if admm_runner::backend::cuda_probe().is_ok() {
+        eprintln!("skipped: a CUDA device is present");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let body = SMALL.replace(
+        "sweep:\n  solver: [exact, cg]",
+        "sweep:\n  backend: [cuda, flex]",
+    );
+    let m = manifest(dir.path(), &body);
+    let plan = run(&["plan", m.to_str().unwrap()]);
+    assert!(text(&plan).contains("backend=cuda"), "{}", text(&plan));
+    let out = dir.path().join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("1 ok, 1 failed"), "{}", text(&o));
+    let failed: Vec<String> = files(&out.join("small/runs"))
+        .iter()
+        .filter_map(|s| {
+            let df = results::read(s).unwrap();
+            column_str(&df, "reason").unwrap()[0].clone()
+        })
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0].contains("cuda")
+            && (failed[0].contains("not compiled") || failed[0].contains("not found")),
+        "{}",
+        failed[0]
+    );
+}
+
+#[test]
+fn info_lists_the_backends() {
+    let o = run(&["info"]);
+    assert!(o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("flex") && t.contains("ndarray") && t.contains("cuda"),
+        "{t}"
+    );
+}

@@ -82,3 +82,22 @@ impl admm_runner::admm::Observer for Quiet {
         None
     }
 }
+
+/// Runs `task` on every compiled backend whose device is present, so that on a GPU machine the
+/// same check covers CUDA. Returns the backends it ran on.
+pub fn on_every_backend<T>(task: T) -> Vec<admm_runner::manifest::BackendKind>
+where
+    T: admm_runner::backend::BackendTask<Output = ()> + Clone,
+{
+    use admm_runner::backend::{compiled, dispatch};
+    compiled()
+        .into_iter()
+        .filter_map(|kind| match dispatch(kind, task.clone()) {
+            Ok(()) => Some(kind),
+            Err(e) => {
+                eprintln!("skipped on {kind}: {e}");
+                None
+            }
+        })
+        .collect()
+}

@@ -8,7 +8,10 @@ fn write_cifar(path: &Path, labels: &[u8]) {
     let mut bytes = Vec::new();
     for (k, &c) in labels.iter().enumerate() {
         bytes.push(c);
-        bytes.extend(std::iter::repeat_n(((c as usize * 100 + k) % 256) as u8, 3072));
+        bytes.extend(std::iter::repeat_n(
+            ((c as usize * 100 + k) % 256) as u8,
+            3072,
+        ));
     }
     std::fs::write(path, bytes).unwrap();
 }
@@ -56,7 +59,11 @@ fn cifar_shapes_labels_and_balance() {
     assert_eq!(ds.x.len(), 8 * 3072);
     assert_eq!(ds.y.iter().filter(|&&v| v == 1.0).count(), 4);
     assert_eq!(ds.y.iter().filter(|&&v| v == -1.0).count(), 4);
-    assert_eq!(ds.y_test.iter().filter(|&&v| v == 1.0).count(), 2, "test subset is balanced although the file is sorted");
+    assert_eq!(
+        ds.y_test.iter().filter(|&&v| v == 1.0).count(),
+        2,
+        "test subset is balanced although the file is sorted"
+    );
     assert!(ds.x.iter().all(|&v| (0.0..=1.0).contains(&v)));
     // Class 0 pixels are below 100/255, class 1 pixels in [100, 130)/255: labels follow pixels.
     for (row, &label) in ds.x.chunks(3072).zip(&ds.y) {
@@ -88,8 +95,15 @@ fn standardization_uses_training_statistics() {
         c.standardize = how;
         let ds = load(&c, 0).unwrap();
         let mean: f64 = ds.x.iter().map(|&v| f64::from(v)).sum::<f64>() / ds.x.len() as f64;
-        let var: f64 = ds.x.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / ds.x.len() as f64;
-        assert!(mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4, "{how:?}: mean {mean} var {var}");
+        let var: f64 =
+            ds.x.iter()
+                .map(|&v| (f64::from(v) - mean).powi(2))
+                .sum::<f64>()
+                / ds.x.len() as f64;
+        assert!(
+            mean.abs() < 1e-5 && (var - 1.0).abs() < 1e-4,
+            "{how:?}: mean {mean} var {var}"
+        );
         // The test set is transformed with the training statistics, not its own.
         let raw = {
             let mut r = c.clone();
@@ -97,7 +111,13 @@ fn standardization_uses_training_statistics() {
             load(&r, 0).unwrap()
         };
         let tm: f64 = raw.x.iter().map(|&v| f64::from(v)).sum::<f64>() / raw.x.len() as f64;
-        let ts = (raw.x.iter().map(|&v| (f64::from(v) - tm).powi(2)).sum::<f64>() / raw.x.len() as f64).sqrt();
+        let ts = (raw
+            .x
+            .iter()
+            .map(|&v| (f64::from(v) - tm).powi(2))
+            .sum::<f64>()
+            / raw.x.len() as f64)
+            .sqrt();
         if how == Standardize::Scalar {
             let expect = (f64::from(raw.x_test[0]) - tm) / ts;
             assert!((f64::from(ds.x_test[0]) - expect).abs() < 1e-4);
@@ -114,7 +134,9 @@ fn pooling_matches_hand_computation() {
     // Output (0,0) covers rows/cols [0, 4/3): weights 3/4 on index 0, 1/4 on index 1.
     let expect = 0.75 * 0.75 * 0.0 + 0.75 * 0.25 * 1.0 + 0.25 * 0.75 * 4.0 + 0.25 * 0.25 * 5.0;
     assert!((p3[0] - expect).abs() < 1e-6);
-    assert!(avg_pool(&[7.0; 1024], 32, 10).iter().all(|&v| (v - 7.0).abs() < 1e-5));
+    assert!(avg_pool(&[7.0; 1024], 32, 10)
+        .iter()
+        .all(|&v| (v - 7.0).abs() < 1e-5));
     // Grey pooling to d = 100 and colour pooling to d = 3*4*4.
     let (_keep, dir) = cifar_dir();
     let mut c = cfg(DataSource::Cifar10);
@@ -138,13 +160,19 @@ fn truncated_file_and_bad_label_are_clear_errors() {
     let mut c = cfg(DataSource::Cifar10);
     c.path = Some(dir.clone());
     let msg = load(&c, 0).unwrap_err().to_string();
-    assert!(msg.contains("my_train_c012.bin") && msg.contains("truncated"), "{msg}");
+    assert!(
+        msg.contains("my_train_c012.bin") && msg.contains("truncated"),
+        "{msg}"
+    );
     write_cifar(&train, &[0, 1, 12, 0]);
     let msg = load(&c, 0).unwrap_err().to_string();
     assert!(msg.contains("label byte 12"), "{msg}");
     write_cifar(&train, &[0, 1, 0, 1]);
     let msg = load(&c, 0).unwrap_err().to_string();
-    assert!(msg.contains("4 examples of class 0") && msg.contains("only 2"), "{msg}");
+    assert!(
+        msg.contains("4 examples of class 0") && msg.contains("only 2"),
+        "{msg}"
+    );
     c.path = None;
     std::env::remove_var("CIFAR10_DIR");
     let msg = load(&c, 0).unwrap_err().to_string();
@@ -167,8 +195,14 @@ fn write_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
 #[test]
 fn npy_round_trips_and_rejects_bad_files() {
     let dir = tempfile::tempdir().unwrap();
-    let f4: Vec<u8> = [1.5f32, -2.0, 3.25, 0.0, 1.0, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
-    let f8: Vec<u8> = [1.0f64, 0.0, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let f4: Vec<u8> = [1.5f32, -2.0, 3.25, 0.0, 1.0, 2.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let f8: Vec<u8> = [1.0f64, 0.0, 1.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     write_npy(&dir.path().join("x.npy"), "<f4", "(3, 2)", &f4);
     write_npy(&dir.path().join("y.npy"), "<f8", "(3,)", &f8);
     let (vals, shape) = read_npy_f64(&dir.path().join("x.npy")).unwrap();
@@ -182,18 +216,32 @@ fn npy_round_trips_and_rejects_bad_files() {
     assert_eq!((ds.n, ds.d), (3, 2));
     assert_eq!(ds.y, vec![1.0, -1.0, 1.0]);
     // A bad label, a shape mismatch, a broken header.
-    let bad: Vec<u8> = [1.0f64, 3.0, 1.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let bad: Vec<u8> = [1.0f64, 3.0, 1.0]
+        .iter()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
     write_npy(&dir.path().join("y.npy"), "<f8", "(3,)", &bad);
     let msg = load(&c, 0).unwrap_err().to_string();
-    assert!(msg.contains("y.npy") && msg.contains("label 3") && msg.contains("index 1"), "{msg}");
+    assert!(
+        msg.contains("y.npy") && msg.contains("label 3") && msg.contains("index 1"),
+        "{msg}"
+    );
     write_npy(&dir.path().join("y.npy"), "<f8", "(2,)", &bad[..16]);
     let msg = load(&c, 0).unwrap_err().to_string();
     assert!(msg.contains("y.npy") && msg.contains("(3,)"), "{msg}");
     write_npy(&dir.path().join("x.npy"), "<f4", "(3, 2)", &f4[..20]);
-    let msg = read_npy_f64(&dir.path().join("x.npy")).unwrap_err().to_string();
-    assert!(msg.contains("x.npy") && msg.contains("24 data bytes"), "{msg}");
+    let msg = read_npy_f64(&dir.path().join("x.npy"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("x.npy") && msg.contains("24 data bytes"),
+        "{msg}"
+    );
     std::fs::write(dir.path().join("x.npy"), b"not numpy").unwrap();
-    assert!(read_npy_f64(&dir.path().join("x.npy")).unwrap_err().to_string().contains("magic"));
+    assert!(read_npy_f64(&dir.path().join("x.npy"))
+        .unwrap_err()
+        .to_string()
+        .contains("magic"));
 }
 
 #[test]
