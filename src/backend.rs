@@ -95,3 +95,39 @@ pub fn cuda_probe() -> Result<usize, String> {
     }
     Ok(count as usize)
 }
+
+/// Resets the process's peak resident set size (Linux `clear_refs` 5), so that the next
+/// `peak_host_memory_bytes` covers one run. Best effort: some kernels refuse it.
+pub fn reset_peak_host_memory() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// Peak resident set size of this process (VmHWM), where the OS reports it.
+pub fn peak_host_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Device memory reserved by the backend's pools. cubecl's pools keep what they reserved
+/// during a run, so read right after a run it bounds that run's peak device memory. None for
+/// the CPU backends (their memory is the process's, see `peak_host_memory_bytes`).
+pub fn device_memory_reserved_bytes(kind: BackendKind) -> Option<u64> {
+    match kind {
+        BackendKind::Cuda => cuda_memory_reserved(),
+        BackendKind::Flex | BackendKind::Ndarray => None,
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_memory_reserved() -> Option<u64> {
+    use burn_cubecl::cubecl::Runtime;
+    let client = burn_cubecl::cubecl::cuda::CudaRuntime::client(&Default::default());
+    client.memory_usage().ok().map(|m| m.bytes_reserved)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_memory_reserved() -> Option<u64> {
+    None
+}

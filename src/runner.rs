@@ -232,6 +232,7 @@ fn execute(
         bar: progress.run_bar(run),
     };
     let mut load_s = f64::NAN;
+    backend::reset_peak_host_memory();
     let result = load_cached(cfg, cache).and_then(|(data, secs)| {
         load_s = secs;
         let task = SolveTask {
@@ -251,6 +252,10 @@ fn execute(
     if let Some(bar) = &observer.bar {
         bar.finish_and_clear();
     }
+    let memory = Memory {
+        host_peak: backend::peak_host_memory_bytes(),
+        device_reserved: backend::device_memory_reserved_bytes(cfg.backend),
+    };
     let (status, reason, solved) = match result {
         Ok(s) => match s.stop.failure() {
             Some(why) => ("failed", Some(why), Some(s)),
@@ -272,6 +277,7 @@ fn execute(
         wall.elapsed().as_secs_f64(),
         started,
         provenance,
+        memory,
     );
     if let Err(e) = results::write_summary(&paths.summary, row) {
         return Err(format!("could not write results: {e}"));
@@ -333,6 +339,13 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
+/// Memory a run used, where the platform reports it.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    host_peak: Option<u64>,
+    device_reserved: Option<u64>,
+}
+
 /// Where and from what code a result came.
 #[derive(Debug, Clone)]
 struct Provenance {
@@ -378,6 +391,7 @@ fn summary_row(
     wall_s: f64,
     started: f64,
     prov: &Provenance,
+    memory: Memory,
 ) -> Vec<(String, Cell)> {
     let cfg = &run.config;
     let s = |v: &str| Cell::Str(Some(v.to_string()));
@@ -432,6 +446,14 @@ fn summary_row(
         ("target_u_s".into(), f(reached.map(|r| r.times.u))),
         ("target_v_s".into(), f(reached.map(|r| r.times.v))),
         ("target_dual_s".into(), f(reached.map(|r| r.times.dual))),
+        (
+            "peak_host_rss_bytes".into(),
+            Cell::I64(memory.host_peak.map(|b| b as i64)),
+        ),
+        (
+            "device_mem_reserved_bytes".into(),
+            Cell::I64(memory.device_reserved.map(|b| b as i64)),
+        ),
         ("git_commit".into(), s(&prov.commit)),
         ("host".into(), s(&prov.host)),
         ("version".into(), s(env!("CARGO_PKG_VERSION"))),

@@ -92,11 +92,11 @@ where
     use admm_runner::backend::{compiled, dispatch};
     compiled()
         .into_iter()
-        .filter_map(|kind| match dispatch(kind, task.clone()) {
-            Ok(()) => Some(kind),
+        .filter(|&kind| match dispatch(kind, task.clone()) {
+            Ok(()) => true,
             Err(e) => {
                 eprintln!("skipped on {kind}: {e}");
-                None
+                false
             }
         })
         .collect()
