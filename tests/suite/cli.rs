@@ -260,3 +260,68 @@ fn info_lists_the_backends() {
         "{t}"
     );
 }
+
+#[test]
+fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = SMALL
+        .replace("n_train: 60", "n_train: 400")
+        .replace("max_iters: 15", "max_iters: 400")
+        .replace(
+            "sweep:\n  solver: [exact, cg]",
+            "sweep:\n  seed: [0, 1, 2, 3, 4, 5]",
+        );
+    let m = manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    let runs = out.join("small/runs");
+    let mut child = bin()
+        .args([
+            "run",
+            m.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "-q",
+        ])
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL: no chance to clean up) once the first run has finished.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let finished_runs = || {
+        files(&runs)
+            .into_iter()
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .count()
+    };
+    while finished_runs() == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let finished = finished_runs();
+    assert!(
+        (1..6).contains(&finished),
+        "{finished} runs finished before the kill"
+    );
+    // Every result file is whole: it parses.
+    for d in [&runs, &out.join("small/trace")] {
+        for f in files(d)
+            .iter()
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        {
+            results::read(f).unwrap_or_else(|e| panic!("partial file {}: {e}", f.display()));
+        }
+    }
+    // The rerun skips what finished and completes the rest.
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("{finished} skipped")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        files(&runs).len(),
+        6,
+        "temp files were cleaned and all runs written"
+    );
+}
