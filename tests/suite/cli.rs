@@ -269,7 +269,7 @@ fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
         .replace("max_iters: 15", "max_iters: 400")
         .replace(
             "sweep:\n  solver: [exact, cg]",
-            "sweep:\n  seed: [0, 1, 2, 3, 4, 5]",
+            "sweep:\n  seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]",
         );
     let m = manifest(dir.path(), &body);
     let out = dir.path().join("res");
