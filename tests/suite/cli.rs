@@ -299,7 +299,7 @@ fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
     child.wait().unwrap();
     let finished = finished_runs();
     assert!(
-        (1..6).contains(&finished),
+        (1..12).contains(&finished),
         "{finished} runs finished before the kill"
     );
     // Every result file is whole: it parses.
@@ -321,7 +321,7 @@ fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
     );
     assert_eq!(
         files(&runs).len(),
-        6,
+        12,
         "temp files were cleaned and all runs written"
     );
 }
