@@ -11,6 +11,7 @@ pub mod cli;
 pub mod data;
 pub mod manifest;
 pub mod metrics;
+pub mod mlp;
 pub mod problem;
 pub mod results;
 pub mod runner;

@@ -5,5 +5,6 @@ mod cli;
 mod common;
 mod data;
 mod manifest;
+mod mlp;
 mod problem;
 mod results;
