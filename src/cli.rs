@@ -11,6 +11,7 @@ Examples:
   admm-runner run experiments/fig1.yaml --set solver.max_iters=50 --set sweep.seed=[0]
   admm-runner run experiments/fig1.yaml --only cg --shard 0/4
   admm-runner run experiments/fig1.yaml --shard slurm   # inside a SLURM job array
+  CIFAR10_DIR=../shared/data/cifar10 admm-runner condition experiments/fig2.yaml
 Environment:
   CIFAR10_DIR          where CIFAR-10 .bin files are, when a manifest gives no data.path
   ADMM_SET_<KEY>       overrides a manifest key; __ separates levels (ADMM_SET_SOLVER__RHO=0.1)";
@@ -44,6 +45,19 @@ pub enum Command {
     },
     /// Print the backends compiled in and the devices found.
     Info,
+    /// Condition numbers of A, diag- and Nystrom-preconditioned, per rank (paper Figure 2):
+    /// writes <out>/<experiment>/kappa.parquet for the manifest's first run.
+    Condition {
+        /// Manifest file (.yaml, .yml or .toml); its optional `condition:` section sets the ranks.
+        #[arg(value_name = "MANIFEST")]
+        manifest: PathBuf,
+        /// Override a manifest key by dotted path (repeatable): --set condition.max_rank=20
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Results directory.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+    },
     /// Print the expanded runs without running them, one line each.
     Plan {
         #[command(flatten)]

@@ -8,6 +8,7 @@
 pub mod admm;
 pub mod backend;
 pub mod cli;
+pub mod conditioning;
 pub mod data;
 pub mod manifest;
 pub mod metrics;

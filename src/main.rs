@@ -28,6 +28,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Condition { manifest, set, out } => {
+            let overrides = manifest::parse_overrides(&set)?;
+            let (file, k) = admm_runner::conditioning::run(&manifest, &overrides, &out)?;
+            print_kappas(&k);
+            println!("written {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan { select } => {
             for run in planned(&select)? {
                 println!("{}", run.describe());
@@ -62,6 +69,23 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+    }
+}
+
+/// kappa(A), kappa(diag), and kappa_nys at rank 1, every multiple of 10, and the last rank.
+fn print_kappas(k: &admm_runner::conditioning::Kappas) {
+    println!("kappa(A)            {:.4e}", k.kappa_a);
+    println!("kappa(D^-1/2 A D^-1/2) {:.4e}", k.kappa_diag);
+    let last = k.ranks.last().copied().unwrap_or(0);
+    for (i, &r) in k.ranks.iter().enumerate() {
+        if r == 1 || r % 10 == 0 || r == last {
+            let reference = k
+                .kappa_nys_ref
+                .as_ref()
+                .map(|v| format!("  reference variant {:.4e}", v[i]))
+                .unwrap_or_default();
+            println!("rank {r:>4}  kappa_nys {:.4e}{reference}", k.kappa_nys[i]);
         }
     }
 }

@@ -65,6 +65,12 @@ pub enum SolverKind {
     Exact,
     /// Conjugate gradient, matrix-free.
     Cg,
+    /// Randomized block coordinate descent on the u-subproblem (paper Algorithm 2).
+    Rbcd,
+    /// CG preconditioned by diag(A) (Jacobi).
+    DiagPcg,
+    /// CG preconditioned by a randomized Nystrom approximation of A's PSD part.
+    NysPcg,
 }
 
 impl fmt::Display for SolverKind {
@@ -72,6 +78,9 @@ impl fmt::Display for SolverKind {
         f.write_str(match self {
             SolverKind::Exact => "exact",
             SolverKind::Cg => "cg",
+            SolverKind::Rbcd => "rbcd",
+            SolverKind::DiagPcg => "diag-pcg",
+            SolverKind::NysPcg => "nys-pcg",
         })
     }
 }
@@ -93,6 +102,17 @@ pub enum TolSchedule {
     /// tol_k = tol0 / (1 + k)^1.2, as CRONOS and GeNIOS do.
     #[default]
     Tighten,
+}
+
+/// Which matrix the Nystrom preconditioner sketches, and its shift mu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NysVariant {
+    /// Frangella-Tropp-Udell: sketch the PSD part H = F^T F / rho + G^T G of A = H + I, mu = 1.
+    #[default]
+    Textbook,
+    /// The paper's code: sketch the whole A (identity included), mu = rho.
+    Reference,
 }
 
 /// The `problem:` section.
@@ -156,6 +176,79 @@ pub struct SolverConfig {
     /// Largest 2dP for which the exact solver forms and factors A.
     #[serde(default = "default_exact_max_dim")]
     pub exact_max_dim: usize,
+    /// nys-pcg: rank r of the Nystrom sketch (must be below N = 2dP).
+    #[serde(default = "default_rank")]
+    pub rank: usize,
+    /// nys-pcg: the textbook preconditioner or the paper code's variant.
+    #[serde(default)]
+    pub nys_variant: NysVariant,
+    /// rbcd: distinct patterns per block (a pattern owns its v- and its w-column).
+    #[serde(default = "default_block_size")]
+    pub block_size: usize,
+    /// rbcd: stop the inner loop when the mean decrease of the ADMM u-objective over the last
+    /// L = ceil(8 sqrt(P/3)) steps falls below this. In the reference code's units (the
+    /// u-objective, i.e. rho times the quadratic RBCD minimizes), so its 0.7 carries over.
+    #[serde(default = "default_rbcd_threshold")]
+    pub rbcd_threshold: f64,
+    /// rbcd: the threshold is multiplied by this after every ADMM iteration (the authors: 0.96;
+    /// 1 keeps it fixed).
+    #[serde(default = "one")]
+    pub rbcd_decay: f64,
+    /// rbcd: the first trial step (carried over and adapted between steps). Too large costs
+    /// nothing: the backtracking evaluates the quadratic exactly without touching tensors.
+    #[serde(default = "one")]
+    pub rbcd_step0: f64,
+    /// rbcd: block steps per u-step at most; `inner_max_iters` when absent (a separate key, so
+    /// that one manifest can cap CG at 10 iterations and RBCD at the reference's 1000 steps).
+    #[serde(default)]
+    pub rbcd_max_steps: Option<usize>,
+    /// The run seed, for solvers that draw random numbers (RBCD's blocks, the Nystrom sketch).
+    /// Not a manifest key: `plan` copies the top-level `seed` here, so runs stay reproducible
+    /// and the run id (which already hashes the seed) is unchanged by it.
+    #[serde(skip)]
+    pub seed: u64,
+}
+
+/// The optional `condition:` section, read only by `admm-runner condition` (Figure 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionConfig {
+    /// Nystrom ranks to evaluate; when empty, 1..=max_rank.
+    #[serde(default)]
+    pub ranks: Vec<usize>,
+    #[serde(default = "default_rank")]
+    pub max_rank: usize,
+    /// Also evaluate the paper code's variant (sketch of the whole A, mu = rho).
+    #[serde(default)]
+    pub reference: bool,
+    /// Largest N = 2dP for which A is formed densely (one N x N eigenproblem per rank).
+    #[serde(default = "default_condition_max_dim")]
+    pub max_dim: usize,
+}
+
+impl Default for ConditionConfig {
+    fn default() -> Self {
+        ConditionConfig {
+            ranks: Vec::new(),
+            max_rank: default_rank(),
+            reference: false,
+            max_dim: default_condition_max_dim(),
+        }
+    }
+}
+
+impl ConditionConfig {
+    /// The ranks to evaluate, in increasing order.
+    pub fn rank_list(&self) -> Vec<usize> {
+        let mut ranks = if self.ranks.is_empty() {
+            (1..=self.max_rank).collect()
+        } else {
+            self.ranks.clone()
+        };
+        ranks.sort_unstable();
+        ranks.dedup();
+        ranks
+    }
 }
 
 /// One fully resolved run: everything that determines its result.
@@ -192,6 +285,9 @@ struct ManifestFile {
     /// Explicit variants: each a map of dotted key -> value, crossed with the sweep axes.
     #[serde(default)]
     variants: Vec<BTreeMap<String, Value>>,
+    /// Figure 2's settings (`admm-runner condition`); ignored by `run`.
+    #[serde(default)]
+    condition: Option<ConditionConfig>,
 }
 
 /// One expanded run, ready to execute.
@@ -272,11 +368,13 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
             .extract()
             .map_err(|e| schema_error(path, e))
             .map_err(|e| with_point(e, &point))?;
+        let mut solver = resolved.solver;
+        solver.seed = resolved.seed;
         let config = RunConfig {
             experiment: experiment.clone(),
             data: resolved.data,
             problem: resolved.problem,
-            solver: resolved.solver,
+            solver,
             backend: resolved.backend,
             seed: resolved.seed,
         };
@@ -292,6 +390,30 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
         });
     }
     Ok(runs)
+}
+
+/// The first planned run of a manifest and its `condition:` section (defaults when absent).
+pub fn condition_plan(
+    path: &Path,
+    overrides: &[(String, Value)],
+) -> Result<(RunConfig, ConditionConfig), ManifestError> {
+    let file: ManifestFile = with_overrides(base_figment(path)?, overrides)
+        .extract()
+        .map_err(|e| schema_error(path, e))?;
+    let cond = file.condition.unwrap_or_default();
+    let ranks = cond.rank_list();
+    if ranks.first().is_none_or(|&r| r == 0) {
+        return Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            key: "condition.ranks".into(),
+            reason: "ranks must be at least 1 (and max_rank at least 1)".into(),
+        });
+    }
+    let run = plan(path, overrides)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ManifestError::Schema(format!("{}: no runs", path.display())))?;
+    Ok((run.config, cond))
 }
 
 fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
@@ -402,8 +524,46 @@ fn validate(path: &Path, c: &RunConfig) -> Result<(), ManifestError> {
     if c.solver.time_limit.is_some_and(|t| t <= 0.0 || t.is_nan()) {
         return Err(bad("solver.time_limit", "must be > 0 seconds".into()));
     }
+    validate_solver_options(path, &c.solver)?;
     if c.data.n_train == 0 && c.data.source != crate::data::DataSource::Npy {
         return Err(bad("data.n_train", "must be at least 1".into()));
+    }
+    Ok(())
+}
+
+/// Ranges of the per-solver options.
+fn validate_solver_options(path: &Path, s: &SolverConfig) -> Result<(), ManifestError> {
+    let bad = |key: &str, reason: String| ManifestError::Invalid {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        reason,
+    };
+    if s.rank == 0 {
+        return Err(bad("solver.rank", "must be at least 1".into()));
+    }
+    if s.block_size == 0 {
+        return Err(bad("solver.block_size", "must be at least 1".into()));
+    }
+    if !(s.rbcd_threshold >= 0.0 && s.rbcd_threshold.is_finite()) {
+        return Err(bad(
+            "solver.rbcd_threshold",
+            format!("must be >= 0, got {}", s.rbcd_threshold),
+        ));
+    }
+    if !(s.rbcd_decay > 0.0 && s.rbcd_decay <= 1.0) {
+        return Err(bad(
+            "solver.rbcd_decay",
+            format!("must be in (0, 1], got {}", s.rbcd_decay),
+        ));
+    }
+    if !(s.rbcd_step0 > 0.0 && s.rbcd_step0.is_finite()) {
+        return Err(bad(
+            "solver.rbcd_step0",
+            format!("must be > 0, got {}", s.rbcd_step0),
+        ));
+    }
+    if s.rbcd_max_steps == Some(0) {
+        return Err(bad("solver.rbcd_max_steps", "must be at least 1".into()));
     }
     Ok(())
 }
@@ -502,4 +662,16 @@ fn default_inner_tol() -> f64 {
 }
 fn default_exact_max_dim() -> usize {
     4000
+}
+fn default_rank() -> usize {
+    100
+}
+fn default_block_size() -> usize {
+    3
+}
+fn default_rbcd_threshold() -> f64 {
+    0.7
+}
+fn default_condition_max_dim() -> usize {
+    6000
 }

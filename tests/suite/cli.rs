@@ -193,7 +193,7 @@ fn plan_prints_one_line_per_run() {
     assert!(o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 6);
+    assert_eq!(lines.len(), 15);
     assert!(lines
         .iter()
         .all(|l| l.contains("backend=flex") && l.contains("P=10") && l.contains("seed=")));

@@ -71,6 +71,14 @@ pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverConf
         inner_tol_schedule: TolSchedule::Fixed,
         warm_start: true,
         exact_max_dim: 4000,
+        rank: 10,
+        nys_variant: Default::default(),
+        block_size: 3,
+        rbcd_threshold: 0.7,
+        rbcd_decay: 1.0,
+        rbcd_step0: 1.0,
+        rbcd_max_steps: None,
+        seed: 0,
     }
 }
 

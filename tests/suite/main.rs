@@ -8,3 +8,4 @@ mod manifest;
 mod mlp;
 mod problem;
 mod results;
+mod solvers;

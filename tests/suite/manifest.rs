@@ -153,7 +153,7 @@ fn unknown_solver_and_bad_range_are_errors() {
 fn yaml_and_toml_give_identical_plans() {
     let yaml = plan(&root().join("experiments/fig1.yaml"), &[]).unwrap();
     let toml = plan(&root().join("tests/fixtures/fig1.toml"), &[]).unwrap();
-    assert_eq!(yaml.len(), 6);
+    assert_eq!(yaml.len(), 15);
     let strip = |runs: &[admm_runner::manifest::PlannedRun]| {
         runs.iter()
             .map(|r| (r.id.clone(), r.config.clone()))

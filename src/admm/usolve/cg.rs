@@ -10,6 +10,11 @@ pub trait Preconditioner<B: Backend> {
     fn prepare(&mut self, _prob: &Problem<B>, _rho: f64) -> Result<(), SolveError> {
         Ok(())
     }
+    /// Whether `prepare` has run, so that a solver used outside the ADMM loop (which
+    /// prepares first) can prepare on demand instead of silently skipping the preconditioner.
+    fn is_ready(&self) -> bool {
+        true
+    }
     fn apply(&self, r: Tensor<B, 2>) -> Tensor<B, 2>;
 }
 

@@ -4,10 +4,16 @@
 //! right-hand side, so a new solver is one file plus one line in `make_solver`.
 
 pub mod cg;
+pub mod diag;
 pub mod exact;
+pub mod nystrom;
+pub mod rbcd;
 
 pub use cg::{cg, Identity, Preconditioner};
+pub use diag::DiagPrecond;
 pub use exact::Exact;
+pub use nystrom::NystromPrecond;
+pub use rbcd::Rbcd;
 
 use crate::manifest::{SolverConfig, SolverKind, TolSchedule};
 use crate::problem::Problem;
@@ -21,6 +27,10 @@ pub enum SolveError {
     TooLarge { dim: usize, limit: usize },
     #[error("A is not positive definite ({0}); this should not happen for rho > 0")]
     NotPositiveDefinite(String),
+    #[error("solver.rank = {rank} must be below N = 2dP = {dim}, the dimension of u (a rank-N sketch is A itself: use exact or cg)")]
+    RankTooLarge { rank: usize, dim: usize },
+    #[error("the Nystrom sketch failed: {0}")]
+    Sketch(String),
 }
 
 /// What one inner solve did, recorded in the trace.
@@ -53,6 +63,12 @@ pub fn make_solver<B: Backend>(cfg: &SolverConfig) -> Box<dyn USolver<B>> {
     match cfg.name {
         SolverKind::Exact => Box::new(Exact::new(cfg.exact_max_dim)),
         SolverKind::Cg => Box::new(Cg::new(cfg, Identity)),
+        SolverKind::DiagPcg => Box::new(Cg::new(cfg, DiagPrecond::default())),
+        SolverKind::NysPcg => Box::new(Cg::new(
+            cfg,
+            NystromPrecond::new(cfg.rank, cfg.seed, cfg.nys_variant),
+        )),
+        SolverKind::Rbcd => Box::new(Rbcd::new(cfg)),
     }
 }
 
@@ -112,6 +128,9 @@ impl<B: Backend, P: Preconditioner<B>> USolver<B> for Cg<P> {
         previous: Tensor<B, 2>,
         k: usize,
     ) -> Result<(Tensor<B, 2>, InnerStats), SolveError> {
+        if !self.precond.is_ready() {
+            self.precond.prepare(prob, rho)?;
+        }
         let x0 = if self.opts.warm_start {
             previous
         } else {

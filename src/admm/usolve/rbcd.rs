@@ -1,0 +1,256 @@
+//! RBCD: randomized block coordinate descent on the u-subproblem (paper Algorithm 2;
+//! reference-notes.md "ADMM-RBCD").
+//!
+//! It minimizes q(u) = 1/2 u^T A u - b^T u (the ADMM u-objective divided by rho, up to a
+//! constant) a few patterns at a time. A block of patterns owns their v-columns i and their
+//! w-columns P + i. A step never applies the whole A: with yhat = F u and K u kept up to date
+//! incrementally, the block gradient is
+//!   g_J = u_J + [F^T yhat]_J / rho + (K u)_J - b_J,  [F^T yhat]_i = +-X^T (M[:,i] .* yhat),
+//! and the step's curvature g_J^T A g_J needs only F g_J and K g_J, which are then reused to
+//! update yhat and K u. Every step is a fixed handful of batched tensor ops plus one host read.
+
+use super::{InnerStats, SolveError, USolver};
+use crate::manifest::SolverConfig;
+use crate::problem::{scalar, to_host, Problem};
+use burn::tensor::backend::Backend;
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+
+/// Trial-step shrink factor within one line search (the reference's).
+const SHRINK: f64 = 2.5;
+/// The carried step grows by this after an accepted step...
+const GROW: f64 = 1.05;
+/// ...and shrinks by this after every backtrack.
+const BACKOFF: f64 = 1.5;
+/// Armijo's sufficient-decrease constant.
+const ARMIJO: f64 = 1e-4;
+/// Backtracks per step at most: 2.5^200 spans any step size f64 can hold.
+const MAX_BACKTRACKS: usize = 200;
+/// The decrease buffer's initial entries: the first L steps always run (the reference's 1e8).
+const WINDOW_FILL: f64 = 1e8;
+
+/// Backtracking line search along the negative block gradient, with a step size carried from
+/// one step (and one u-step) to the next.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LineSearch {
+    step: f64,
+}
+
+impl LineSearch {
+    pub fn new(step0: f64) -> Self {
+        LineSearch { step: step0 }
+    }
+
+    /// The carried step size.
+    pub fn step(&self) -> f64 {
+        self.step
+    }
+
+    /// Picks t for u <- u - t g given a = ||g||^2 and c = g^T A g. Since q is quadratic,
+    /// q(u - t g) - q(u) = -t a + t^2 c / 2 exactly, so every trial is evaluated on the host
+    /// without tensor work. Returns (t, decrease of q), or None when there is nothing to do
+    /// (zero gradient, or a non-finite or non-positive curvature).
+    pub fn search(&mut self, a: f64, c: f64) -> Option<(f64, f64)> {
+        if !(a > 0.0 && c > 0.0 && a.is_finite() && c.is_finite()) {
+            return None;
+        }
+        let mut t = self.step;
+        for _ in 0..MAX_BACKTRACKS {
+            let change = -t * a + 0.5 * t * t * c;
+            if change <= -ARMIJO * t * a {
+                self.step *= GROW;
+                return Some((t, -change));
+            }
+            t /= SHRINK;
+            self.step = (self.step / BACKOFF).max(f64::MIN_POSITIVE);
+        }
+        None
+    }
+}
+
+/// The u-subproblem being minimized, with yhat = F u and K u maintained incrementally.
+pub struct BlockState<'a, B: Backend> {
+    prob: &'a Problem<B>,
+    rho: f64,
+    b: Tensor<B, 2>,
+    u: Tensor<B, 2>,
+    yhat: Tensor<B, 2>,
+    ku: Tensor<B, 2>,
+}
+
+impl<'a, B: Backend> BlockState<'a, B> {
+    /// Starts at u; costs one F and one K product.
+    pub fn new(prob: &'a Problem<B>, rho: f64, b: Tensor<B, 2>, u: Tensor<B, 2>) -> Self {
+        let yhat = prob.f(&u);
+        let ku = prob.k.clone().matmul(u.clone());
+        BlockState {
+            prob,
+            rho,
+            b,
+            u,
+            yhat,
+            ku,
+        }
+    }
+
+    pub fn u(&self) -> &Tensor<B, 2> {
+        &self.u
+    }
+
+    pub fn into_u(self) -> Tensor<B, 2> {
+        self.u
+    }
+
+    /// q(u) from scratch with the full operator: for tests and diagnostics, never in the loop.
+    pub fn objective(&self) -> f64 {
+        let au = self.prob.apply_a(&self.u, self.rho);
+        0.5 * scalar(self.u.clone() * au) - scalar(self.b.clone() * self.u.clone())
+    }
+
+    /// One gradient step on the block of `patterns` (distinct, each < P) with backtracking.
+    /// Returns the decrease of q (0 when the line search found nothing to do).
+    pub fn step(&mut self, patterns: &[usize], line: &mut LineSearch) -> f64 {
+        let (prob, rho) = (self.prob, self.rho);
+        let (d, p, bs) = (prob.d, prob.p, patterns.len());
+        let cols: Vec<i64> = patterns
+            .iter()
+            .map(|&i| i as i64)
+            .chain(patterns.iter().map(|&i| (p + i) as i64))
+            .collect();
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * bs]), &prob.device);
+        let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, bs));
+        let ft = prob.xt.clone().matmul(mask_b.clone() * self.yhat.clone());
+        let g = self.u.clone().select(1, idx.clone())
+            + Tensor::cat(vec![ft.clone(), ft.neg()], 1).div_scalar(rho)
+            + self.ku.clone().select(1, idx.clone())
+            - self.b.clone().select(1, idx.clone());
+        let g_diff = g.clone().slice([0..d, 0..bs]) - g.clone().slice([0..d, bs..2 * bs]);
+        let fg = (prob.x.clone().matmul(g_diff) * mask_b).sum_dim(1); // F g_J, n x 1
+        let kg = prob.k.clone().matmul(g.clone()); // (I (x) K) g_J on the block
+        let sums = to_host(Tensor::cat(
+            vec![
+                (g.clone() * g.clone()).sum(),
+                (fg.clone() * fg.clone()).sum(),
+                (g.clone() * kg.clone()).sum(),
+            ],
+            0,
+        ));
+        let (gg, ff, gkg) = (sums[0], sums[1], sums[2]);
+        let Some((t, decrease)) = line.search(gg, gg + ff / rho + gkg) else {
+            return 0.0;
+        };
+        let add = IndexingUpdateOp::Add;
+        self.u = self
+            .u
+            .clone()
+            .select_assign(1, idx.clone(), g.mul_scalar(-t), add);
+        self.ku = self
+            .ku
+            .clone()
+            .select_assign(1, idx, kg.mul_scalar(-t), add);
+        self.yhat = self.yhat.clone() - fg.mul_scalar(t);
+        decrease
+    }
+}
+
+/// L = ceil(8 sqrt(P / 3)): the length of the decrease window (reference).
+pub fn window_len(p: usize) -> usize {
+    (8.0 * (p as f64 / 3.0).sqrt()).ceil().max(1.0) as usize
+}
+
+/// Running mean of the last L decreases.
+struct Window {
+    vals: Vec<f64>,
+    next: usize,
+}
+
+impl Window {
+    fn new(len: usize) -> Self {
+        Window {
+            vals: vec![WINDOW_FILL; len],
+            next: 0,
+        }
+    }
+
+    /// Records a decrease and returns the current mean.
+    fn push(&mut self, v: f64) -> f64 {
+        let len = self.vals.len();
+        self.vals[self.next % len] = v;
+        self.next += 1;
+        self.vals.iter().sum::<f64>() / len as f64
+    }
+}
+
+/// The RBCD u-solver. Its random stream and its carried step size persist across u-steps.
+pub struct Rbcd {
+    block_size: usize,
+    threshold: f64,
+    decay: f64,
+    max_steps: usize,
+    warm_start: bool,
+    line: LineSearch,
+    rng: StdRng,
+}
+
+impl Rbcd {
+    pub fn new(cfg: &SolverConfig) -> Self {
+        Rbcd {
+            block_size: cfg.block_size,
+            threshold: cfg.rbcd_threshold,
+            decay: cfg.rbcd_decay,
+            max_steps: cfg.rbcd_max_steps.unwrap_or(cfg.inner_max_iters),
+            warm_start: cfg.warm_start,
+            line: LineSearch::new(cfg.rbcd_step0),
+            // A stream apart from the gates' and the sketch's.
+            rng: StdRng::seed_from_u64(cfg.seed ^ 0x3c6e_f372_fe94_f82b),
+        }
+    }
+
+    /// A block of min(block_size, P) distinct patterns, uniformly at random.
+    fn pick(&mut self, p: usize) -> Vec<usize> {
+        rand::seq::index::sample(&mut self.rng, p, self.block_size.min(p)).into_vec()
+    }
+}
+
+impl<B: Backend> USolver<B> for Rbcd {
+    /// Nothing to precompute: K = X^T X is already part of the problem.
+    fn prepare(&mut self, _prob: &Problem<B>, _rho: f64) -> Result<(), SolveError> {
+        Ok(())
+    }
+
+    fn solve(
+        &mut self,
+        prob: &Problem<B>,
+        rho: f64,
+        b: Tensor<B, 2>,
+        previous: Tensor<B, 2>,
+        k: usize,
+    ) -> Result<(Tensor<B, 2>, InnerStats), SolveError> {
+        let u0 = if self.warm_start {
+            previous
+        } else {
+            previous.zeros_like()
+        };
+        let mut state = BlockState::new(prob, rho, b, u0);
+        let threshold = self.threshold * self.decay.powf(k as f64);
+        let mut window = Window::new(window_len(prob.p));
+        let mut steps = 0;
+        while steps < self.max_steps {
+            let block = self.pick(prob.p);
+            let decrease = state.step(&block, &mut self.line);
+            steps += 1;
+            // In the u-objective's units (rho q), those of the threshold.
+            if window.push(rho * decrease) < threshold {
+                break;
+            }
+        }
+        Ok((
+            state.into_u(),
+            InnerStats {
+                iters: steps,
+                rel_residual: f64::NAN,
+            },
+        ))
+    }
+}
