@@ -253,6 +253,11 @@ fn non_finite(r: &IterRecord) -> Option<String> {
         ("primal residual", r.primal_residual),
         ("dual residual", r.dual_residual),
     ];
+    if r.inner.rel_residual == f64::INFINITY {
+        return Some(
+            "the inner solve overflowed f32 (inf in ||b|| or p'Ap: is the data scaled?)".into(),
+        );
+    }
     checks
         .iter()
         .find(|(_, v)| !v.is_finite())

@@ -1,39 +1,58 @@
 //! CIFAR-10 in its binary format: records of 1 label byte + 3072 pixel bytes (R, G, B planes of
 //! 32 x 32, row-major). Two classes, seeded class-balanced subsets, [0, 1] scaling, pooling.
 
-use super::preprocess::avg_pool;
+use super::preprocess::PoolWeights;
 use super::{DataConfig, DataError, Dataset};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
-const PIXELS: usize = 3072;
-const RECORD: usize = PIXELS + 1;
 const SIDE: usize = 32;
+const PLANE: usize = SIDE * SIDE;
+const PIXELS: usize = 3 * PLANE;
+const RECORD: usize = PIXELS + 1;
+/// Labels 0-9 are the ten CIFAR-10 classes; any other byte means the file is not CIFAR-10.
+const CLASSES: u8 = 10;
 
-/// One decoded record.
+/// The pixels of one kept record and its +1/-1 label.
 struct Image {
-    label: u8,
+    label: f32,
     pixels: Vec<u8>,
 }
 
 /// Loads the train and test subsets described by `cfg`.
 pub fn load(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
-    let (train_files, test_files) = resolve_files(cfg)?;
-    let mut rng = StdRng::seed_from_u64(seed);
+    check_classes(cfg.classes)?;
+    if cfg.n_train == 0 {
+        return Err(DataError::config("n_train must be at least 1 for cifar10"));
+    }
+    // Checked before any file is read: a bad setting should not wait for a 150 MB read.
     let features = Features::new(cfg.downsample)?;
-    let (x, y) = subset(&train_files, cfg, cfg.n_train, &features, &mut rng)?;
-    let (x_test, y_test) = if cfg.n_test > 0 {
-        if test_files.is_empty() {
-            return Err(DataError::Config(format!(
-                "n_test = {} but no CIFAR-10 test file was found (give data.test_files)",
-                cfg.n_test
-            )));
-        }
-        subset(&test_files, cfg, cfg.n_test, &features, &mut rng)?
-    } else {
+    let (train_files, test_files) = resolve_files(cfg)?;
+    // Separate streams, so that the test subset does not depend on n_train.
+    let mut seeds = StdRng::seed_from_u64(seed);
+    let (train_seed, test_seed): (u64, u64) = (seeds.random(), seeds.random());
+
+    let (x, y) = split(
+        &train_files,
+        cfg.n_train,
+        "n_train",
+        cfg.classes,
+        &features,
+        train_seed,
+    )?;
+    let (x_test, y_test) = if cfg.n_test == 0 {
         (Vec::new(), Vec::new())
+    } else {
+        split(
+            &test_files,
+            cfg.n_test,
+            "n_test",
+            cfg.classes,
+            &features,
+            test_seed,
+        )?
     };
     Ok(Dataset {
         n: y.len(),
@@ -46,48 +65,112 @@ pub fn load(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
     })
 }
 
-/// Training and test files: explicit lists, or found in `path` / `$CIFAR10_DIR`.
+fn check_classes([a, b]: [u8; 2]) -> Result<(), DataError> {
+    if a >= CLASSES || b >= CLASSES {
+        return Err(DataError::config(format!(
+            "classes = [{a}, {b}]: CIFAR-10 classes are 0-9"
+        )));
+    }
+    if a == b {
+        return Err(DataError::config(format!(
+            "classes = [{a}, {b}]: the two classes must differ"
+        )));
+    }
+    Ok(())
+}
+
+/// Training and test files: the explicit lists where given, else found in the directory.
+/// The directory is only consulted for a list that is needed and not given, so explicit files
+/// work without `data.path` or `$CIFAR10_DIR`.
 fn resolve_files(cfg: &DataConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
-    if !cfg.train_files.is_empty() {
+    let need_test = cfg.n_test > 0 && cfg.test_files.is_empty();
+    if !cfg.train_files.is_empty() && !need_test {
         return Ok((cfg.train_files.clone(), cfg.test_files.clone()));
     }
-    let dir = match &cfg.path {
-        Some(p) => p.clone(),
-        None => std::env::var_os("CIFAR10_DIR")
-            .map(PathBuf::from)
-            .ok_or_else(|| {
-                DataError::Config(
-                    "CIFAR-10 location not set: give data.path in the manifest or set CIFAR10_DIR"
-                        .into(),
-                )
-            })?,
+    let dir = data_dir(cfg)?;
+    let (found_train, found_test) = find_in_dir(&dir)?;
+    let train = if cfg.train_files.is_empty() {
+        found_train
+    } else {
+        cfg.train_files.clone()
     };
-    let nested = dir.join("cifar-10-batches-bin");
-    let dir = if nested.is_dir() { nested } else { dir };
-    let names = list_bin(&dir)?;
-    let pick = |official: &dyn Fn(&str) -> bool, ours: &dyn Fn(&str) -> bool| -> Vec<PathBuf> {
-        let chosen: Vec<&String> = if names.iter().any(|n| official(n)) {
-            names.iter().filter(|n| official(n)).collect()
-        } else {
-            names.iter().filter(|n| ours(n)).collect()
-        };
-        chosen.into_iter().map(|n| dir.join(n)).collect()
+    let test = if cfg.test_files.is_empty() {
+        found_test
+    } else {
+        cfg.test_files.clone()
     };
-    let train = pick(&|n| n.starts_with("data_batch_"), &|n| n.contains("train"));
-    let test = pick(&|n| n == "test_batch.bin", &|n| {
-        n.contains("test") && !n.contains("subset")
-    });
     if train.is_empty() {
         return Err(DataError::file(
             &dir,
-            "no CIFAR-10 training file (data_batch_*.bin or *train*.bin) in this directory",
+            "no CIFAR-10 training file here (data_batch_*.bin or *train*.bin)",
+        ));
+    }
+    if cfg.n_test > 0 && test.is_empty() {
+        return Err(DataError::file(
+            &dir,
+            format!(
+                "n_test = {} but no CIFAR-10 test file here (test_batch.bin or *test*.bin); \
+                 give data.test_files or set n_test: 0",
+                cfg.n_test
+            ),
         ));
     }
     Ok((train, test))
 }
 
+/// `data.path`, else `$CIFAR10_DIR`; descends into `cifar-10-batches-bin` when the official
+/// archive was extracted there.
+fn data_dir(cfg: &DataConfig) -> Result<PathBuf, DataError> {
+    let dir = match &cfg.path {
+        Some(p) => p.clone(),
+        None => std::env::var_os("CIFAR10_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                DataError::config(
+                    "CIFAR-10 location not set: give data.path in the manifest or set CIFAR10_DIR",
+                )
+            })?,
+    };
+    let nested = dir.join("cifar-10-batches-bin");
+    Ok(if nested.is_dir() { nested } else { dir })
+}
+
+/// The official layout (`data_batch_*.bin`, `test_batch.bin`) if present, else ours
+/// (`*train*.bin`, `*test*.bin` without "subset", which is a partial copy of the test set).
+fn find_in_dir(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
+    let names = list_bin(dir)?;
+    let official = names.iter().any(|n| n.starts_with("data_batch_"));
+    let pick = |keep: fn(&str, bool) -> bool| -> Vec<PathBuf> {
+        names
+            .iter()
+            .filter(|n| keep(n, official))
+            .map(|n| dir.join(n))
+            .collect()
+    };
+    Ok((pick(is_train_file), pick(is_test_file)))
+}
+
+fn is_train_file(name: &str, official: bool) -> bool {
+    if official {
+        name.starts_with("data_batch_")
+    } else {
+        name.contains("train")
+    }
+}
+
+fn is_test_file(name: &str, official: bool) -> bool {
+    if official {
+        name == "test_batch.bin"
+    } else {
+        name.contains("test") && !name.contains("subset")
+    }
+}
+
+/// The `.bin` file names in `dir`, sorted so that the record order is reproducible.
 fn list_bin(dir: &Path) -> Result<Vec<String>, DataError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| DataError::file(dir, e))?;
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| DataError::file(dir, format!("cannot list the CIFAR-10 directory: {e}")))?;
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -97,130 +180,169 @@ fn list_bin(dir: &Path) -> Result<Vec<String>, DataError> {
     Ok(names)
 }
 
-/// Reads every record of the files, checking sizes and labels.
-fn read_records(files: &[PathBuf]) -> Result<Vec<Image>, DataError> {
-    let mut images = Vec::new();
+/// The pixels of the records of class a and of class b, in file order.
+/// Every record is checked, so a corrupt file fails even where its bad part is not kept.
+fn read_classes(files: &[PathBuf], [a, b]: [u8; 2]) -> Result<[Vec<Vec<u8>>; 2], DataError> {
+    let mut kept: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
     for path in files {
         let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
-        if bytes.len() % RECORD != 0 {
-            let k = bytes.len() / RECORD;
-            return Err(DataError::file(
-                path,
-                format!(
-                    "truncated record {k} (got {} of {RECORD} bytes): not a CIFAR-10 binary file?",
-                    bytes.len() % RECORD
-                ),
-            ));
-        }
-        for (k, rec) in bytes.chunks(RECORD).enumerate() {
-            if rec[0] > 9 {
+        check_size(path, bytes.len())?;
+        for (k, rec) in bytes.chunks_exact(RECORD).enumerate() {
+            let label = rec[0];
+            if label >= CLASSES {
                 return Err(DataError::file(
                     path,
-                    format!(
-                        "record {k}: label byte {} is not a CIFAR-10 class (0-9)",
-                        rec[0]
-                    ),
+                    format!("record {k}: label byte {label} is not a CIFAR-10 class (0-9)"),
                 ));
             }
-            images.push(Image {
-                label: rec[0],
-                pixels: rec[1..].to_vec(),
-            });
+            if label == a {
+                kept[0].push(rec[1..].to_vec());
+            } else if label == b {
+                kept[1].push(rec[1..].to_vec());
+            }
         }
     }
-    Ok(images)
+    Ok(kept)
 }
 
-/// A class-balanced seeded subset of `n` images of the two classes, in shuffled order.
-fn subset(
+fn check_size(path: &Path, len: usize) -> Result<(), DataError> {
+    let rest = len % RECORD;
+    if len == 0 {
+        return Err(DataError::file(path, "empty file: no CIFAR-10 record"));
+    }
+    if rest != 0 {
+        return Err(DataError::file(
+            path,
+            format!(
+                "truncated record {} (got {rest} of {RECORD} bytes): a CIFAR-10 binary file \
+                 is a whole number of {RECORD}-byte records",
+                len / RECORD
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Features and labels of a seeded class-balanced subset of `n` images of `files`; `key` is the
+/// manifest key of `n`, for the error message.
+fn split(
     files: &[PathBuf],
-    cfg: &DataConfig,
     n: usize,
+    key: &str,
+    classes: [u8; 2],
     features: &Features,
-    rng: &mut StdRng,
+    seed: u64,
 ) -> Result<(Vec<f32>, Vec<f32>), DataError> {
-    let images = read_records(files)?;
-    let [a, b] = cfg.classes;
-    let mut chosen = Vec::with_capacity(n);
-    // Class b takes the extra example when n is odd.
-    for (class, want, label) in [(a, n / 2, -1.0f32), (b, n - n / 2, 1.0)] {
-        let mut idx: Vec<usize> = (0..images.len())
-            .filter(|&i| images[i].label == class)
-            .collect();
-        if idx.len() < want {
-            let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            return Err(DataError::Config(format!(
-                "{want} examples of class {class} wanted but only {} in {}",
-                idx.len(),
-                list.join(", ")
+    let by_class = read_classes(files, classes)?;
+    for (c, want) in [n / 2, n - n / 2].into_iter().enumerate() {
+        if by_class[c].len() < want {
+            return Err(DataError::config(format!(
+                "{key}={n} needs {want} examples of class {} but there are only {} in {}",
+                classes[c],
+                by_class[c].len(),
+                file_list(files)
             )));
         }
-        idx.shuffle(rng);
-        chosen.extend(idx.into_iter().take(want).map(|i| (i, label)));
     }
-    chosen.shuffle(rng);
-    let mut x = Vec::with_capacity(n * features.dim);
-    let mut y = Vec::with_capacity(n);
-    for (i, label) in chosen {
-        x.extend(features.extract(&images[i].pixels));
-        y.push(label);
+    Ok(features.extract_all(&subset(&by_class, n, seed)))
+}
+
+/// A seeded class-balanced subset of `n` images: n/2 of class a (label -1) and the rest of
+/// class b (+1; it takes the extra one when n is odd), then shuffled so that the classes mix.
+/// Selection is by shuffle, never "the first n", because a file may be sorted by class.
+/// The caller has checked that each class has enough images.
+fn subset(by_class: &[Vec<Vec<u8>>; 2], n: usize, seed: u64) -> Vec<Image> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut chosen: Vec<Image> = Vec::with_capacity(n);
+    for (have, want, label) in [
+        (&by_class[0], n / 2, -1.0f32),
+        (&by_class[1], n - n / 2, 1.0),
+    ] {
+        let mut idx: Vec<usize> = (0..have.len()).collect();
+        idx.shuffle(&mut rng);
+        chosen.extend(idx[..want].iter().map(|&i| Image {
+            label,
+            pixels: have[i].clone(),
+        }));
     }
-    Ok((x, y))
+    chosen.shuffle(&mut rng);
+    chosen
+}
+
+fn file_list(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    names.join(", ")
 }
 
 /// How raw pixels become features: [0, 1] scaling, then optional average pooling.
 struct Features {
     dim: usize,
-    /// (grey, k): pool to k x k per channel, or to k x k grey.
-    pool: Option<(bool, usize)>,
+    pool: Pool,
+}
+
+enum Pool {
+    /// All 3072 scaled pixels.
+    None,
+    /// Each colour plane pooled to k x k, channel-major like the raw record.
+    Colour(PoolWeights),
+    /// The channel mean pooled to k x k.
+    Grey(PoolWeights),
 }
 
 impl Features {
+    /// d = 3k^2 pools each channel to k x k; otherwise a square d = k^2 pools grey to k x k.
     fn new(downsample: Option<usize>) -> Result<Self, DataError> {
         let Some(d) = downsample else {
             return Ok(Features {
                 dim: PIXELS,
-                pool: None,
+                pool: Pool::None,
             });
         };
-        let root = |m: usize| (1..=SIDE).find(|k| k * k == m);
-        let pool = if d % 3 == 0 {
-            root(d / 3).map(|k| (false, k))
-        } else {
-            None
+        let side = |m: usize| (1..=SIDE).find(|k| k * k == m);
+        let pool = match d.is_multiple_of(3).then(|| side(d / 3)).flatten() {
+            Some(k) => Pool::Colour(PoolWeights::new(SIDE, k)),
+            None => match side(d) {
+                Some(k) => Pool::Grey(PoolWeights::new(SIDE, k)),
+                None => return Err(bad_downsample(d)),
+            },
+        };
+        Ok(Features { dim: d, pool })
+    }
+
+    /// The n x d feature matrix (row-major) and the labels of `images`.
+    fn extract_all(&self, images: &[Image]) -> (Vec<f32>, Vec<f32>) {
+        let mut x = Vec::with_capacity(images.len() * self.dim);
+        for im in images {
+            x.extend(self.extract(&im.pixels));
         }
-        .or_else(|| root(d).map(|k| (true, k)));
-        match pool {
-            Some(p) => Ok(Features {
-                dim: d,
-                pool: Some(p),
-            }),
-            None => {
-                let mut valid: Vec<usize> = (1..=SIDE).flat_map(|k| [k * k, 3 * k * k]).collect();
-                valid.sort_by_key(|v| v.abs_diff(d));
-                Err(DataError::Config(format!(
-                    "downsample = {d} is not k*k (grey) or 3*k*k (colour) for k <= 32; nearest valid: {}",
-                    valid[..4].iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
-                )))
-            }
-        }
+        (x, images.iter().map(|im| im.label).collect())
     }
 
     fn extract(&self, pixels: &[u8]) -> Vec<f32> {
         let scaled: Vec<f32> = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
-        let plane = SIDE * SIDE;
-        match self.pool {
-            None => scaled,
-            Some((false, k)) => scaled
-                .chunks(plane)
-                .flat_map(|ch| avg_pool(ch, SIDE, k))
-                .collect(),
-            Some((true, k)) => {
-                let grey: Vec<f32> = (0..plane)
-                    .map(|i| (scaled[i] + scaled[plane + i] + scaled[2 * plane + i]) / 3.0)
-                    .collect();
-                avg_pool(&grey, SIDE, k)
+        match &self.pool {
+            Pool::None => scaled,
+            Pool::Colour(w) => scaled.chunks(PLANE).flat_map(|ch| w.apply(ch)).collect(),
+            Pool::Grey(w) => {
+                let (r, rest) = scaled.split_at(PLANE);
+                let (g, b) = rest.split_at(PLANE);
+                let grey: Vec<f32> = (0..PLANE).map(|i| (r[i] + g[i] + b[i]) / 3.0).collect();
+                w.apply(&grey)
             }
         }
     }
+}
+
+/// The error for a feature count pooling cannot produce, with the nearest ones it can.
+fn bad_downsample(d: usize) -> DataError {
+    let mut valid: Vec<usize> = (1..=SIDE).flat_map(|k| [k * k, 3 * k * k]).collect();
+    valid.sort_by_key(|&v| (v.abs_diff(d), v));
+    let mut nearest = valid[..4].to_vec();
+    nearest.sort_unstable();
+    let nearest: Vec<String> = nearest.iter().map(|v| v.to_string()).collect();
+    DataError::config(format!(
+        "data.downsample = {d} cannot be pooled to: use k*k (grey k x k) or 3*k*k (colour \
+         k x k) with k <= 32; nearest valid values: {}",
+        nearest.join(", ")
+    ))
 }

@@ -1,4 +1,7 @@
 //! Data sources (CIFAR-10 binary, synthetic teacher, .npy) and preprocessing -> one `Dataset`.
+//!
+//! Every source yields features as f32 and labels as +1/-1; standardization then uses the
+//! training statistics only, so the test set never leaks into the preprocessing.
 
 mod cifar10;
 mod npy;
@@ -9,32 +12,41 @@ pub use npy::read_npy_f64;
 pub use preprocess::{avg_pool, standardize};
 
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Bad or missing data: every message names the file (or manifest key) and the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("data file {path}: {reason}")]
+    /// A data file that cannot be read or does not hold what it should.
+    #[error("data file {}: {reason}", path.display())]
     File { path: PathBuf, reason: String },
+    /// A `data:` setting that cannot be satisfied (no file involved, or several).
     #[error("data: {0}")]
     Config(String),
 }
 
 impl DataError {
-    pub(crate) fn file(path: &std::path::Path, reason: impl ToString) -> Self {
+    pub(crate) fn file(path: &Path, reason: impl ToString) -> Self {
         DataError::File {
             path: path.to_path_buf(),
             reason: reason.to_string(),
         }
     }
+
+    pub(crate) fn config(reason: impl ToString) -> Self {
+        DataError::Config(reason.to_string())
+    }
 }
 
 /// Loads and preprocesses the dataset a `data:` section describes.
+///
+/// Random choices (CIFAR-10 subsets, synthetic draws) use `cfg.seed`, or `run_seed` when the
+/// manifest does not pin the data seed, so that the same run always sees the same data.
 pub fn load(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
     let seed = cfg.seed.unwrap_or(run_seed);
     let mut ds = match cfg.source {
         DataSource::Cifar10 => cifar10::load(cfg, seed)?,
-        DataSource::Synthetic => synthetic::generate(cfg, seed),
+        DataSource::Synthetic => synthetic::generate(cfg, seed)?,
         DataSource::Npy => npy::load(cfg)?,
     };
     standardize(&mut ds, cfg.standardize);

@@ -1,86 +1,197 @@
 //! A small `.npy` reader (format 1.0-3.0, little-endian, C order) and the `npy` data source.
+//!
+//! Written by hand because the format is tiny: a magic string, a version, a header length, a
+//! Python dict literal `{'descr': '<f8', 'fortran_order': False, 'shape': (3, 2), }` padded
+//! with spaces, then the raw values.
 
 use super::{DataConfig, DataError, Dataset};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// Reads an array as f64 values (row-major) and its shape.
+const MAGIC: &[u8] = b"\x93NUMPY";
+
+/// Element types this reader decodes (all little-endian or single-byte).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dtype {
+    F4,
+    F8,
+    I4,
+    I8,
+    U1,
+    I1,
+    B1,
+}
+
+impl Dtype {
+    fn parse(descr: &str) -> Result<Self, String> {
+        Ok(match descr {
+            "<f4" => Dtype::F4,
+            "<f8" => Dtype::F8,
+            "<i4" => Dtype::I4,
+            "<i8" => Dtype::I8,
+            "|u1" => Dtype::U1,
+            "|i1" => Dtype::I1,
+            "|b1" => Dtype::B1,
+            d if d.starts_with('>') => {
+                return Err(format!(
+                    "dtype {d} is big-endian: save the array little-endian \
+                     (numpy: a.astype(a.dtype.newbyteorder('<')))"
+                ))
+            }
+            d => {
+                return Err(format!(
+                    "dtype {d} is not supported: use <f4 or <f8 (labels may also be <i4, \
+                     <i8, |u1, |i1 or |b1)"
+                ))
+            }
+        })
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Dtype::F8 | Dtype::I8 => 8,
+            Dtype::F4 | Dtype::I4 => 4,
+            Dtype::U1 | Dtype::I1 | Dtype::B1 => 1,
+        }
+    }
+
+    /// One element from exactly `self.size()` bytes.
+    fn decode(self, b: &[u8]) -> f64 {
+        match self {
+            Dtype::F8 => f64::from_le_bytes(array(b)),
+            Dtype::F4 => f64::from(f32::from_le_bytes(array(b))),
+            Dtype::I8 => i64::from_le_bytes(array(b)) as f64,
+            Dtype::I4 => f64::from(i32::from_le_bytes(array(b))),
+            Dtype::U1 | Dtype::B1 => f64::from(b[0]),
+            Dtype::I1 => f64::from(i8::from_le_bytes([b[0]])),
+        }
+    }
+
+    fn is_float(self) -> bool {
+        matches!(self, Dtype::F4 | Dtype::F8)
+    }
+}
+
+fn array<const N: usize>(b: &[u8]) -> [u8; N] {
+    let mut a = [0; N];
+    a.copy_from_slice(b);
+    a
+}
+
+/// A decoded array.
+struct Array {
+    values: Vec<f64>,
+    shape: Vec<usize>,
+    dtype: Dtype,
+}
+
+/// Reads an array of any supported dtype as f64 values (row-major) and its shape.
 pub fn read_npy_f64(path: &Path) -> Result<(Vec<f64>, Vec<usize>), DataError> {
+    let a = read_npy(path)?;
+    Ok((a.values, a.shape))
+}
+
+fn read_npy(path: &Path) -> Result<Array, DataError> {
     let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
-    let bad = |reason: String| DataError::file(path, reason);
-    if bytes.len() < 10 || &bytes[..6] != b"\x93NUMPY" {
-        return Err(bad("not a .npy file (no \\x93NUMPY magic)".into()));
+    parse_npy(&bytes).map_err(|reason| DataError::file(path, reason))
+}
+
+fn parse_npy(bytes: &[u8]) -> Result<Array, String> {
+    if !bytes.starts_with(MAGIC) || bytes.len() < 10 {
+        return Err("not a .npy file (no \\x93NUMPY magic)".into());
     }
     let (header_len, start) = match bytes[6] {
         1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
-        2 | 3 if bytes.len() >= 12 => (
-            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
-            12,
-        ),
-        v => return Err(bad(format!("unsupported .npy format version {v}"))),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(array(&bytes[8..12])) as usize, 12),
+        v => return Err(format!("unsupported .npy format version {v}.{}", bytes[7])),
     };
     let header = bytes
         .get(start..start + header_len)
-        .map(|h| String::from_utf8_lossy(h).into_owned())
-        .ok_or_else(|| bad("header is cut short".into()))?;
-    let descr = header_value(&header, "descr")
-        .and_then(quoted)
-        .ok_or_else(|| bad(format!("header has no 'descr': {header}")))?;
-    if header_value(&header, "fortran_order").is_some_and(|v| v.starts_with("True")) {
-        return Err(bad(
-            "fortran_order arrays are not supported: save with C order".into(),
-        ));
-    }
-    let shape =
-        parse_shape(&header).ok_or_else(|| bad(format!("cannot read 'shape' in {header}")))?;
-    let count: usize = shape.iter().product();
+        .ok_or("the header is cut short")?;
+    let header = std::str::from_utf8(header).map_err(|_| "the header is not text")?;
+    let header = Header::parse(header)?;
     let data = &bytes[start + header_len..];
-    let (size, decode): (usize, fn(&[u8]) -> f64) = match descr.as_str() {
-        "<f8" => (8, |b| f64::from_le_bytes(b.try_into().unwrap_or([0; 8]))),
-        "<f4" => (4, |b| {
-            f64::from(f32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
-        }),
-        "<i8" => (8, |b| {
-            i64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as f64
-        }),
-        "<i4" => (4, |b| {
-            f64::from(i32::from_le_bytes(b.try_into().unwrap_or([0; 4])))
-        }),
-        "|u1" | "|b1" => (1, |b| f64::from(b[0])),
-        "|i1" => (1, |b| f64::from(b[0] as i8)),
-        other => {
-            return Err(bad(format!(
-                "dtype {other} is not supported (use little-endian f4/f8, i4/i8, u1/i1 or bool)"
-            )))
-        }
-    };
+    let size = header.dtype.size();
+    let count = header
+        .shape
+        .iter()
+        .try_fold(1usize, |acc, &k| acc.checked_mul(k))
+        .filter(|c| c.checked_mul(size).is_some())
+        .ok_or_else(|| format!("shape {:?} is too large", header.shape))?;
     if data.len() != count * size {
-        return Err(bad(format!(
-            "shape {shape:?} of {descr} needs {} data bytes, the file has {}",
+        return Err(format!(
+            "shape {:?} of {:?} needs {} data bytes, the file has {}",
+            header.shape,
+            header.dtype,
             count * size,
             data.len()
-        )));
+        ));
     }
-    Ok((data.chunks(size).map(decode).collect(), shape))
+    Ok(Array {
+        values: data
+            .chunks_exact(size)
+            .map(|b| header.dtype.decode(b))
+            .collect(),
+        shape: header.shape,
+        dtype: header.dtype,
+    })
 }
 
-/// The text after `'key':` up to the next top-level comma.
-fn header_value<'h>(header: &'h str, key: &str) -> Option<&'h str> {
-    let pos = header.find(&format!("'{key}'"))?;
-    let rest = header[pos + key.len() + 2..]
+/// The three keys of the header dict.
+struct Header {
+    dtype: Dtype,
+    shape: Vec<usize>,
+}
+
+impl Header {
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let malformed = |what: &str| format!("malformed header ({what}): {text}");
+        if !text.starts_with('{') || !text.ends_with('}') {
+            return Err(malformed("not a dict"));
+        }
+        let descr = value_of(text, "descr")
+            .and_then(quoted)
+            .ok_or_else(|| malformed("no 'descr' string"))?;
+        let fortran =
+            value_of(text, "fortran_order").ok_or_else(|| malformed("no 'fortran_order'"))?;
+        if fortran.starts_with("True") {
+            return Err("fortran_order arrays are not supported: save in C order \
+                        (numpy: np.save(f, np.ascontiguousarray(a)))"
+                .into());
+        }
+        if !fortran.starts_with("False") {
+            return Err(malformed("'fortran_order' is not True or False"));
+        }
+        let shape = value_of(text, "shape")
+            .and_then(parse_shape)
+            .ok_or_else(|| malformed("no 'shape' tuple of integers"))?;
+        Ok(Header {
+            dtype: Dtype::parse(descr)?,
+            shape,
+        })
+    }
+}
+
+/// The text after `'key':`, up to the end of the header.
+fn value_of<'h>(header: &'h str, key: &str) -> Option<&'h str> {
+    let quoted_key = ["'", key, "'"].concat();
+    let pos = header.find(&quoted_key)?;
+    let rest = header[pos + quoted_key.len()..]
         .trim_start()
         .strip_prefix(':')?;
     Some(rest.trim_start())
 }
 
 /// The leading quoted string of `text`.
-fn quoted(text: &str) -> Option<String> {
-    let q = text.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+fn quoted(text: &str) -> Option<&str> {
+    let q = text.chars().next().filter(|&c| c == '\'' || c == '"')?;
     let rest = &text[1..];
-    Some(rest[..rest.find(q)?].to_string())
+    Some(&rest[..rest.find(q)?])
 }
 
-fn parse_shape(header: &str) -> Option<Vec<usize>> {
-    let rest = header_value(header, "shape")?.strip_prefix('(')?;
+/// A tuple of integers such as `(3, 2)`, `(3,)` or `()`.
+fn parse_shape(text: &str) -> Option<Vec<usize>> {
+    let rest = text.strip_prefix('(')?;
     let inner = &rest[..rest.find(')')?];
     inner
         .split(',')
@@ -90,84 +201,136 @@ fn parse_shape(header: &str) -> Option<Vec<usize>> {
         .collect()
 }
 
-/// The `npy` source: X (n x d) and y (n), optionally a test pair; labels +1/-1 or 0/1.
+/// The `npy` source: X (n x d) and y (n) from the user's own files, optionally a test pair.
+///
+/// The files are the user's split, so rows are taken in order: `n_train` (and `n_test`) = 0
+/// means every row, otherwise the first rows. Labels may be +1/-1 or 0/1 (0 becomes -1).
 pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
-    let need = |p: &Option<std::path::PathBuf>, key: &str| {
+    let need = |p: &Option<PathBuf>, key: &str| {
         p.clone()
-            .ok_or_else(|| DataError::Config(format!("source npy needs data.{key}")))
+            .ok_or_else(|| DataError::config(format!("source npy needs data.{key}")))
     };
-    let (x, y, n, d) = pair(&need(&cfg.x, "x")?, &need(&cfg.y, "y")?, cfg.n_train)?;
-    let (x_test, y_test, n_test) = match (&cfg.x_test, &cfg.y_test) {
+    let train = Pair::read(
+        &need(&cfg.x, "x")?,
+        &need(&cfg.y, "y")?,
+        cfg.n_train,
+        "n_train",
+    )?;
+    let test = match (&cfg.x_test, &cfg.y_test) {
         (Some(xt), Some(yt)) => {
-            let (x_test, y_test, n_test, d_test) = pair(xt, yt, cfg.n_test)?;
-            if d_test != d {
+            let test = Pair::read(xt, yt, cfg.n_test, "n_test")?;
+            if test.d != train.d {
                 return Err(DataError::file(
                     xt,
-                    format!("has {d_test} columns but the training X has {d}"),
+                    format!("has {} columns but the training X has {}", test.d, train.d),
                 ));
             }
-            (x_test, y_test, n_test)
+            test
         }
-        (None, None) => (Vec::new(), Vec::new(), 0),
+        (None, None) => Pair::empty(train.d),
         _ => {
-            return Err(DataError::Config(
-                "give both data.x_test and data.y_test, or neither".into(),
+            return Err(DataError::config(
+                "give both data.x_test and data.y_test, or neither",
             ))
         }
     };
     Ok(Dataset {
-        n,
-        d,
-        x,
-        y,
-        n_test,
-        x_test,
-        y_test,
+        n: train.y.len(),
+        d: train.d,
+        x: train.x,
+        y: train.y,
+        n_test: test.y.len(),
+        x_test: test.x,
+        y_test: test.y,
     })
 }
 
-/// Reads X and y, checks shapes and labels, keeps the first `limit` rows (0 = all).
-fn pair(
-    xp: &Path,
-    yp: &Path,
-    limit: usize,
-) -> Result<(Vec<f32>, Vec<f32>, usize, usize), DataError> {
-    let (x, xs) = read_npy_f64(xp)?;
-    let (y, ys) = read_npy_f64(yp)?;
-    let [n, d] = xs[..] else {
-        return Err(DataError::file(
-            xp,
-            format!("X must be 2-D, got shape {xs:?}"),
-        ));
-    };
-    if ys.len() != 1 || ys[0] != n {
-        return Err(DataError::file(
-            yp,
-            format!(
-                "y must have shape ({n},) to match {}, got {ys:?}",
-                xp.display()
-            ),
-        ));
+/// Features and +1/-1 labels read from an X file and a y file.
+struct Pair {
+    d: usize,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Pair {
+    fn empty(d: usize) -> Self {
+        Pair {
+            d,
+            x: Vec::new(),
+            y: Vec::new(),
+        }
     }
-    let labels = y
+
+    /// Reads X and y, checks dtypes, shapes and labels, keeps the first `limit` rows (0 = all).
+    fn read(xp: &Path, yp: &Path, limit: usize, key: &str) -> Result<Self, DataError> {
+        let x = read_npy(xp)?;
+        let [n, d] = x.shape[..] else {
+            return Err(DataError::file(
+                xp,
+                format!("X must be 2-D (n x d), got shape {:?}", x.shape),
+            ));
+        };
+        if !x.dtype.is_float() {
+            return Err(DataError::file(
+                xp,
+                format!("X must be <f4 or <f8, got {:?}", x.dtype),
+            ));
+        }
+        let y = read_npy(yp)?;
+        let [m] = y.shape[..] else {
+            return Err(DataError::file(
+                yp,
+                format!("y must be 1-D (shape (n,)), got shape {:?}", y.shape),
+            ));
+        };
+        if m != n {
+            return Err(DataError::config(format!(
+                "{} has {n} rows but {} has {m}",
+                xp.display(),
+                yp.display()
+            )));
+        }
+        if limit > n {
+            return Err(DataError::file(
+                xp,
+                format!("{key}={limit} but the file has only {n} rows"),
+            ));
+        }
+        let keep = if limit == 0 { n } else { limit };
+        if let Some(i) = x.values[..keep * d].iter().position(|v| !v.is_finite()) {
+            return Err(DataError::file(
+                xp,
+                format!(
+                    "value {} at row {}, column {} is not finite",
+                    x.values[i],
+                    i / d,
+                    i % d
+                ),
+            ));
+        }
+        Ok(Pair {
+            d,
+            x: x.values[..keep * d].iter().map(|&v| v as f32).collect(),
+            y: labels(&y.values[..keep], yp)?,
+        })
+    }
+}
+
+/// +1/-1 labels from +1/-1 or 0/1 values; a mix of 0 and -1 is ambiguous and rejected.
+fn labels(values: &[f64], path: &Path) -> Result<Vec<f32>, DataError> {
+    let zero_one = !values.contains(&-1.0);
+    let allowed = if zero_one { "0/1" } else { "+1/-1" };
+    values
         .iter()
         .enumerate()
         .map(|(i, &v)| match v {
             1.0 => Ok(1.0),
-            -1.0 | 0.0 => Ok(-1.0),
+            -1.0 => Ok(-1.0),
+            0.0 if zero_one => Ok(-1.0),
             v => Err(DataError::file(
-                yp,
-                format!("label {v} at index {i} is not +1/-1 or 0/1"),
+                path,
+                format!("label {v} at index {i} is not a class: labels must be +1/-1 or 0/1 (this file uses {allowed})"),
             )),
         })
-        .collect::<Result<Vec<f32>, _>>()?;
-    let keep = if limit == 0 { n } else { limit.min(n) };
-    if limit > n {
-        return Err(DataError::file(
-            xp,
-            format!("{limit} rows wanted, the file has {n}"),
-        ));
-    }
-    let x = x[..keep * d].iter().map(|&v| v as f32).collect();
-    Ok((x, labels[..keep].to_vec(), keep, d))
+        .collect()
 }

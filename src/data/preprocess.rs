@@ -2,36 +2,67 @@
 
 use super::{Dataset, Standardize};
 
-/// Area-weighted average pooling of a `src x src` plane to `dst x dst` (any dst <= src): each
-/// output pixel averages the input pixels it covers, weighting partial overlaps by area.
+/// Area-weighted average pooling of a `src x src` plane (row-major) to `dst x dst`: each output
+/// pixel is the mean of the input area it covers, partial pixels weighted by their overlap, so
+/// any `dst <= src` works (32 -> 10 as well as 32 -> 8) and a constant plane stays constant.
+///
+/// Panics if `plane` is not `src * src` long (a caller bug, not a data error).
 pub fn avg_pool(plane: &[f32], src: usize, dst: usize) -> Vec<f32> {
-    let scale = src as f64 / dst as f64;
-    // weights[o] = (input index, overlap) pairs for output index o along one axis.
-    let weights: Vec<Vec<(usize, f64)>> = (0..dst)
-        .map(|o| {
-            let (lo, hi) = (o as f64 * scale, (o + 1) as f64 * scale);
-            (lo.floor() as usize..(hi.ceil() as usize).min(src))
-                .map(|i| (i, (hi.min(i as f64 + 1.0) - lo.max(i as f64)) / scale))
-                .filter(|(_, w)| *w > 0.0)
-                .collect()
-        })
-        .collect();
-    let mut out = Vec::with_capacity(dst * dst);
-    for wr in &weights {
-        for wc in &weights {
-            let mut acc = 0.0;
-            for &(r, a) in wr {
-                for &(c, b) in wc {
-                    acc += a * b * f64::from(plane[r * src + c]);
-                }
-            }
-            out.push(acc as f32);
-        }
-    }
-    out
+    PoolWeights::new(src, dst).apply(plane)
 }
 
-/// Standardizes train and test features in place with statistics of the training set only.
+/// The per-axis overlap weights of a pooling, computed once and applied to many planes.
+pub(crate) struct PoolWeights {
+    src: usize,
+    /// `axis[o]` = (input index, weight) pairs of output index `o`; the weights sum to 1.
+    axis: Vec<Vec<(usize, f64)>>,
+}
+
+impl PoolWeights {
+    pub(crate) fn new(src: usize, dst: usize) -> Self {
+        // Output cell o covers [o * scale, (o + 1) * scale) in input coordinates.
+        let scale = src as f64 / dst as f64;
+        let axis = (0..dst)
+            .map(|o| {
+                let (lo, hi) = (o as f64 * scale, (o + 1) as f64 * scale);
+                (lo.floor() as usize..(hi.ceil() as usize).min(src))
+                    .map(|i| (i, (hi.min(i as f64 + 1.0) - lo.max(i as f64)) / scale))
+                    .filter(|&(_, w)| w > 0.0)
+                    .collect()
+            })
+            .collect();
+        PoolWeights { src, axis }
+    }
+
+    pub(crate) fn apply(&self, plane: &[f32]) -> Vec<f32> {
+        let src = self.src;
+        assert_eq!(
+            plane.len(),
+            src * src,
+            "avg_pool: plane is not {src} x {src}"
+        );
+        let mut out = Vec::with_capacity(self.axis.len().pow(2));
+        for rows in &self.axis {
+            for cols in &self.axis {
+                let mut acc = 0.0;
+                for &(r, wr) in rows {
+                    for &(c, wc) in cols {
+                        acc += wr * wc * f64::from(plane[r * src + c]);
+                    }
+                }
+                out.push(acc as f32);
+            }
+        }
+        out
+    }
+}
+
+/// Standardizes train and test features in place with statistics of the training set only, so
+/// that nothing about the test set leaks into training.
+///
+/// `Scalar` uses one mean and std over all training values (it keeps the relative scale of the
+/// features, as the authors do); `PerFeature` uses each column's own; a column (or data set)
+/// with std 0 is only centered.
 pub fn standardize(ds: &mut Dataset, how: Standardize) {
     let (n, d) = (ds.n, ds.d);
     if n == 0 || d == 0 {
@@ -40,33 +71,35 @@ pub fn standardize(ds: &mut Dataset, how: Standardize) {
     let (mean, std): (Vec<f64>, Vec<f64>) = match how {
         Standardize::None => return,
         Standardize::Scalar => {
-            let (m, s) = mean_std(ds.x.iter().copied());
+            let (m, s) = mean_std(&ds.x);
             (vec![m; d], vec![s; d])
         }
         Standardize::PerFeature => (0..d)
-            .map(|j| mean_std((0..n).map(|i| ds.x[i * d + j])))
+            .map(|j| {
+                let column: Vec<f32> = ds.x.iter().skip(j).step_by(d).copied().collect();
+                mean_std(&column)
+            })
             .unzip(),
     };
-    let apply = |x: &mut [f32]| {
+    for x in [&mut ds.x, &mut ds.x_test] {
         for row in x.chunks_mut(d) {
-            for (j, v) in row.iter_mut().enumerate() {
-                *v = ((f64::from(*v) - mean[j]) / std[j]) as f32;
+            for ((v, m), s) in row.iter_mut().zip(&mean).zip(&std) {
+                *v = ((f64::from(*v) - m) / s) as f32;
             }
         }
-    };
-    apply(&mut ds.x);
-    apply(&mut ds.x_test);
+    }
 }
 
-/// Mean and standard deviation (1 where the values are constant, so they are only centered).
-fn mean_std(values: impl Iterator<Item = f32> + Clone) -> (f64, f64) {
-    let (mut count, mut sum) = (0usize, 0.0f64);
-    for v in values.clone() {
-        count += 1;
-        sum += f64::from(v);
-    }
-    let mean = sum / count.max(1) as f64;
-    let var = values.map(|v| (f64::from(v) - mean).powi(2)).sum::<f64>() / count.max(1) as f64;
+/// Mean and (population) standard deviation, in f64 so that 3 million f32 values sum exactly
+/// enough; the std is 1 where the values are constant, so they are only centered.
+fn mean_std(values: &[f32]) -> (f64, f64) {
+    let count = values.len().max(1) as f64;
+    let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / count;
+    let var = values
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / count;
     let std = var.sqrt();
     (mean, if std > 0.0 { std } else { 1.0 })
 }

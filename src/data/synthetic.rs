@@ -1,50 +1,75 @@
-//! A seeded synthetic teacher: Gaussian inputs labelled by a random two-layer ReLU network, with
-//! a fraction of labels flipped (in the training and the test set alike).
+//! A seeded synthetic teacher: Gaussian inputs labelled by a random two-layer ReLU network.
+//!
+//! Label noise flips labels of the **training set only**: the test labels stay the teacher's
+//! own, so test accuracy measures how well the teacher was recovered (and can reach 100%).
 
-use super::{DataConfig, Dataset};
+use super::{DataConfig, DataError, Dataset};
 use rand::rngs::StdRng;
+use rand::seq::index;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, StandardNormal};
 
-pub fn generate(cfg: &DataConfig, seed: u64) -> Dataset {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let d = cfg.dim.max(1);
-    let m = cfg.teacher_width.max(1);
-    let normal = |rng: &mut StdRng| -> f64 { StandardNormal.sample(rng) };
-    let w1: Vec<f64> = (0..d * m)
-        .map(|_| normal(&mut rng) / (d as f64).sqrt())
-        .collect();
-    let w2: Vec<f64> = (0..m)
-        .map(|j| if j % 2 == 0 { 1.0 } else { -1.0 })
-        .collect();
-    let draw = |n: usize, rng: &mut StdRng| {
-        let x: Vec<f32> = (0..n * d).map(|_| normal(rng) as f32).collect();
-        let y: Vec<f32> = x
-            .chunks(d)
-            .map(|row| {
-                let out: f64 = (0..m)
-                    .map(|j| {
-                        let z: f64 = row
-                            .iter()
-                            .enumerate()
-                            .map(|(a, &v)| f64::from(v) * w1[a * m + j])
-                            .sum();
-                        z.max(0.0) * w2[j]
-                    })
-                    .sum();
-                let label = if out >= 0.0 { 1.0 } else { -1.0 };
-                if rng.random::<f64>() < cfg.label_noise {
-                    -label
-                } else {
-                    label
-                }
+/// The random teacher network f(x) = sum_j w2_j relu(x . W1_j).
+struct Teacher {
+    dim: usize,
+    /// `width` rows of `dim` first-layer weights, entries N(0, 1/dim).
+    w1: Vec<f64>,
+    /// Output weights alternating +1, -1: with only positive weights every label would be +1
+    /// (a sum of ReLUs is never negative), and alternating keeps the classes roughly balanced.
+    w2: Vec<f64>,
+}
+
+impl Teacher {
+    fn new(dim: usize, width: usize, rng: &mut StdRng) -> Self {
+        let scale = (dim as f64).sqrt();
+        Teacher {
+            dim,
+            w1: (0..width * dim).map(|_| normal(rng) / scale).collect(),
+            w2: (0..width)
+                .map(|j| if j % 2 == 0 { 1.0 } else { -1.0 })
+                .collect(),
+        }
+    }
+
+    /// sign(f(x)), with f(x) = 0 counted as +1.
+    fn label(&self, x: &[f32]) -> f32 {
+        let out: f64 = self
+            .w1
+            .chunks(self.dim)
+            .zip(&self.w2)
+            .map(|(w, &v)| {
+                let z: f64 = w.iter().zip(x).map(|(&a, &b)| a * f64::from(b)).sum();
+                v * z.max(0.0)
             })
-            .collect();
-        (x, y)
-    };
-    let (x, y) = draw(cfg.n_train, &mut rng);
-    let (x_test, y_test) = draw(cfg.n_test, &mut rng);
-    Dataset {
+            .sum();
+        if out >= 0.0 {
+            1.0
+        } else {
+            -1.0
+        }
+    }
+}
+
+fn normal(rng: &mut StdRng) -> f64 {
+    StandardNormal.sample(rng)
+}
+
+/// Draws the training and test sets. The teacher, the training inputs, the test inputs and the
+/// label noise each get their own seeded stream, so changing n_test or label_noise does not
+/// change the other draws.
+pub fn generate(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
+    check(cfg)?;
+    let mut seeds = StdRng::seed_from_u64(seed);
+    let mut stream = || StdRng::seed_from_u64(seeds.random());
+    let (mut teacher_rng, mut train_rng, mut test_rng, mut noise_rng) =
+        (stream(), stream(), stream(), stream());
+
+    let d = cfg.dim;
+    let teacher = Teacher::new(d, cfg.teacher_width, &mut teacher_rng);
+    let (x, mut y) = draw(&teacher, cfg.n_train, &mut train_rng);
+    let (x_test, y_test) = draw(&teacher, cfg.n_test, &mut test_rng);
+    flip(&mut y, cfg.label_noise, &mut noise_rng);
+    Ok(Dataset {
         n: cfg.n_train,
         d,
         x,
@@ -52,5 +77,47 @@ pub fn generate(cfg: &DataConfig, seed: u64) -> Dataset {
         n_test: cfg.n_test,
         x_test,
         y_test,
+    })
+}
+
+fn check(cfg: &DataConfig) -> Result<(), DataError> {
+    if cfg.dim == 0 || cfg.n_train == 0 {
+        return Err(DataError::config(format!(
+            "synthetic data needs dim >= 1 and n_train >= 1 (got dim={}, n_train={})",
+            cfg.dim, cfg.n_train
+        )));
+    }
+    if cfg.teacher_width < 2 {
+        return Err(DataError::config(format!(
+            "teacher_width={} but the synthetic teacher needs at least 2 hidden units \
+             (with one, every label is +1)",
+            cfg.teacher_width
+        )));
+    }
+    if !(0.0..=1.0).contains(&cfg.label_noise) {
+        return Err(DataError::config(format!(
+            "label_noise={} is not a fraction in [0, 1]",
+            cfg.label_noise
+        )));
+    }
+    Ok(())
+}
+
+/// n rows of N(0, 1) inputs and their teacher labels.
+fn draw(teacher: &Teacher, n: usize, rng: &mut StdRng) -> (Vec<f32>, Vec<f32>) {
+    let x: Vec<f32> = (0..n * teacher.dim).map(|_| normal(rng) as f32).collect();
+    let y = x
+        .chunks(teacher.dim)
+        .map(|row| teacher.label(row))
+        .collect();
+    (x, y)
+}
+
+/// Flips exactly round(fraction * n) labels chosen at random, so the noise level is the one
+/// asked for rather than a binomial draw around it.
+fn flip(y: &mut [f32], fraction: f64, rng: &mut StdRng) {
+    let count = ((fraction * y.len() as f64).round() as usize).min(y.len());
+    for i in index::sample(rng, y.len(), count) {
+        y[i] = -y[i];
     }
 }

@@ -2,12 +2,20 @@
 
 use admm_runner::data::{read_npy_f64, Dataset};
 use admm_runner::manifest::{ProblemConfig, SolverConfig, SolverKind, TolSchedule};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub type Cpu = burn::backend::Flex;
 
+/// The repository root, read at run time: a compile-time `env!` would pin the
+/// path of whichever checkout first built the (shared, cached) test binary.
+pub fn repo_root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    repo_root().join("tests/fixtures")
 }
 
 /// The independent optimum of a small problem (solved by CVXPY/Clarabel in f64).

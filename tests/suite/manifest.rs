@@ -3,8 +3,8 @@
 use admm_runner::manifest::{parse_overrides, plan, BackendKind, SolverKind};
 use std::path::{Path, PathBuf};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+fn root() -> PathBuf {
+    crate::common::repo_root()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

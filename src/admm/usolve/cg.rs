@@ -32,6 +32,15 @@ fn dot<B: Backend>(a: &Tensor<B, 2>, b: &Tensor<B, 2>) -> f64 {
     scalar(a.clone() * b.clone())
 }
 
+/// Inner statistics for an overflowed solve: the infinite residual makes ADMM
+/// record the run as diverged.
+fn overflowed() -> InnerStats {
+    InnerStats {
+        iters: 0,
+        rel_residual: f64::INFINITY,
+    }
+}
+
 /// Solves A x = b from x0 until ||r|| <= tol ||b|| or `max_iters` steps.
 pub fn cg<B: Backend>(
     apply_a: impl Fn(&Tensor<B, 2>) -> Tensor<B, 2>,
@@ -42,6 +51,11 @@ pub fn cg<B: Backend>(
     tol: f64,
 ) -> (Tensor<B, 2>, InnerStats) {
     let b_norm = dot(&b, &b).sqrt();
+    if !b_norm.is_finite() {
+        // The right-hand side overflowed (badly scaled data in f32): report it,
+        // rather than return a zero step that would pass for convergence.
+        return (x0, overflowed());
+    }
     if b_norm == 0.0 {
         return (b.zeros_like(), InnerStats::default());
     }
@@ -55,6 +69,9 @@ pub fn cg<B: Backend>(
     while iters < max_iters && res > tol {
         let ap = apply_a(&p);
         let pap = dot(&p, &ap);
+        if pap.is_infinite() {
+            return (x, overflowed());
+        }
         if pap.is_nan() || pap <= 0.0 {
             break; // breakdown: p is zero to working precision
         }
