@@ -71,6 +71,8 @@ pub enum SolverKind {
     DiagPcg,
     /// CG preconditioned by a randomized Nystrom approximation of A's PSD part.
     NysPcg,
+    /// Not ADMM: the non-convex two-layer ReLU network of eq. (2) trained by Adam.
+    Adam,
 }
 
 impl fmt::Display for SolverKind {
@@ -81,6 +83,7 @@ impl fmt::Display for SolverKind {
             SolverKind::Rbcd => "rbcd",
             SolverKind::DiagPcg => "diag-pcg",
             SolverKind::NysPcg => "nys-pcg",
+            SolverKind::Adam => "adam",
         })
     }
 }
@@ -202,6 +205,20 @@ pub struct SolverConfig {
     /// that one manifest can cap CG at 10 iterations and RBCD at the reference's 1000 steps).
     #[serde(default)]
     pub rbcd_max_steps: Option<usize>,
+    /// adam: the learning rate. (`max_iters` counts epochs for adam.)
+    #[serde(default = "default_lr")]
+    pub lr: f64,
+    /// adam: decay rates of the first and second moment estimates.
+    #[serde(default = "default_adam_beta1")]
+    pub adam_beta1: f64,
+    #[serde(default = "default_adam_beta2")]
+    pub adam_beta2: f64,
+    /// adam: mini-batch size.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// adam: hidden neurons; 2P, the convex model's neuron budget, when absent.
+    #[serde(default)]
+    pub width: Option<usize>,
     /// The run seed, for solvers that draw random numbers (RBCD's blocks, the Nystrom sketch).
     /// Not a manifest key: `plan` copies the top-level `seed` here, so runs stay reproducible
     /// and the run id (which already hashes the seed) is unchanged by it.
@@ -333,6 +350,11 @@ pub fn parse_overrides(args: &[String]) -> Result<Vec<(String, Value)>, Manifest
                 .filter(|(k, _)| !k.trim().is_empty())
                 .ok_or_else(|| ManifestError::BadOverride { arg: arg.clone() })?;
             let value: Value = v.parse().unwrap_or_else(|never| match never {});
+            let value = match &value {
+                // figment leaves exponent notation (`1e-3`) a string: a number is meant.
+                Value::String(_, text) => text.parse::<f64>().map_or(value.clone(), Value::from),
+                _ => value,
+            };
             Ok((canonical_key(k.trim(), &value), value))
         })
         .collect()
@@ -565,6 +587,23 @@ fn validate_solver_options(path: &Path, s: &SolverConfig) -> Result<(), Manifest
     if s.rbcd_max_steps == Some(0) {
         return Err(bad("solver.rbcd_max_steps", "must be at least 1".into()));
     }
+    if !(s.lr > 0.0 && s.lr.is_finite()) {
+        return Err(bad("solver.lr", format!("must be > 0, got {}", s.lr)));
+    }
+    for (key, b) in [
+        ("solver.adam_beta1", s.adam_beta1),
+        ("solver.adam_beta2", s.adam_beta2),
+    ] {
+        if !(0.0..1.0).contains(&b) {
+            return Err(bad(key, format!("must be in [0, 1), got {b}")));
+        }
+    }
+    if s.batch_size == 0 {
+        return Err(bad("solver.batch_size", "must be at least 1".into()));
+    }
+    if s.width == Some(0) {
+        return Err(bad("solver.width", "must be at least 1".into()));
+    }
     Ok(())
 }
 
@@ -592,12 +631,11 @@ fn schema_error(path: &Path, err: figment::Error) -> ManifestError {
     let lines: Vec<String> = err
         .into_iter()
         .map(|e| {
-            let source = e
-                .metadata
-                .as_ref()
-                .and_then(|m| m.source.as_ref())
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| path.display().to_string());
+            let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                // Values set in code are the `--set` and sweep values, not our source lines.
+                Some(figment::Source::Code(_)) | None => path.display().to_string(),
+                Some(s) => s.to_string(),
+            };
             let key = if e.path.is_empty() {
                 "(top level)".to_string()
             } else {
@@ -665,6 +703,18 @@ fn default_exact_max_dim() -> usize {
 }
 fn default_rank() -> usize {
     100
+}
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_adam_beta1() -> f64 {
+    0.9
+}
+fn default_adam_beta2() -> f64 {
+    0.999
+}
+fn default_batch_size() -> usize {
+    64
 }
 fn default_block_size() -> usize {
     3

@@ -5,9 +5,11 @@
 use crate::admm::{self, IterRecord, Observer, Stop, Times};
 use crate::backend::{self, BackendTask};
 use crate::data::{self, Dataset};
-use crate::manifest::{PlannedRun, RunConfig};
+use crate::manifest::{PlannedRun, RunConfig, SolverKind};
+use crate::mlp::{self, AdamConfig};
 use crate::problem::Problem;
 use crate::results::{self, flatten_json, Cell, RunPaths};
+use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -83,9 +85,13 @@ impl BackendTask for SolveTask<'_> {
     type Output = Result<Solved, String>;
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
+        if self.cfg.solver.name == SolverKind::Adam {
+            return train_adam::<B>(self.cfg, self.data, &device, self.observer);
+        }
         let prob = Problem::<B>::new(self.data, &self.cfg.problem, self.cfg.seed, &device)
             .map_err(|e| e.to_string())?;
-        let mut usolver = admm::usolve::make_solver::<B>(&self.cfg.solver);
+        let mut usolver =
+            admm::usolve::make_solver::<B>(&self.cfg.solver).map_err(|e| e.to_string())?;
         let out = admm::solve(&prob, &self.cfg.solver, usolver.as_mut(), self.observer)
             .map_err(|e| e.to_string())?;
         Ok(Solved {
@@ -98,6 +104,44 @@ impl BackendTask for SolveTask<'_> {
             dropped: prob.patterns.dropped,
         })
     }
+}
+
+/// The Adam baseline on the same backend, with autodiff on top. Its budget is the solver's
+/// `max_iters` in epochs; its width defaults to 2P, the convex model's neuron budget.
+fn train_adam<B: Backend>(
+    cfg: &RunConfig,
+    data: &Dataset,
+    device: &B::Device,
+    observer: &mut RunObserver,
+) -> Result<Solved, String> {
+    let s = &cfg.solver;
+    let width = s.width.unwrap_or(2 * cfg.problem.patterns);
+    let adam = AdamConfig {
+        width,
+        beta: cfg.problem.beta,
+        lr: s.lr,
+        beta1: s.adam_beta1,
+        beta2: s.adam_beta2,
+        batch_size: s.batch_size,
+        epochs: s.max_iters,
+        time_limit: s.time_limit,
+        target_train_acc: s.target_train_acc,
+        stop_at_target: s.stop_at_target,
+        seed: cfg.seed,
+        bias: cfg.problem.bias,
+    };
+    let out =
+        mlp::train::<Autodiff<B>>(data, &adam, device, observer).map_err(|e| e.to_string())?;
+    Ok(Solved {
+        stop: out.stop,
+        iterations: out.epochs,
+        times: out.times,
+        last: out.last,
+        d: data.d + usize::from(cfg.problem.bias),
+        // P, as for ADMM (the width is in the config columns): figures group by it.
+        p: cfg.problem.patterns,
+        dropped: 0,
+    })
 }
 
 /// Terminal output: bars on a terminal, plain lines elsewhere, nothing but errors when quiet.

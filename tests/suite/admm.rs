@@ -16,7 +16,7 @@ fn solve_fixture<B: Backend>(name: &str, rho: f64, iters: usize) -> (Problem<B>,
     let opt = optimum(name);
     let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap();
     let cfg = solver_config(SolverKind::Exact, rho, iters);
-    let mut solver = make_solver::<B>(&cfg);
+    let mut solver = make_solver::<B>(&cfg).unwrap();
     let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
     (prob, out)
 }
@@ -127,7 +127,7 @@ fn cg_u_step_agrees_with_exact_u_step() {
         &prob.device,
     );
     let cfg = solver_config(SolverKind::Exact, rho, 1);
-    let mut exact = make_solver::<F64>(&cfg);
+    let mut exact = make_solver::<F64>(&cfg).unwrap();
     exact.prepare(&prob, rho).unwrap();
     let (xe, _) = exact
         .solve(&prob, rho, b.clone(), b.zeros_like(), 0)
@@ -163,7 +163,7 @@ fn cg_u_step_agrees_with_exact_u_step() {
     // The CG solver behind the trait, with a loose tolerance, stops early but honestly.
     let mut loose = solver_config(SolverKind::Cg, rho, 1);
     loose.inner_tol = 1e-3;
-    let mut solver = make_solver::<F64>(&loose);
+    let mut solver = make_solver::<F64>(&loose).unwrap();
     let (_, st) = solver
         .solve(&prob, rho, b.clone(), b.zeros_like(), 0)
         .unwrap();
@@ -180,7 +180,7 @@ fn exact_solver_refuses_a_large_problem() {
         Problem::<Cpu>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap();
     let mut cfg = solver_config(SolverKind::Exact, 1.0, 5);
     cfg.exact_max_dim = 10;
-    let mut solver = make_solver::<Cpu>(&cfg);
+    let mut solver = make_solver::<Cpu>(&cfg).unwrap();
     let err = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap_err();
     assert!(err.to_string().contains("exact_max_dim"), "{err}");
 }
@@ -193,7 +193,7 @@ fn boyd_stopping_rule_fires_on_convergence() {
     let mut cfg = solver_config(SolverKind::Exact, 0.1, 5000);
     cfg.tol_abs = 1e-5;
     cfg.tol_rel = 1e-4;
-    let mut solver = make_solver::<Cpu>(&cfg);
+    let mut solver = make_solver::<Cpu>(&cfg).unwrap();
     let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
     assert_eq!(out.stop, Stop::Converged);
     let r = out.last.unwrap();
@@ -212,7 +212,7 @@ impl admm_runner::backend::BackendTask for CgReachesOptimum {
         let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, &device).unwrap();
         let mut cfg = solver_config(SolverKind::Cg, 0.1, 3000);
         cfg.inner_tol = 1e-6;
-        let mut solver = make_solver::<B>(&cfg);
+        let mut solver = make_solver::<B>(&cfg).unwrap();
         let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
         let m = out.last.unwrap().metrics;
         let rel = (m.objective - opt.objective).abs() / opt.objective;

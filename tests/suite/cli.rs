@@ -131,6 +131,55 @@ fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
 }
 
 #[test]
+fn adam_runs_through_the_same_harness() {
+    let dir = tempfile::tempdir().unwrap();
+    let body =
+        SMALL.replace("[exact, cg]", "[cg, adam]") + "variants:\n  - {solver.max_iters: 6}\n";
+    let m = manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let adam = |sub: &str| {
+        files(&out.join(sub))
+            .into_iter()
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("adam-")
+            })
+            .unwrap()
+    };
+    let cg = |sub: &str| {
+        files(&out.join(sub))
+            .into_iter()
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("cg-"))
+            .unwrap()
+    };
+    // One trace row per epoch, with the ADMM trace's columns.
+    let (ta, tc) = (
+        results::read(&adam("small/trace")).unwrap(),
+        results::read(&cg("small/trace")).unwrap(),
+    );
+    assert_eq!(ta.height(), 6);
+    assert_eq!(ta.get_column_names(), tc.get_column_names());
+    let iters = column_f64(&ta, "iter").unwrap();
+    assert_eq!(iters.last().copied().flatten(), Some(6.0));
+    // The summary: ok, the solver named, epochs counted, training time in u.
+    let s = results::read(&adam("small/runs")).unwrap();
+    assert_eq!(column_str(&s, "status").unwrap()[0].as_deref(), Some("ok"));
+    assert_eq!(
+        column_str(&s, "solver").unwrap()[0].as_deref(),
+        Some("adam")
+    );
+    assert_eq!(column_f64(&s, "iterations").unwrap()[0], Some(6.0));
+    assert!(column_f64(&s, "u_s").unwrap()[0].unwrap() > 0.0);
+    assert_eq!(column_f64(&s, "v_s").unwrap()[0], Some(0.0));
+    let acc = column_f64(&s, "train_acc").unwrap()[0].unwrap();
+    assert!(acc > 0.5, "adam learns something: train acc {acc}");
+}
+
+#[test]
 fn a_diverging_run_is_recorded_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     // Huge (finite) features, not standardized: their squares overflow f32 in
@@ -194,7 +243,7 @@ fn plan_prints_one_line_per_run() {
     assert!(o.status.success(), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 15);
+    assert_eq!(lines.len(), 18);
     assert!(lines
         .iter()
         .all(|l| l.contains("backend=flex") && l.contains("P=10") && l.contains("seed=")));

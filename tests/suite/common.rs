@@ -86,6 +86,11 @@ pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverConf
         rbcd_decay: 1.0,
         rbcd_step0: 1.0,
         rbcd_max_steps: None,
+        lr: 1e-3,
+        adam_beta1: 0.9,
+        adam_beta2: 0.999,
+        batch_size: 64,
+        width: None,
         seed: 0,
     }
 }

@@ -80,6 +80,7 @@ fn set_overrides_win_and_can_change_the_sweep() {
         "solver.rho=0.5".to_string(),
         "sweep.seed=[7]".to_string(),
         "backend=ndarray".to_string(),
+        "solver.lr=1e-4".to_string(),
     ])
     .unwrap();
     let runs = plan(&p, &ov).unwrap();
@@ -87,6 +88,10 @@ fn set_overrides_win_and_can_change_the_sweep() {
     assert_eq!(runs[0].config.seed, 7);
     assert_eq!(runs[0].config.solver.rho, 0.5);
     assert_eq!(runs[0].config.backend, BackendKind::Ndarray);
+    assert_eq!(
+        runs[0].config.solver.lr, 1e-4,
+        "exponent notation is a number"
+    );
     assert!(runs[0].id.starts_with("cg-ndarray-s7-"));
     assert!(parse_overrides(&["novalue".to_string()]).is_err());
 }
@@ -153,7 +158,7 @@ fn unknown_solver_and_bad_range_are_errors() {
 fn yaml_and_toml_give_identical_plans() {
     let yaml = plan(&root().join("experiments/fig1.yaml"), &[]).unwrap();
     let toml = plan(&root().join("tests/fixtures/fig1.toml"), &[]).unwrap();
-    assert_eq!(yaml.len(), 15);
+    assert_eq!(yaml.len(), 18);
     let strip = |runs: &[admm_runner::manifest::PlannedRun]| {
         runs.iter()
             .map(|r| (r.id.clone(), r.config.clone()))

@@ -31,7 +31,7 @@ fn fixture<B: Backend>(name: &str) -> Problem<B> {
 fn gap_to_optimum<B: Backend>(cfg: &SolverConfig, device: &B::Device) -> f64 {
     let opt = optimum("opt_small");
     let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, device).unwrap();
-    let mut solver = make_solver::<B>(cfg);
+    let mut solver = make_solver::<B>(cfg).unwrap();
     let out = admm::solve(&prob, cfg, solver.as_mut(), &mut Quiet).unwrap();
     let m = out.last.unwrap().metrics;
     (m.objective - opt.objective).abs() / opt.objective
@@ -145,7 +145,7 @@ fn nystrom_refuses_a_rank_of_at_least_n() {
     let prob = fixture::<Cpu>("opt_small");
     let mut cfg = solver_config(SolverKind::NysPcg, 0.1, 5);
     cfg.rank = prob.dim();
-    let mut solver = make_solver::<Cpu>(&cfg);
+    let mut solver = make_solver::<Cpu>(&cfg).unwrap();
     let err = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet)
         .unwrap_err()
         .to_string();
@@ -236,7 +236,7 @@ fn one_rbcd_pass_never_increases_q() {
     let before = BlockState::new(&prob, rho, b.clone(), u0.clone()).objective();
     let mut cfg = solver_config(SolverKind::Rbcd, rho, 1);
     cfg.rbcd_max_steps = Some(50);
-    let mut solver = make_solver::<F64>(&cfg);
+    let mut solver = make_solver::<F64>(&cfg).unwrap();
     let (u, stats) = solver.solve(&prob, rho, b.clone(), u0, 0).unwrap();
     let after = BlockState::new(&prob, rho, b, u).objective();
     assert!(after < before, "{before} -> {after}");
@@ -253,12 +253,12 @@ fn the_cg_family_honours_the_shared_inner_options() {
         let mut cfg = solver_config(kind, rho, 1);
         cfg.rank = 20;
         cfg.inner_max_iters = 3;
-        let mut s = make_solver::<Cpu>(&cfg);
+        let mut s = make_solver::<Cpu>(&cfg).unwrap();
         let (_, st) = s.solve(&prob, rho, b.clone(), b.zeros_like(), 0).unwrap();
         assert_eq!(st.iters, 3, "{kind}: {st:?}");
         cfg.inner_max_iters = 10_000;
         cfg.inner_tol = 1e-3;
-        let mut s = make_solver::<Cpu>(&cfg);
+        let mut s = make_solver::<Cpu>(&cfg).unwrap();
         let (_, st) = s.solve(&prob, rho, b.clone(), b.zeros_like(), 0).unwrap();
         assert!(
             st.rel_residual <= 1e-3 && st.iters < 10_000,

@@ -31,6 +31,8 @@ pub enum SolveError {
     RankTooLarge { rank: usize, dim: usize },
     #[error("the Nystrom sketch failed: {0}")]
     Sketch(String),
+    #[error("adam trains the network directly; it has no ADMM u-step")]
+    NotAdmm,
 }
 
 /// What one inner solve did, recorded in the trace.
@@ -58,9 +60,9 @@ pub trait USolver<B: Backend> {
     ) -> Result<(Tensor<B, 2>, InnerStats), SolveError>;
 }
 
-/// The solver a configuration names.
-pub fn make_solver<B: Backend>(cfg: &SolverConfig) -> Box<dyn USolver<B>> {
-    match cfg.name {
+/// The u-solver a configuration names; `adam` has none (it is not ADMM: see `crate::mlp`).
+pub fn make_solver<B: Backend>(cfg: &SolverConfig) -> Result<Box<dyn USolver<B>>, SolveError> {
+    Ok(match cfg.name {
         SolverKind::Exact => Box::new(Exact::new(cfg.exact_max_dim)),
         SolverKind::Cg => Box::new(Cg::new(cfg, Identity)),
         SolverKind::DiagPcg => Box::new(Cg::new(cfg, DiagPrecond::default())),
@@ -69,7 +71,8 @@ pub fn make_solver<B: Backend>(cfg: &SolverConfig) -> Box<dyn USolver<B>> {
             NystromPrecond::new(cfg.rank, cfg.seed, cfg.nys_variant),
         )),
         SolverKind::Rbcd => Box::new(Rbcd::new(cfg)),
-    }
+        SolverKind::Adam => return Err(SolveError::NotAdmm),
+    })
 }
 
 /// Options shared by the CG family.
