@@ -12,6 +12,7 @@ Examples:
   admm-runner run experiments/fig1.yaml --only cg --shard 0/4
   admm-runner run experiments/fig1.yaml --shard slurm   # inside a SLURM job array
   CIFAR10_DIR=../shared/data/cifar10 admm-runner condition experiments/fig2.yaml
+  CIFAR10_DIR=../shared/data/cifar10 admm-runner bench experiments/bench.yaml
 Environment:
   CIFAR10_DIR          where CIFAR-10 .bin files are, when a manifest gives no data.path
   ADMM_SET_<KEY>       overrides a manifest key; __ separates levels (ADMM_SET_SOLVER__RHO=0.1)";
@@ -57,6 +58,12 @@ pub enum Command {
         /// Results directory.
         #[arg(long, default_value = "results")]
         out: PathBuf,
+    },
+    /// Time the kernels (GEMM, A-application) and each run's seconds per ADMM iteration;
+    /// prints Markdown tables (for BENCHMARKS.md) on stdout, progress on stderr.
+    Bench {
+        #[command(flatten)]
+        select: Select,
     },
     /// Print the expanded runs without running them, one line each.
     Plan {

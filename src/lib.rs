@@ -7,6 +7,7 @@
 
 pub mod admm;
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod conditioning;
 pub mod data;

@@ -35,6 +35,12 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("written {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Bench { select } => {
+            let runs = planned(&select)?;
+            let report = admm_runner::bench::run(&runs, |line| eprintln!("{line}"));
+            print!("{}", admm_runner::bench::markdown(&report));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan { select } => {
             for run in planned(&select)? {
                 println!("{}", run.describe());

@@ -180,6 +180,31 @@ fn adam_runs_through_the_same_harness() {
 }
 
 #[test]
+fn bench_prints_kernel_and_solver_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        &SMALL.replace("[exact, cg]", "[cg, rbcd, adam]"),
+    );
+    let o = run(&["bench", m.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // One kernel row for the one (backend, size), one row per solver; d counts the bias.
+    let kernel_rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("| flex | 60 |"))
+        .collect();
+    assert_eq!(kernel_rows.len(), 1, "{out}");
+    assert!(out.contains("| cg | flex | 60 | 6 | 4 |"), "{out}");
+    assert!(out.contains("| rbcd | flex | 60 | 6 | 4 |"), "{out}");
+    // Adam is not ADMM: it is listed as failed, with the reason, and the bench goes on.
+    assert!(
+        out.contains("| adam | flex |") && out.contains("no ADMM u-step"),
+        "{out}"
+    );
+}
+
+#[test]
 fn a_diverging_run_is_recorded_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     // Huge (finite) features, not standardized: their squares overflow f32 in

@@ -1,0 +1,286 @@
+//! `admm-runner bench`: how close the solvers run to this machine's limit, measured side by
+//! side in one process. For each problem size of a bench manifest it times
+//! - the two GEMM shapes the operators are made of (X B and X^T R), best of k;
+//! - one application of A, as GFLOP/s from method.md sec. 3's count (4ndP + 4d^2P) and as a
+//!   fraction of the GEMM rate;
+//! - each solver's seconds per ADMM iteration (precomputation apart) and its peak memory.
+//!
+//! Timings are printed as Markdown tables, so the output can go straight into BENCHMARKS.md.
+//! They are never asserted on: this is a measuring tool, not a test.
+
+use crate::admm::{self, IterRecord, Observer};
+use crate::backend::{self, BackendTask};
+use crate::data::{self, Dataset};
+use crate::manifest::{PlannedRun, RunConfig};
+use crate::problem::{scalar, Problem};
+use burn::tensor::backend::Backend;
+use burn::tensor::{Distribution, Tensor};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// Repetitions of each kernel; the best is reported (the least disturbed by other load).
+const REPS: usize = 5;
+
+/// Kernel rates at one problem size.
+#[derive(Debug, Clone)]
+pub struct Kernels {
+    pub n: usize,
+    pub d: usize,
+    pub p: usize,
+    /// GFLOP/s of X (n x d) times a d x P matrix.
+    pub gemm_xb: f64,
+    /// GFLOP/s of X^T (d x n) times an n x P matrix, with X^T resident.
+    pub gemm_xtr: f64,
+    /// Seconds of one A application (best of `REPS`).
+    pub apply_a_s: f64,
+    /// GFLOP/s of one A application, by the 4ndP + 4d^2P count.
+    pub apply_a_gflops: f64,
+}
+
+/// One solver at one size.
+#[derive(Debug, Clone)]
+pub struct SolverTiming {
+    pub solver: String,
+    pub backend: String,
+    pub n: usize,
+    pub d: usize,
+    pub p: usize,
+    pub precompute_s: f64,
+    pub per_iter_s: f64,
+    pub iters: usize,
+    pub train_acc: f64,
+    pub peak_rss_bytes: Option<u64>,
+    pub error: Option<String>,
+}
+
+/// Everything one bench invocation measured.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub kernels: Vec<(String, Kernels)>,
+    pub solvers: Vec<SolverTiming>,
+}
+
+/// Runs every planned run as a timing job, and the kernels once per (size, backend).
+pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
+    let mut report = Report::default();
+    let mut seen = BTreeMap::new();
+    let mut cache: Option<(String, Dataset)> = None;
+    for run in runs {
+        let cfg = &run.config;
+        let data = match load(cfg, &mut cache) {
+            Ok(d) => d,
+            Err(e) => {
+                report.solvers.push(failed(cfg, e));
+                continue;
+            }
+        };
+        let key = format!(
+            "{}:{}:{}:{}",
+            cfg.backend, data.n, data.d, cfg.problem.patterns
+        );
+        let want_kernels = !seen.contains_key(&key);
+        backend::reset_peak_host_memory();
+        let task = Task {
+            cfg,
+            data,
+            want_kernels,
+        };
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            backend::dispatch(cfg.backend, task)
+        }));
+        let (kernels, timing) = match out {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => (None, failed(cfg, e.to_string())),
+            Err(_) => (None, failed(cfg, "panicked".into())),
+        };
+        if let Some(k) = kernels {
+            seen.insert(key, ());
+            progress(&format!(
+                "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s",
+                cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops
+            ));
+            report.kernels.push((cfg.backend.to_string(), k));
+        }
+        progress(&format!(
+            "{} {} n={} d={} P={}: {}",
+            timing.solver,
+            timing.backend,
+            timing.n,
+            timing.d,
+            timing.p,
+            match &timing.error {
+                Some(e) => format!("failed: {e}"),
+                None => format!(
+                    "{:.4} s/iter, precompute {:.3} s",
+                    timing.per_iter_s, timing.precompute_s
+                ),
+            }
+        ));
+        report.solvers.push(timing);
+    }
+    report
+}
+
+fn load<'c>(
+    cfg: &RunConfig,
+    cache: &'c mut Option<(String, Dataset)>,
+) -> Result<&'c Dataset, String> {
+    let key = serde_json::to_string(&cfg.data).unwrap_or_default();
+    if cache.as_ref().is_none_or(|(k, _)| *k != key) {
+        let data = data::load(&cfg.data, cfg.seed).map_err(|e| e.to_string())?;
+        *cache = Some((key, data));
+    }
+    cache
+        .as_ref()
+        .map(|(_, d)| d)
+        .ok_or_else(|| "data cache is empty".to_string())
+}
+
+fn failed(cfg: &RunConfig, error: String) -> SolverTiming {
+    SolverTiming {
+        solver: cfg.solver.name.to_string(),
+        backend: cfg.backend.to_string(),
+        n: cfg.data.n_train,
+        d: 0,
+        p: cfg.problem.patterns,
+        precompute_s: f64::NAN,
+        per_iter_s: f64::NAN,
+        iters: 0,
+        train_acc: f64::NAN,
+        peak_rss_bytes: None,
+        error: Some(error),
+    }
+}
+
+struct Task<'a> {
+    cfg: &'a RunConfig,
+    data: &'a Dataset,
+    want_kernels: bool,
+}
+
+impl BackendTask for Task<'_> {
+    type Output = (Option<Kernels>, SolverTiming);
+
+    fn run<B: Backend>(self, device: B::Device) -> Self::Output {
+        let cfg = self.cfg;
+        let prob = match Problem::<B>::new(self.data, &cfg.problem, cfg.seed, &device) {
+            Ok(p) => p,
+            Err(e) => return (None, failed(cfg, e.to_string())),
+        };
+        let kernels = self.want_kernels.then(|| kernels(&prob, cfg.solver.rho));
+        let mut timing = failed(cfg, String::new());
+        (timing.d, timing.p, timing.error) = (prob.d, prob.p, None);
+        let result = admm::usolve::make_solver::<B>(&cfg.solver)
+            .and_then(|mut s| admm::solve(&prob, &cfg.solver, s.as_mut(), &mut Last));
+        match result {
+            Ok(out) => {
+                let t = out.times;
+                timing.precompute_s = t.precompute;
+                timing.iters = out.iterations;
+                timing.per_iter_s = (t.u + t.v + t.dual) / out.iterations.max(1) as f64;
+                timing.train_acc = out.last.map_or(f64::NAN, |r| r.metrics.train_acc);
+                timing.peak_rss_bytes = backend::peak_host_memory_bytes();
+                timing.error = out.stop.failure();
+            }
+            Err(e) => timing.error = Some(e.to_string()),
+        }
+        (kernels, timing)
+    }
+}
+
+/// An observer that keeps nothing: bench runs never stop early.
+struct Last;
+
+impl Observer for Last {
+    fn observe(&mut self, _: &IterRecord) -> Option<String> {
+        None
+    }
+}
+
+/// Best-of-`REPS` seconds of `f`, synchronizing the device so queued work is counted.
+fn best_of<B: Backend>(device: &B::Device, mut f: impl FnMut() -> Tensor<B, 2>) -> f64 {
+    let _ = B::sync(device);
+    let mut best = f64::INFINITY;
+    for _ in 0..REPS {
+        let t = Instant::now();
+        let out = f();
+        // Reading one value forces the computation on lazy backends as well.
+        let _ = scalar(out.slice([0..1, 0..1]));
+        let _ = B::sync(device);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+/// The GEMM rates of the two operator shapes and the A-application rate on `prob`.
+fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
+    let (n, d, p) = (prob.n, prob.d, prob.p);
+    let dev = &prob.device;
+    let normal = Distribution::Normal(0.0, 1.0);
+    let b = Tensor::<B, 2>::random([d, p], normal, dev);
+    let r = Tensor::<B, 2>::random([n, p], normal, dev);
+    let u = Tensor::<B, 2>::random([d, 2 * p], normal, dev);
+    let gemm_flops = 2.0 * (n * d * p) as f64;
+    let xb = best_of::<B>(dev, || prob.x.clone().matmul(b.clone()));
+    let xtr = best_of::<B>(dev, || prob.xt.clone().matmul(r.clone()));
+    let a = best_of::<B>(dev, || prob.apply_a(&u, rho));
+    let a_flops = 4.0 * (n * d * p) as f64 + 4.0 * (d * d * p) as f64;
+    Kernels {
+        n,
+        d,
+        p,
+        gemm_xb: gemm_flops / xb / 1e9,
+        gemm_xtr: gemm_flops / xtr / 1e9,
+        apply_a_s: a,
+        apply_a_gflops: a_flops / a / 1e9,
+    }
+}
+
+/// The report as Markdown tables.
+pub fn markdown(report: &Report) -> String {
+    let mut s = String::new();
+    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    for (backend, k) in &report.kernels {
+        s.push_str(&format!(
+            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} |\n",
+            k.n,
+            k.d,
+            k.p,
+            k.gemm_xb,
+            k.gemm_xtr,
+            k.apply_a_s,
+            k.apply_a_gflops,
+            k.apply_a_gflops / k.gemm_xb.max(k.gemm_xtr)
+        ));
+    }
+    s.push('\n');
+    s.push_str(
+        "| solver | backend | n | d | P | s / ADMM iter | precompute s | iters | train acc | peak RSS MiB |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    for t in &report.solvers {
+        let rss = t
+            .peak_rss_bytes
+            .map_or("-".to_string(), |b| format!("{:.0}", b as f64 / 1048576.0));
+        match &t.error {
+            Some(e) => s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | failed: {} | | | | |\n",
+                t.solver, t.backend, t.n, t.d, t.p, e
+            )),
+            None => s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {:.4} | {:.3} | {} | {:.4} | {rss} |\n",
+                t.solver,
+                t.backend,
+                t.n,
+                t.d,
+                t.p,
+                t.per_iter_s,
+                t.precompute_s,
+                t.iters,
+                t.train_acc
+            )),
+        }
+    }
+    s
+}
