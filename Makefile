@@ -4,7 +4,7 @@ CARGO ?= cargo
 RUNNER = $(CARGO) run --quiet --bin admm-runner --
 export CIFAR10_DIR ?= $(abspath ../shared/data/cifar10)
 
-.PHONY: quickstart test lint fmt build fig1 check-cuda gpu-bundle
+.PHONY: quickstart test regress lint fmt build fig1 figures check-cuda gpu-bundle
 # The CUDA API version the cuda build targets (13.0: driver 580). Pinned so that cudarc's
 # build script does not guess, and so that every cuda build shares one cache.
 export CUDARC_CUDA_VERSION ?= 13000
@@ -13,13 +13,19 @@ export CUDARC_CUDA_VERSION ?= 13000
 quickstart:
 	$(RUNNER) run experiments/quickstart.yaml
 
-## Unit and integration tests (one test binary).
+## Unit and integration tests (one test binary), then the accuracy and timing regression suite
+## against the committed baselines (README, "Regression (CI)").
 test:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
 		$(CARGO) nextest run --no-fail-fast; \
 	else \
 		$(CARGO) test --no-fail-fast; \
 	fi
+	$(MAKE) --no-print-directory regress
+
+## The regression suite alone; `make regress UPDATE=1` accepts the current numbers as baselines.
+regress:
+	$(RUNNER) regress experiments/ci.yaml --baseline tests/baselines/ci.json $(if $(UPDATE),--update)
 
 ## Formatting and clippy, warnings as errors.
 lint:
@@ -35,6 +41,13 @@ build:
 ## Figure 1 runs on real CIFAR-10 (set CIFAR10_DIR).
 fig1:
 	$(RUNNER) run experiments/fig1.yaml
+
+## Figures 1-4 and Table 1: run what lacks results (skipping finished runs), then render
+## everything into plots/ from the Parquet results. QUICK=1: small synthetic settings (a few
+## minutes on 2 cores, no CIFAR-10), into results/<name>-quick/ and plots/<name>-quick.*.
+figures:
+	$(CARGO) build --quiet --bin admm-runner
+	RUNNER="$(RUNNER)" QUICK="$(QUICK)" scripts/figures.sh
 
 ## The CUDA path must keep compiling even where no GPU is at hand (CI runs this).
 check-cuda:

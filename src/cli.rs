@@ -12,6 +12,9 @@ Examples:
   admm-runner run experiments/fig1.yaml --only cg --shard 0/4
   admm-runner run experiments/fig1.yaml --shard slurm   # inside a SLURM job array
   CIFAR10_DIR=../shared/data/cifar10 admm-runner condition experiments/fig2.yaml
+  admm-runner plot experiments/fig1.yaml          # figures from results/, into plots/
+  admm-runner plot --all
+  admm-runner regress experiments/ci.yaml --baseline tests/baselines/ci.json [--update]
   CIFAR10_DIR=../shared/data/cifar10 admm-runner bench experiments/bench.yaml
 Environment:
   CIFAR10_DIR          where CIFAR-10 .bin files are, when a manifest gives no data.path
@@ -65,10 +68,48 @@ pub enum Command {
         #[command(flatten)]
         select: Select,
     },
+    /// Render the figures and tables the manifests' `plot:` sections declare, from the Parquet
+    /// results only (PNG + SVG figures; Markdown, CSV and LaTeX tables).
+    Plot {
+        /// Manifest files (.yaml, .yml or .toml), as given to `run`.
+        #[arg(value_name = "MANIFEST", required_unless_present = "all")]
+        manifests: Vec<PathBuf>,
+        /// Every manifest in experiments/ that has a `plot:` section.
+        #[arg(long, conflicts_with = "manifests")]
+        all: bool,
+        /// The same overrides as the `run` that wrote the results (they select the run ids).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Results directory to read.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Where figures and tables are written.
+        #[arg(long, default_value = "plots")]
+        plots: PathBuf,
+    },
     /// Print the expanded runs without running them, one line each.
     Plan {
         #[command(flatten)]
         select: Select,
+    },
+    /// Run a regression suite and compare it with committed baselines: final accuracies,
+    /// objective, iterations to the target and a normalized timing; prints a table and exits
+    /// 1 on a regression. --only also matches the baseline keys (e.g. cifar10/cg-).
+    Regress {
+        #[command(flatten)]
+        select: Select,
+        /// The baseline file (JSON).
+        #[arg(long, value_name = "FILE")]
+        baseline: PathBuf,
+        /// Rewrite the baseline with this measurement (with --only or --shard: only those runs).
+        #[arg(long)]
+        update: bool,
+        /// Timed repetitions of each run; the best counts.
+        #[arg(long, default_value_t = 3, value_name = "K")]
+        reps: usize,
+        /// Flag a run whose normalized time grew by more than this factor.
+        #[arg(long, default_value_t = 2.0, value_name = "X")]
+        time_factor: f64,
     },
 }
 

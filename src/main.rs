@@ -41,6 +41,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             print!("{}", admm_runner::bench::markdown(&report));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Plot {
+            manifests,
+            all,
+            set,
+            results,
+            plots,
+        } => plot(manifests, all, &set, results, plots),
+        Command::Regress {
+            select,
+            baseline,
+            update,
+            reps,
+            time_factor,
+        } => regress(&select, baseline, update, reps, time_factor),
         Command::Plan { select } => {
             for run in planned(&select)? {
                 println!("{}", run.describe());
@@ -94,6 +108,108 @@ fn print_kappas(k: &admm_runner::conditioning::Kappas) {
             println!("rank {r:>4}  kappa_nys {:.4e}{reference}", k.kappa_nys[i]);
         }
     }
+}
+
+/// `plot`: renders each manifest's figures; one failing manifest does not stop the others.
+fn plot(
+    manifests: Vec<std::path::PathBuf>,
+    all: bool,
+    set: &[String],
+    results: std::path::PathBuf,
+    plots: std::path::PathBuf,
+) -> anyhow::Result<ExitCode> {
+    use admm_runner::plots;
+    let overrides = manifest::parse_overrides(set)?;
+    let manifests = if all {
+        let found = plots::manifests_with_plots(std::path::Path::new("experiments"))?;
+        anyhow::ensure!(
+            !found.is_empty(),
+            "experiments/: no manifest has a `plot:` section"
+        );
+        found
+    } else {
+        manifests
+    };
+    let opts = plots::PlotOptions { results, plots };
+    let mut failed = 0;
+    for m in &manifests {
+        match plots::plot_manifest(m, &overrides, &opts) {
+            Ok(report) => {
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
+                for f in &report.files {
+                    println!("written {}", f.display());
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `regress`: runs the suite, prints the comparison table; exit 1 on a regression.
+fn regress(
+    select: &Select,
+    baseline: std::path::PathBuf,
+    update: bool,
+    reps: usize,
+    time_factor: f64,
+) -> anyhow::Result<ExitCode> {
+    use admm_runner::regress;
+    // Timings are taken with one worker thread unless RAYON_NUM_THREADS says otherwise: on a
+    // shared machine a parallel section waits for its slowest thread, so a multi-threaded time
+    // measures the neighbours as much as the code. Set before anything starts the pool.
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    // --only is applied by regress (it also matches baseline keys), --shard here.
+    let all = Select {
+        manifests: select.manifests.clone(),
+        set: select.set.clone(),
+        only: None,
+        shard: select.shard.clone(),
+    };
+    let runs = regress::select(planned(&all)?, select.only.as_deref())?;
+    anyhow::ensure!(!runs.is_empty(), "no run selected");
+    let manifests: Vec<String> = select
+        .manifests
+        .iter()
+        .map(|m| m.display().to_string())
+        .collect();
+    let opts = regress::Options {
+        baseline,
+        update,
+        reps,
+        tolerances: regress::Tolerances {
+            time_factor,
+            ..Default::default()
+        },
+        complete: select.only.is_none() && select.shard.is_none(),
+        manifest: manifests.join(" "),
+    };
+    let report = regress::run(&runs, &opts, |line| eprintln!("{line}"))?;
+    print!("{}", report.table());
+    println!("{}", report.summary().trim_end());
+    Ok(
+        if report.written.is_some() || report.regressions().is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            println!(
+                "if the change is intended, accept it: rerun this command with --update (with \
+             --only, only those runs are rewritten) and commit {}",
+                opts.baseline.display()
+            );
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// Expands all manifests, then applies --only and --shard.

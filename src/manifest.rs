@@ -71,6 +71,8 @@ pub enum SolverKind {
     DiagPcg,
     /// CG preconditioned by a randomized Nystrom approximation of A's PSD part.
     NysPcg,
+    /// Beyond the paper: CG preconditioned by the block-Jacobi B = I_2P (x) (I + X^T X).
+    BjPcg,
     /// Not ADMM: the non-convex two-layer ReLU network of eq. (2) trained by Adam.
     Adam,
 }
@@ -83,6 +85,7 @@ impl fmt::Display for SolverKind {
             SolverKind::Rbcd => "rbcd",
             SolverKind::DiagPcg => "diag-pcg",
             SolverKind::NysPcg => "nys-pcg",
+            SolverKind::BjPcg => "bj-pcg",
             SolverKind::Adam => "adam",
         })
     }
@@ -268,6 +271,64 @@ impl ConditionConfig {
     }
 }
 
+/// The optional `plot:` section, read only by `admm-runner plot`. It is not part of any
+/// `RunConfig`, so it never changes a run id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlotConfig {
+    /// The x axis of curve figures: ADMM iteration (epoch for Adam) or solver seconds.
+    #[serde(default)]
+    pub x: PlotX,
+    /// The figures and tables to render, in order; the first is written as
+    /// `<plots>/<experiment>.*`, the others as `<plots>/<experiment>-<kind>.*`.
+    pub figures: Vec<FigureKind>,
+    /// A title instead of the one made from the setting.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Tables: show the paper's own Table 1 values beside ours, labelled as the paper's.
+    #[serde(default)]
+    pub paper: bool,
+}
+
+/// The x axis of curve figures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum PlotX {
+    /// ADMM iteration (Adam: epoch).
+    #[default]
+    Iter,
+    /// Cumulative solver seconds (precompute + u + v + dual; metric evaluation excluded).
+    Seconds,
+}
+
+/// What `admm-runner plot` can render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FigureKind {
+    /// Four panels: train loss, train accuracy, test loss, test accuracy (Figures 1 and 3).
+    Curves,
+    /// Stacked bars of the mean runtime split per solver (Figure 3, right).
+    Runtime,
+    /// Condition numbers against Nystrom rank, from `kappa.parquet` (Figure 2).
+    Condition,
+    /// Training loss alone, one line per solver and backend (Figure 4).
+    TrainLoss,
+    /// Seconds to the target train accuracy, split by phase: Markdown, CSV, LaTeX (Table 1).
+    Table,
+}
+
+impl fmt::Display for FigureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FigureKind::Curves => "curves",
+            FigureKind::Runtime => "runtime",
+            FigureKind::Condition => "condition",
+            FigureKind::TrainLoss => "train-loss",
+            FigureKind::Table => "table",
+        })
+    }
+}
+
 /// One fully resolved run: everything that determines its result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -305,6 +366,9 @@ struct ManifestFile {
     /// Figure 2's settings (`admm-runner condition`); ignored by `run`.
     #[serde(default)]
     condition: Option<ConditionConfig>,
+    /// What `admm-runner plot` renders; ignored by `run` and by run ids.
+    #[serde(default)]
+    plot: Option<PlotConfig>,
 }
 
 /// One expanded run, ready to execute.
@@ -375,11 +439,7 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
     let file: ManifestFile = with_overrides(base.clone(), overrides)
         .extract()
         .map_err(|e| schema_error(path, e))?;
-    let experiment = file.name.clone().unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "experiment".into())
-    });
+    let experiment = experiment_name(path, file.name.as_deref());
     let mut runs = Vec::new();
     for point in sweep_points(path, &file)? {
         let mut fig = base.clone();
@@ -436,6 +496,35 @@ pub fn condition_plan(
         .next()
         .ok_or_else(|| ManifestError::Schema(format!("{}: no runs", path.display())))?;
     Ok((run.config, cond))
+}
+
+/// The manifest's `plot:` section (None when it has none), its experiment name, and its runs.
+pub fn plot_plan(
+    path: &Path,
+    overrides: &[(String, Value)],
+) -> Result<(Option<PlotConfig>, String, Vec<PlannedRun>), ManifestError> {
+    let file: ManifestFile = with_overrides(base_figment(path)?, overrides)
+        .extract()
+        .map_err(|e| schema_error(path, e))?;
+    if file.plot.as_ref().is_some_and(|p| p.figures.is_empty()) {
+        return Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            key: "plot.figures".into(),
+            reason: "name at least one figure (curves, runtime, condition, train-loss, table)"
+                .into(),
+        });
+    }
+    let experiment = experiment_name(path, file.name.as_deref());
+    Ok((file.plot, experiment, plan(path, overrides)?))
+}
+
+/// The experiment name: the manifest's `name`, else the file stem.
+fn experiment_name(path: &Path, name: Option<&str>) -> String {
+    name.map(str::to_string).unwrap_or_else(|| {
+        path.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "experiment".into())
+    })
 }
 
 fn base_figment(path: &Path) -> Result<Figment, ManifestError> {

@@ -143,6 +143,7 @@ pub fn solve<B: Backend>(
         nu: prob.zeros_s(),
     };
     let tests_on = cfg.tol_abs > 0.0 || cfg.tol_rel > 0.0;
+    let slowdown = test_slowdown();
     let mut last = None;
     let mut stop = Stop::MaxIters;
     let mut iterations = 0;
@@ -153,6 +154,9 @@ pub fn solve<B: Backend>(
             + (st.v.clone() - st.lambda.clone())
             + prob.gt(&(st.s.clone() - st.nu.clone()));
         let (u, inner) = usolver.solve(prob, rho, b, st.u.clone(), k)?;
+        if let Some(pause) = slowdown {
+            std::thread::sleep(pause);
+        }
         st.u = u;
         let gu = prob.g(&st.u);
         sync();
@@ -232,6 +236,16 @@ pub fn solve<B: Backend>(
         v: st.v,
         u: st.u,
     })
+}
+
+/// Test-only: `ADMM_RUNNER_TEST_SLOWDOWN_MS=<ms>` adds a sleep of that many milliseconds to
+/// every (timed) u-step, so that tests can show `admm-runner regress` catching a slowdown.
+/// Never set it otherwise.
+pub const TEST_SLOWDOWN_ENV: &str = "ADMM_RUNNER_TEST_SLOWDOWN_MS";
+
+fn test_slowdown() -> Option<std::time::Duration> {
+    let ms: u64 = std::env::var(TEST_SLOWDOWN_ENV).ok()?.trim().parse().ok()?;
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
 }
 
 /// Squared Frobenius norm.

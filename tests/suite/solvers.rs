@@ -65,6 +65,57 @@ fn nys_pcg_admm_reaches_the_optimum_on_every_backend() {
 }
 
 #[test]
+fn bj_pcg_admm_reaches_the_optimum_on_every_backend() {
+    let ran = crate::common::on_every_backend(PcgReachesOptimum(SolverKind::BjPcg));
+    assert!(ran.len() >= 2, "at least flex and ndarray: {ran:?}");
+}
+
+#[test]
+fn block_jacobi_inverts_i_plus_k_blockwise() {
+    // B = I_2P (x) (I + K): applying B to B^{-1} r must give r back, with B formed
+    // independently from the fixture's X (not from the preconditioner's K).
+    use admm_runner::admm::usolve::block_jacobi::BlockJacobi;
+    use admm_runner::admm::usolve::Preconditioner;
+    let prob = fixture::<F64>("opt_medium");
+    let mut bj = BlockJacobi::<F64>::default();
+    bj.prepare(&prob, 0.5).unwrap();
+    let r = random_block(&prob);
+    let z = bj.apply(r.clone());
+    let x = prob.x.clone();
+    let back = z.clone() + x.clone().transpose().matmul(x.matmul(z));
+    let err = (back - r.clone()).abs().max().into_scalar();
+    let scale = r.abs().max().into_scalar();
+    // The inverse is formed in f64 and stored in f32 (the device precision).
+    assert!(err <= 1e-5 * scale, "|B B^-1 r - r| = {err:e}");
+}
+
+#[test]
+fn block_jacobi_needs_fewer_cg_iterations_than_plain_cg() {
+    // kappa(B^-1 A) <= 1 + 2P/rho whatever X's scaling; plain CG's count grows with ||X||^2.
+    // Counted iterations to a fixed tolerance on a copy of the fixture with two features
+    // scaled up (a badly conditioned X), at a rho where that bound is small (1 + 16/10).
+    let opt = optimum("opt_medium");
+    let mut data = opt.data.clone();
+    for (i, v) in data.x.iter_mut().enumerate() {
+        *v *= [1.0, 100.0, 1.0, 10.0][(i % data.d).min(3)];
+    }
+    let prob = Problem::<F64>::new(&data, &problem_config(&opt), 0, &Default::default()).unwrap();
+    let rho = 10.0;
+    let b = random_block(&prob);
+    let iters = |kind| {
+        let mut cfg = solver_config(kind, rho, 1);
+        (cfg.inner_max_iters, cfg.inner_tol) = (100_000, 1e-8);
+        let mut s = make_solver::<F64>(&cfg).unwrap();
+        let (_, st) = s.solve(&prob, rho, b.clone(), b.zeros_like(), 0).unwrap();
+        assert!(st.rel_residual <= 1e-8, "{kind}: {st:?}");
+        st.iters
+    };
+    let (cg, bj) = (iters(SolverKind::Cg), iters(SolverKind::BjPcg));
+    eprintln!("inner iterations to 1e-8: bj-pcg {bj}, cg {cg}");
+    assert!(2 * bj < cg, "bj-pcg {bj} iterations, cg {cg}");
+}
+
+#[test]
 fn rbcd_admm_reaches_the_optimum() {
     let mut cfg = solver_config(SolverKind::Rbcd, 0.1, 3000);
     // Tight inner solves (the gap reached measures how exact the u-steps are).
@@ -249,7 +300,12 @@ fn the_cg_family_honours_the_shared_inner_options() {
     let prob = fixture::<Cpu>("opt_medium");
     let rho = 0.5;
     let b = random_block(&prob);
-    for kind in [SolverKind::Cg, SolverKind::DiagPcg, SolverKind::NysPcg] {
+    for kind in [
+        SolverKind::Cg,
+        SolverKind::DiagPcg,
+        SolverKind::NysPcg,
+        SolverKind::BjPcg,
+    ] {
         let mut cfg = solver_config(kind, rho, 1);
         cfg.rank = 20;
         cfg.inner_max_iters = 3;

@@ -3,6 +3,7 @@
 //! All solvers see the same operator (`Problem::apply_a` with the current rho) and the same
 //! right-hand side, so a new solver is one file plus one line in `make_solver`.
 
+pub mod block_jacobi;
 pub mod cg;
 pub mod diag;
 pub mod exact;
@@ -71,6 +72,7 @@ pub fn make_solver<B: Backend>(cfg: &SolverConfig) -> Result<Box<dyn USolver<B>>
             NystromPrecond::new(cfg.rank, cfg.seed, cfg.nys_variant),
         )),
         SolverKind::Rbcd => Box::new(Rbcd::new(cfg)),
+        SolverKind::BjPcg => Box::new(Cg::new(cfg, block_jacobi::BlockJacobi::default())),
         SolverKind::Adam => return Err(SolveError::NotAdmm),
     })
 }

@@ -1,0 +1,204 @@
+//! Figure 2: condition numbers against Nystrom rank (log y), with kappa(A) and the diagonally
+//! preconditioned kappa as reference lines, from `<results>/<experiment>/kappa.parquet`
+//! (written by `admm-runner condition`).
+
+use super::{
+    bold, centered_lines, font, legend_row, save, sizes, Context, FigError, Figure, LegendItem,
+};
+use crate::results::{self, ResultsError};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+struct Curve {
+    label: String,
+    color: RGBColor,
+    dashed: bool,
+    /// Drawn first and wide (so a coinciding line stays visible on top).
+    wide: bool,
+    points: Vec<(f64, f64)>,
+}
+
+struct ConditionFigure {
+    title: String,
+    subtitle: String,
+    curves: Vec<Curve>,
+}
+
+pub(crate) fn render(ctx: &Context, file: &Path, stem: &Path) -> Result<Vec<PathBuf>, FigError> {
+    let df = results::read(file)?;
+    let col = |name: &str| -> Result<Vec<f64>, ResultsError> {
+        results::column_f64(&df, name)
+            .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+            .ok_or_else(|| ResultsError {
+                path: file.to_path_buf(),
+                reason: format!("no numeric column `{name}`"),
+            })
+    };
+    let ranks = col("rank")?;
+    if ranks.is_empty() {
+        return Err(FigError::Empty(format!("{} has no rows", file.display())));
+    }
+    let pts = |v: &[f64]| -> Vec<(f64, f64)> {
+        ranks
+            .iter()
+            .copied()
+            .zip(v.iter().copied())
+            .filter(|(r, k)| r.is_finite() && k.is_finite() && *k > 0.0)
+            .collect()
+    };
+    let first = ranks.iter().copied().fold(f64::INFINITY, f64::min);
+    let last = ranks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let flat = |v: &[f64]| -> Vec<(f64, f64)> {
+        match v.iter().copied().find(|k| k.is_finite() && *k > 0.0) {
+            Some(k) => vec![(first, k), (last, k)],
+            None => Vec::new(),
+        }
+    };
+    let mut curves = vec![
+        Curve {
+            label: "κ(A)".into(),
+            color: RGBColor(0, 0, 0),
+            dashed: true,
+            wide: false,
+            points: flat(&col("kappa_a")?),
+        },
+        Curve {
+            label: "Jacobi: κ(diag(A)⁻¹A)".into(),
+            color: RGBColor(0xD6, 0x27, 0x28),
+            dashed: true,
+            wide: false,
+            points: flat(&col("kappa_diag")?),
+        },
+        Curve {
+            label: "Nyström: κ(P⁻¹A)".into(),
+            color: RGBColor(0x2C, 0x8C, 0x3C),
+            dashed: false,
+            wide: false,
+            points: pts(&col("kappa_nys")?),
+        },
+    ];
+    if results::column_f64(&df, "kappa_nys_ref").is_some() {
+        curves.push(Curve {
+            label: "Nyström, paper code's variant: sketch of A, μ = ρ".into(),
+            color: RGBColor(0xB8, 0xAE, 0xD8),
+            dashed: false,
+            wide: true,
+            points: pts(&col("kappa_nys_ref")?),
+        });
+    }
+    curves.retain(|c| !c.points.is_empty());
+    if curves.iter().all(|c| c.dashed) {
+        return Err(FigError::Empty(format!(
+            "{} has no finite positive Nystrom condition numbers",
+            file.display()
+        )));
+    }
+    let fig = ConditionFigure {
+        title: ctx.title("condition number against Nyström rank"),
+        subtitle: format!(
+            "{}: {}; A is the ADMM u-step matrix; ranks {first:.0}-{last:.0}",
+            ctx.experiment, ctx.setting
+        ),
+        curves,
+    };
+    Ok(save(&fig, stem)?)
+}
+
+impl Figure for ConditionFigure {
+    fn size(&self) -> (u32, u32) {
+        (1400, 1000)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let es = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|e| es(&e))?;
+        let (_, h) = self.size();
+        let header = centered_lines(
+            root,
+            &[
+                (self.title.clone(), bold(sizes::TITLE)),
+                (self.subtitle.clone(), font(sizes::SUBTITLE)),
+            ],
+            16,
+        )? + 8;
+        let legend: Vec<LegendItem> = self
+            .curves
+            .iter()
+            .map(|c| LegendItem {
+                label: c.label.clone(),
+                color: c.color,
+                boxed: false,
+                dashed: c.dashed,
+            })
+            .collect();
+        let footer = super::legend_height(root, &legend) + 16;
+        let body = root.margin(header as u32, footer as u32, 10, 30);
+        let all = self.curves.iter().flat_map(|c| c.points.iter());
+        let (x0, x1, y0, y1) = all.fold(
+            (
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ),
+            |(a, b, c, d), &(x, y)| (a.min(x), b.max(x), c.min(y), d.max(y)),
+        );
+        // Whole decades around the data.
+        let (y0, y1) = (
+            10f64.powf(y0.log10().floor()),
+            10f64.powf((y1.log10() + 1e-9).ceil()),
+        );
+        let pad = ((x1 - x0) * 0.02).max(0.5);
+        let mut chart = ChartBuilder::on(&body)
+            .margin(10)
+            .x_label_area_size(74)
+            .y_label_area_size(130)
+            .build_cartesian_2d((x0 - pad)..(x1 + pad), (y0..y1).log_scale())
+            .map_err(|e| es(&e))?;
+        let yfmt = |v: &f64| format!("{v:.0e}");
+        let xfmt = |v: &f64| format!("{v:.0}");
+        chart
+            .configure_mesh()
+            .x_desc("Nyström rank r")
+            .y_desc("condition number (log scale)")
+            .axis_desc_style(font(sizes::AXIS))
+            .label_style(font(sizes::TICK))
+            .y_label_formatter(&yfmt)
+            .x_label_formatter(&xfmt)
+            .bold_line_style(RGBColor(215, 215, 215))
+            .light_line_style(RGBColor(242, 242, 242))
+            .draw()
+            .map_err(|e| es(&e))?;
+        // The paper code's variant first, wide and light, so that the textbook line stays
+        // visible on top of it where the two coincide.
+        let order = self
+            .curves
+            .iter()
+            .filter(|c| c.wide)
+            .chain(self.curves.iter().filter(|c| !c.wide));
+        for c in order {
+            if c.wide {
+                chart
+                    .draw_series(LineSeries::new(c.points.clone(), c.color.stroke_width(8)))
+                    .map_err(|e| es(&e))?;
+            } else if c.dashed {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        c.points.clone(),
+                        14,
+                        9,
+                        c.color.stroke_width(3),
+                    ))
+                    .map_err(|e| es(&e))?;
+            } else {
+                chart
+                    .draw_series(LineSeries::new(c.points.clone(), c.color.stroke_width(3)))
+                    .map_err(|e| es(&e))?;
+            }
+        }
+        legend_row(root, &legend, h as i32 - footer + 6)?;
+        Ok(())
+    }
+}

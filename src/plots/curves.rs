@@ -1,0 +1,337 @@
+//! Curve figures: the four panels of Figures 1 and 3 (train loss, train accuracy, test loss,
+//! test accuracy) and Figure 4's training loss, one line per solver and backend, the mean over
+//! seeds with a min-max band, against iteration (Adam: epoch) or solver seconds.
+
+use super::data::{band, Band, Loaded, Metric, RunResult};
+use super::{
+    backend_color, bold, centered_lines, draw_footer, font, footer_height, padded, palette, save,
+    short, sizes, solver_color, solver_label, Context, FigError, Figure, LegendItem,
+};
+use crate::manifest::PlotX;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// Which panels to draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Panels {
+    /// Train loss, train accuracy, test loss, test accuracy.
+    Four,
+    /// Training loss alone.
+    TrainLoss,
+}
+
+/// One line: a (solver, backend) group of seeds.
+#[derive(Debug, Clone)]
+struct Line {
+    label: String,
+    color: RGBColor,
+    /// One band per metric of the figure, in panel order.
+    bands: Vec<Band>,
+}
+
+struct CurveFigure {
+    panels: Panels,
+    title: String,
+    subtitle: String,
+    x: PlotX,
+    has_adam: bool,
+    lines: Vec<Line>,
+    notes: Vec<String>,
+}
+
+const FOUR: [(Metric, &str, &str); 4] = [
+    (
+        Metric::TrainLoss,
+        "(a) Train loss",
+        "loss  (1/2n) ||ŷ − y||²",
+    ),
+    (Metric::TrainAcc, "(b) Train accuracy", "accuracy"),
+    (Metric::TestLoss, "(c) Test loss", "loss  (1/2n) ||ŷ − y||²"),
+    (Metric::TestAcc, "(d) Test accuracy", "accuracy"),
+];
+
+const ONE: [(Metric, &str, &str); 1] = [(Metric::TrainLoss, "", "train loss  (1/2n) ||ŷ − y||²")];
+
+impl CurveFigure {
+    fn metrics(&self) -> &'static [(Metric, &'static str, &'static str)] {
+        match self.panels {
+            Panels::Four => &FOUR,
+            Panels::TrainLoss => &ONE,
+        }
+    }
+
+    fn x_label(&self) -> String {
+        match self.x {
+            PlotX::Iter if self.has_adam => "ADMM iteration  (Adam: epoch)".into(),
+            PlotX::Iter => "ADMM iteration".into(),
+            PlotX::Seconds => "solver time (s), metric evaluation excluded".into(),
+        }
+    }
+
+    fn legend(&self) -> Vec<LegendItem> {
+        self.lines
+            .iter()
+            .map(|l| LegendItem {
+                label: l.label.clone(),
+                color: l.color,
+                boxed: false,
+                dashed: false,
+            })
+            .collect()
+    }
+}
+
+pub(crate) fn render(
+    ctx: &Context,
+    loaded: &Loaded,
+    stem: &Path,
+    panels: Panels,
+) -> Result<Vec<PathBuf>, FigError> {
+    let x = ctx.x();
+    let metrics: &[(Metric, &str, &str)] = match panels {
+        Panels::Four => &FOUR,
+        Panels::TrainLoss => &ONE,
+    };
+    let solvers = loaded.distinct(|r| r.solver.clone());
+    let backends = loaded.distinct(|r| r.backend.clone());
+    let groups = loaded.distinct(|r| format!("{}\u{0}{}", r.solver, r.backend));
+    let mut lines = Vec::new();
+    let mut notes = Vec::new();
+    let mut max_seeds = 0;
+    for (i, g) in groups.iter().enumerate() {
+        let (solver, backend) = g.split_once('\u{0}').unwrap_or((g.as_str(), ""));
+        let runs: Vec<&RunResult> = loaded
+            .runs
+            .iter()
+            .filter(|r| r.solver == solver && r.backend == backend)
+            .collect();
+        let label = match (solvers.len() > 1, backends.len() > 1) {
+            (true, true) => format!("{} ({backend})", solver_label(solver)),
+            (false, true) => backend.to_string(),
+            _ => solver_label(solver),
+        };
+        // Finished runs, and runs stopped by their time limit (their trace is valid so far).
+        let usable: Vec<&RunResult> = runs
+            .iter()
+            .copied()
+            .filter(|r| r.ok() || r.stop_reason.as_deref() == Some("time_limit"))
+            .filter(|r| r.trace.as_ref().is_some_and(|t| !t.is_empty()))
+            .collect();
+        for r in runs.iter().filter(|r| !usable.iter().any(|u| u.id == r.id)) {
+            notes.push(format!(
+                "not shown: {label}, seed {}: {}",
+                r.seed,
+                short(r.reason.as_deref().unwrap_or("no trace"), 90)
+            ));
+        }
+        if usable.is_empty() {
+            continue;
+        }
+        let limited = usable.iter().filter(|r| !r.ok()).count();
+        if limited > 0 {
+            notes.push(format!(
+                "{label}: {limited} run(s) stopped at their time limit, drawn up to it"
+            ));
+        }
+        max_seeds = max_seeds.max(usable.len());
+        let traces: Vec<_> = usable.iter().filter_map(|r| r.trace.as_ref()).collect();
+        let bands: Vec<Band> = metrics
+            .iter()
+            .map(|(m, _, _)| band(&traces, *m, x))
+            .collect();
+        if bands.iter().all(Band::is_empty) {
+            notes.push(format!(
+                "not shown: {label}: no finite values in its traces"
+            ));
+            continue;
+        }
+        let color = if solvers.len() > 1 {
+            solver_color(solver)
+        } else {
+            backend_color(backend)
+        }
+        .unwrap_or_else(|| palette(i));
+        lines.push(Line {
+            label,
+            color,
+            bands,
+        });
+    }
+    if lines.is_empty() {
+        return Err(FigError::Empty(format!(
+            "none of its {} runs with results has a usable trace ({})",
+            loaded.runs.len(),
+            notes.join("; ")
+        )));
+    }
+    if ctx.missing > 0 {
+        notes.push(format!(
+            "{} planned run(s) have no results yet and are not shown",
+            ctx.missing
+        ));
+    }
+    let what = match panels {
+        Panels::Four => "training curves by solver",
+        Panels::TrainLoss => "training loss",
+    };
+    let seeds = if max_seeds > 1 {
+        format!("line: mean over {max_seeds} seeds, band: min-max")
+    } else {
+        "one seed per line".to_string()
+    };
+    let fig = CurveFigure {
+        panels,
+        title: ctx.title(what),
+        subtitle: format!("{}: {}; {seeds}", ctx.experiment, ctx.setting),
+        x,
+        has_adam: solvers.iter().any(|s| s == "adam"),
+        lines,
+        notes,
+    };
+    Ok(save(&fig, stem)?)
+}
+
+impl Figure for CurveFigure {
+    fn size(&self) -> (u32, u32) {
+        match self.panels {
+            Panels::Four => (1800, 1400),
+            Panels::TrainLoss => (1400, 950),
+        }
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let header = centered_lines(
+            root,
+            &[
+                (self.title.clone(), bold(sizes::TITLE)),
+                (self.subtitle.clone(), font(sizes::SUBTITLE)),
+            ],
+            16,
+        )? + 8;
+        let legend = self.legend();
+        let footer = footer_height(root, &legend, &self.notes);
+        let body = root.margin(header as u32, footer as u32, 0, 0);
+        let areas = match self.panels {
+            Panels::Four => body.split_evenly((2, 2)),
+            Panels::TrainLoss => vec![body.clone()],
+        };
+        for (k, area) in areas.iter().enumerate() {
+            let (_, title, ylabel) = self.metrics()[k];
+            let lines: Vec<(&Line, &Band)> = self
+                .lines
+                .iter()
+                .map(|l| (l, &l.bands[k]))
+                .filter(|(_, b)| !b.is_empty())
+                .collect();
+            panel(area, title, ylabel, &self.x_label(), self.x, &lines)?;
+        }
+        draw_footer(root, &legend, &self.notes)
+    }
+}
+
+/// One panel: bands first (so lines stay on top), then lines with markers.
+fn panel<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    ylabel: &str,
+    xlabel: &str,
+    x: PlotX,
+    lines: &[(&Line, &Band)],
+) -> Result<(), String> {
+    let es = |e: &dyn std::fmt::Display| e.to_string();
+    let xs = lines.iter().flat_map(|(_, b)| b.x.iter().copied());
+    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (x0, x1) = match x {
+        PlotX::Iter => (x0.min(1.0) - 0.3, x1 + 0.3),
+        PlotX::Seconds => (0.0, padded(0.0, x1).1),
+    };
+    let ys = lines
+        .iter()
+        .flat_map(|(_, b)| b.lo.iter().chain(b.hi.iter()).chain(b.mean.iter()))
+        .copied()
+        .filter(|v| v.is_finite());
+    let (y0, y1) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (y0, y1) = padded(y0, y1);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(14)
+        .margin_right(34)
+        .x_label_area_size(74)
+        .y_label_area_size(120);
+    if !title.is_empty() {
+        builder.caption(title, bold(sizes::PANEL));
+    }
+    let mut chart = builder
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(|e| es(&e))?;
+    let int_ticks = |v: &f64| {
+        if (v - v.round()).abs() < 1e-9 {
+            format!("{}", v.round() as i64)
+        } else {
+            String::new()
+        }
+    };
+    let num = |v: &f64| trim_number(*v);
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(xlabel)
+        .y_desc(ylabel)
+        .axis_desc_style(font(sizes::AXIS))
+        .label_style(font(sizes::TICK))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .light_line_style(RGBColor(248, 248, 248))
+        .y_labels(8)
+        .y_label_formatter(&num);
+    match x {
+        PlotX::Iter => {
+            mesh.x_labels(12).x_label_formatter(&int_ticks);
+        }
+        PlotX::Seconds => {
+            mesh.x_labels(8).x_label_formatter(&num);
+        }
+    }
+    mesh.draw().map_err(|e| es(&e))?;
+    for (line, b) in lines {
+        if b.lo.iter().zip(&b.hi).any(|(l, h)| h > l) && b.x.len() > 1 {
+            let mut pts: Vec<(f64, f64)> = b.x.iter().copied().zip(b.hi.iter().copied()).collect();
+            pts.extend(b.x.iter().copied().zip(b.lo.iter().copied()).rev());
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    pts,
+                    line.color.mix(0.2).filled(),
+                )))
+                .map_err(|e| es(&e))?;
+        }
+    }
+    for (line, b) in lines {
+        let pts: Vec<(f64, f64)> = b.x.iter().copied().zip(b.mean.iter().copied()).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), line.color.stroke_width(3)))
+            .map_err(|e| es(&e))?;
+        if pts.len() <= 60 {
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, line.color.filled())))
+                .map_err(|e| es(&e))?;
+        }
+    }
+    Ok(())
+}
+
+/// A tick label without trailing zeros: 0.5, 12, 1e-3 stays short.
+pub(crate) fn trim_number(v: f64) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let a = v.abs();
+    if !(1e-3..1e5).contains(&a) {
+        return format!("{v:.1e}");
+    }
+    let s = format!("{v:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    s.to_string()
+}

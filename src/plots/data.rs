@@ -1,0 +1,269 @@
+//! Reading a manifest's results back from Parquet: summaries, traces, and the derived numbers
+//! the figures need (seed means and bands, time to the target accuracy).
+
+use crate::manifest::{PlannedRun, PlotX};
+use crate::results::{self, ResultsError, RunPaths};
+use std::path::Path;
+
+/// One run's trace: a row per ADMM iteration (Adam: per epoch). Missing or null cells are NaN.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    pub iter: Vec<f64>,
+    /// Cumulative solver seconds: precompute + u + v + dual.
+    pub elapsed_s: Vec<f64>,
+    pub precompute_s: Vec<f64>,
+    pub u_s: Vec<f64>,
+    pub v_s: Vec<f64>,
+    pub dual_s: Vec<f64>,
+    pub train_loss: Vec<f64>,
+    pub train_acc: Vec<f64>,
+    pub test_loss: Vec<f64>,
+    pub test_acc: Vec<f64>,
+}
+
+impl Trace {
+    pub fn len(&self) -> usize {
+        self.iter.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter.is_empty()
+    }
+
+    /// Reads a trace file.
+    pub fn read(path: &Path) -> Result<Trace, ResultsError> {
+        let df = results::read(path)?;
+        let col = |name: &str| -> Result<Vec<f64>, ResultsError> {
+            results::column_f64(&df, name)
+                .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+                .ok_or_else(|| ResultsError {
+                    path: path.to_path_buf(),
+                    reason: format!("trace has no numeric column `{name}`"),
+                })
+        };
+        Ok(Trace {
+            iter: col("iter")?,
+            elapsed_s: col("elapsed_s")?,
+            precompute_s: col("precompute_s")?,
+            u_s: col("u_s")?,
+            v_s: col("v_s")?,
+            dual_s: col("dual_s")?,
+            train_loss: col("train_loss")?,
+            train_acc: col("train_acc")?,
+            test_loss: col("test_loss")?,
+            test_acc: col("test_acc")?,
+        })
+    }
+
+    /// A metric column by name.
+    pub fn metric(&self, m: Metric) -> &[f64] {
+        match m {
+            Metric::TrainLoss => &self.train_loss,
+            Metric::TrainAcc => &self.train_acc,
+            Metric::TestLoss => &self.test_loss,
+            Metric::TestAcc => &self.test_acc,
+        }
+    }
+
+    /// The x coordinate of each row.
+    pub fn x(&self, x: PlotX) -> &[f64] {
+        match x {
+            PlotX::Iter => &self.iter,
+            PlotX::Seconds => &self.elapsed_s,
+        }
+    }
+}
+
+/// The four metrics of the curve panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    TrainLoss,
+    TrainAcc,
+    TestLoss,
+    TestAcc,
+}
+
+/// When (and at what cost) a run first reached the target train accuracy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TargetTime {
+    /// The iteration (Adam: epoch) at which `train_acc >= target` first held.
+    pub iter: f64,
+    /// Cumulative solver seconds at that row, and their split.
+    pub total_s: f64,
+    pub precompute_s: f64,
+    pub u_s: f64,
+    pub v_s: f64,
+    pub dual_s: f64,
+}
+
+/// The first row whose train accuracy reaches `target` (NaN never does), with the cumulative
+/// times of that row; None when no row does.
+pub fn time_to_target(trace: &Trace, target: f64) -> Option<TargetTime> {
+    let k = trace.train_acc.iter().position(|&a| a >= target)?;
+    Some(TargetTime {
+        iter: trace.iter[k],
+        total_s: trace.elapsed_s[k],
+        precompute_s: trace.precompute_s[k],
+        u_s: trace.u_s[k],
+        v_s: trace.v_s[k],
+        dual_s: trace.dual_s[k],
+    })
+}
+
+/// A finished run (its summary exists) and its trace, if one was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub id: String,
+    pub solver: String,
+    pub backend: String,
+    pub seed: u64,
+    /// "ok" or "failed".
+    pub status: String,
+    pub reason: Option<String>,
+    pub stop_reason: Option<String>,
+    /// Iterations done (from the summary).
+    pub iterations: f64,
+    /// Totals of the whole run (NaN when the summary has none).
+    pub precompute_s: f64,
+    pub u_s: f64,
+    pub v_s: f64,
+    pub dual_s: f64,
+    pub trace: Option<Trace>,
+}
+
+impl RunResult {
+    pub fn ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+/// The planned runs' results, in plan order, and the ids of those without results.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Loaded {
+    pub runs: Vec<RunResult>,
+    pub missing: Vec<String>,
+}
+
+impl Loaded {
+    /// One line per failed run: "run <id> failed: <reason>".
+    pub fn failed_notes(&self) -> Vec<String> {
+        self.runs
+            .iter()
+            .filter(|r| !r.ok())
+            .map(|r| {
+                format!(
+                    "run {} failed: {}",
+                    r.id,
+                    r.reason.as_deref().unwrap_or("no reason recorded")
+                )
+            })
+            .collect()
+    }
+
+    /// Distinct values of `key` over the runs, in first-seen order.
+    pub fn distinct(&self, key: impl Fn(&RunResult) -> String) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for r in &self.runs {
+            let k = key(r);
+            if !out.contains(&k) {
+                out.push(k);
+            }
+        }
+        out
+    }
+}
+
+/// Reads every planned run's summary (and trace) under `results`; a run without a summary is
+/// listed as missing; an unreadable file is an error naming it.
+pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsError> {
+    let mut out = Loaded::default();
+    for run in runs {
+        let paths = RunPaths::new(results_dir, &run.config.experiment, &run.id);
+        if !paths.summary.is_file() {
+            out.missing.push(run.id.clone());
+            continue;
+        }
+        let df = results::read(&paths.summary)?;
+        let s = |name: &str| {
+            results::column_str(&df, name)
+                .and_then(|v| v.into_iter().next())
+                .flatten()
+        };
+        let f = |name: &str| {
+            results::column_f64(&df, name)
+                .and_then(|v| v.into_iter().next())
+                .flatten()
+                .unwrap_or(f64::NAN)
+        };
+        let status = s("status").ok_or_else(|| ResultsError {
+            path: paths.summary.clone(),
+            reason: "summary has no `status`".into(),
+        })?;
+        let trace = if paths.trace.is_file() {
+            Some(Trace::read(&paths.trace)?)
+        } else {
+            None
+        };
+        out.runs.push(RunResult {
+            id: run.id.clone(),
+            solver: run.config.solver.name.to_string(),
+            backend: run.config.backend.to_string(),
+            seed: run.config.seed,
+            status,
+            reason: s("reason"),
+            stop_reason: s("stop_reason"),
+            iterations: f("iterations"),
+            precompute_s: f("precompute_s"),
+            u_s: f("u_s"),
+            v_s: f("v_s"),
+            dual_s: f("dual_s"),
+            trace,
+        });
+    }
+    Ok(out)
+}
+
+/// Mean and min-max band over seeds, per iteration index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Band {
+    pub x: Vec<f64>,
+    pub mean: Vec<f64>,
+    pub lo: Vec<f64>,
+    pub hi: Vec<f64>,
+}
+
+impl Band {
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+}
+
+/// Aggregates a metric over traces row by row (row k of each trace is iteration k+1): x is the
+/// mean x of the traces that have a finite value at that row, the line their mean, the band
+/// their min and max. Rows where no trace has a finite value are left out.
+pub fn band(traces: &[&Trace], metric: Metric, x: PlotX) -> Band {
+    let rows = traces.iter().map(|t| t.len()).max().unwrap_or(0);
+    let mut b = Band::default();
+    for k in 0..rows {
+        let mut xs = Vec::new();
+        let mut ys = Vec::new();
+        for t in traces {
+            let (Some(&xv), Some(&yv)) = (t.x(x).get(k), t.metric(metric).get(k)) else {
+                continue;
+            };
+            if xv.is_finite() && yv.is_finite() {
+                xs.push(xv);
+                ys.push(yv);
+            }
+        }
+        if ys.is_empty() {
+            continue;
+        }
+        let n = ys.len() as f64;
+        b.x.push(xs.iter().sum::<f64>() / n);
+        b.mean.push(ys.iter().sum::<f64>() / n);
+        b.lo.push(ys.iter().copied().fold(f64::INFINITY, f64::min));
+        b.hi.push(ys.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+    }
+    b
+}

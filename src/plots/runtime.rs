@@ -1,0 +1,224 @@
+//! Figure 3 (right): the mean runtime of each solver split into precomputation, u, v and dual
+//! updates, as stacked bars, from the run summaries.
+
+use super::data::{Loaded, RunResult};
+use super::{
+    bold, centered_lines, draw_footer, font, footer_height, save, secs, short, sizes, solver_label,
+    Context, FigError, Figure, LegendItem,
+};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// The phases, bottom to top, and their colours (as the paper's figure).
+const PHASES: [(&str, RGBColor); 4] = [
+    ("precomputation", RGBColor(0x33, 0x33, 0x33)),
+    ("u updates", RGBColor(0xA0, 0x2C, 0x2E)),
+    ("v updates", RGBColor(0xF0, 0x94, 0x94)),
+    ("dual updates", RGBColor(0xA0, 0x62, 0x3C)),
+];
+
+#[derive(Debug, Clone)]
+struct Bar {
+    label: String,
+    /// Mean seconds per phase (PHASES order).
+    parts: [f64; 4],
+}
+
+struct RuntimeFigure {
+    title: String,
+    subtitle: String,
+    bars: Vec<Bar>,
+    notes: Vec<String>,
+}
+
+pub(crate) fn render(
+    ctx: &Context,
+    loaded: &Loaded,
+    stem: &Path,
+) -> Result<Vec<PathBuf>, FigError> {
+    let solvers = loaded.distinct(|r| r.solver.clone());
+    let backends = loaded.distinct(|r| r.backend.clone());
+    let groups = loaded.distinct(|r| format!("{}\u{0}{}", r.solver, r.backend));
+    let mut bars = Vec::new();
+    let mut notes = Vec::new();
+    let mut iterations = Vec::new();
+    for g in &groups {
+        let (solver, backend) = g.split_once('\u{0}').unwrap_or((g.as_str(), ""));
+        let label = match (solvers.len() > 1, backends.len() > 1) {
+            (true, true) => format!("{} ({backend})", solver_label(solver)),
+            (false, true) => backend.to_string(),
+            _ => solver_label(solver),
+        };
+        let runs: Vec<&RunResult> = loaded
+            .runs
+            .iter()
+            .filter(|r| r.solver == solver && r.backend == backend)
+            .collect();
+        let ok: Vec<&RunResult> = runs.iter().copied().filter(|r| r.ok()).collect();
+        for r in runs.iter().filter(|r| !r.ok()) {
+            notes.push(format!(
+                "not shown: {label}, seed {}: {}",
+                r.seed,
+                short(r.reason.as_deref().unwrap_or("failed"), 90)
+            ));
+        }
+        if ok.is_empty() {
+            continue;
+        }
+        let mean = |get: &dyn Fn(&RunResult) -> f64| {
+            let v: Vec<f64> = ok
+                .iter()
+                .map(|r| get(r))
+                .filter(|x| x.is_finite())
+                .collect();
+            if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            }
+        };
+        let parts = [
+            mean(&|r| r.precompute_s),
+            mean(&|r| r.u_s),
+            mean(&|r| r.v_s),
+            mean(&|r| r.dual_s),
+        ];
+        let its = mean(&|r| r.iterations);
+        iterations.push(if solver == "adam" {
+            format!("{}: {its:.0} epochs", solver_label(solver))
+        } else {
+            format!("{}: {its:.0}", solver_label(solver))
+        });
+        bars.push(Bar { label, parts });
+    }
+    if bars.is_empty() {
+        return Err(FigError::Empty(format!(
+            "no run finished ok ({})",
+            notes.join("; ")
+        )));
+    }
+    if ctx.missing > 0 {
+        notes.push(format!(
+            "{} planned run(s) have no results yet and are not shown",
+            ctx.missing
+        ));
+    }
+    notes.push(format!(
+        "iterations per run (mean): {}. Adam: u = training, precomputation = data upload.",
+        iterations.join(", ")
+    ));
+    let max_seeds = loaded.distinct(|r| r.seed.to_string()).len();
+    let fig = RuntimeFigure {
+        title: ctx.title("mean runtime split by phase"),
+        subtitle: format!(
+            "{}: {}; {}",
+            ctx.experiment,
+            ctx.setting,
+            if max_seeds > 1 {
+                format!("mean over {max_seeds} seeds")
+            } else {
+                "one seed".into()
+            }
+        ),
+        bars,
+        notes,
+    };
+    Ok(save(&fig, stem)?)
+}
+
+impl Figure for RuntimeFigure {
+    fn size(&self) -> (u32, u32) {
+        (1500, 1000)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let es = |e: &dyn std::fmt::Display| e.to_string();
+        root.fill(&WHITE).map_err(|e| es(&e))?;
+        let header = centered_lines(
+            root,
+            &[
+                (self.title.clone(), bold(sizes::TITLE)),
+                (self.subtitle.clone(), font(sizes::SUBTITLE)),
+            ],
+            16,
+        )? + 8;
+        let legend: Vec<LegendItem> = PHASES
+            .iter()
+            .map(|(name, c)| LegendItem {
+                label: name.to_string(),
+                color: *c,
+                boxed: true,
+                dashed: false,
+            })
+            .collect();
+        let footer = footer_height(root, &legend, &self.notes);
+        let body = root.margin(header as u32, footer as u32, 10, 30);
+        let top = self
+            .bars
+            .iter()
+            .map(|b| b.parts.iter().sum::<f64>())
+            .fold(0.0, f64::max);
+        let top = if top > 0.0 { top * 1.08 } else { 1.0 };
+        let n = self.bars.len();
+        let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
+        let mut chart = ChartBuilder::on(&body)
+            .margin(10)
+            .x_label_area_size(60)
+            .y_label_area_size(110)
+            .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), 0.0..top)
+            .map_err(|e| es(&e))?;
+        let xfmt = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        let yfmt = |v: &f64| super::curves::trim_number(*v);
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&xfmt)
+            .y_labels(8)
+            .y_label_formatter(&yfmt)
+            .y_desc("time (s)")
+            .axis_desc_style(font(sizes::AXIS))
+            .label_style(font(sizes::AXIS))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .light_line_style(RGBColor(248, 248, 248))
+            .draw()
+            .map_err(|e| es(&e))?;
+        for (i, bar) in self.bars.iter().enumerate() {
+            let mut base = 0.0;
+            for (k, (_, color)) in PHASES.iter().enumerate() {
+                let v = bar.parts[k];
+                if v <= 0.0 {
+                    continue;
+                }
+                let mut rect = Rectangle::new(
+                    [
+                        (SegmentValue::Exact(i), base),
+                        (SegmentValue::Exact(i + 1), base + v),
+                    ],
+                    color.filled(),
+                );
+                rect.set_margin(0, 0, 30, 30);
+                chart
+                    .draw_series(std::iter::once(rect))
+                    .map_err(|e| es(&e))?;
+                base += v;
+            }
+            // The total above the bar.
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("{} s", secs(base)),
+                    (SegmentValue::CenterOf(i), base),
+                    font(sizes::TICK).pos(plotters::style::text_anchor::Pos::new(
+                        plotters::style::text_anchor::HPos::Center,
+                        plotters::style::text_anchor::VPos::Bottom,
+                    )),
+                )))
+                .map_err(|e| es(&e))?;
+        }
+        draw_footer(root, &legend, &self.notes)
+    }
+}

@@ -1,0 +1,566 @@
+//! Table 1: seconds to the target train accuracy per solver and backend, split into
+//! precomputation, u, v and dual updates, as Markdown, CSV and LaTeX. Times come from the
+//! traces (the first row whose train accuracy reaches the target); a run that never reached it
+//! shows as such, never as a number. With `plot.paper`, the paper's own rows appear beside ours,
+//! labelled as the paper's.
+
+use super::data::{time_to_target, Loaded, RunResult, TargetTime};
+use super::{short, solver_label, with_ext, write_atomic, Context, FigError};
+use crate::manifest::PlannedRun;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One row of the paper's Table 1 (Feng, Shah, Abraham): seconds to 97% train accuracy,
+/// CIFAR-10 two classes, n=10000, d=3072, P=50, on the authors' hardware.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PaperRow {
+    /// Our solver name, for placing the row beside ours.
+    pub solver: &'static str,
+    pub method: &'static str,
+    pub device: &'static str,
+    pub total_s: f64,
+    /// Precomputation, u, v, dual; None where the paper gives n/a.
+    pub split: Option<[f64; 4]>,
+}
+
+/// The paper's Table 1, verbatim.
+pub const PAPER_TABLE1: [PaperRow; 5] = [
+    PaperRow {
+        solver: "nys-pcg",
+        method: "nysPCG",
+        device: "GPU",
+        total_s: 39.484,
+        split: Some([16.321, 23.119, 0.043, 0.001]),
+    },
+    PaperRow {
+        solver: "rbcd",
+        method: "RBCD",
+        device: "GPU",
+        total_s: 23.502,
+        split: Some([0.000, 23.136, 0.361, 0.005]),
+    },
+    PaperRow {
+        solver: "rbcd",
+        method: "RBCD",
+        device: "JAX-GPU",
+        total_s: 16.243,
+        split: Some([0.000, 16.118, 0.125, 0.000]),
+    },
+    PaperRow {
+        solver: "rbcd",
+        method: "RBCD",
+        device: "CPU",
+        total_s: 185.896,
+        split: Some([0.523, 181.689, 3.663, 0.020]),
+    },
+    PaperRow {
+        solver: "adam",
+        method: "Adam",
+        device: "GPU",
+        total_s: 55.129,
+        split: None,
+    },
+];
+
+/// What a row reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Every planned seed reached the target: the times are their mean.
+    Reached,
+    /// Some seed finished without reaching it.
+    NotReached,
+    /// Some seed failed (error, time limit, divergence) without reaching it.
+    Failed,
+    /// No seed has results.
+    NoResults,
+    /// The paper's own number.
+    Paper,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Reached => "reached",
+            Status::NotReached => "not reached",
+            Status::Failed => "failed",
+            Status::NoResults => "no results",
+            Status::Paper => "paper",
+        }
+    }
+}
+
+/// One table row: ours (a solver and backend, seeds averaged) or the paper's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// "ours" or "paper".
+    pub source: &'static str,
+    pub solver: String,
+    pub method: String,
+    pub backend: String,
+    pub status: Status,
+    /// Seeds that reached the target, and planned seeds (ours only).
+    pub reached: usize,
+    pub planned: usize,
+    pub target: Option<f64>,
+    /// Mean iteration (Adam: epoch) of the first crossing.
+    pub iter: Option<f64>,
+    /// Total, precomputation, u, v, dual (the split None where unknown).
+    pub total_s: Option<f64>,
+    pub split: Option<[f64; 4]>,
+    pub note: String,
+}
+
+/// The rows: ours per (solver, backend) in plan order, each solver's paper rows after its own
+/// when `paper`, and the paper's rows for solvers we did not run at the end.
+pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for r in planned {
+        let key = (
+            r.config.solver.name.to_string(),
+            r.config.backend.to_string(),
+        );
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    let mut out = Vec::new();
+    let mut paper_done = vec![false; PAPER_TABLE1.len()];
+    for (gi, (solver, backend)) in groups.iter().enumerate() {
+        let plan: Vec<&PlannedRun> = planned
+            .iter()
+            .filter(|r| {
+                r.config.solver.name.to_string() == *solver
+                    && r.config.backend.to_string() == *backend
+            })
+            .collect();
+        let results: Vec<&RunResult> = plan
+            .iter()
+            .filter_map(|p| loaded.runs.iter().find(|r| r.id == p.id))
+            .collect();
+        let target = plan.iter().find_map(|p| p.config.solver.target_train_acc);
+        out.push(our_row(solver, backend, plan.len(), &results, target));
+        let last_of_solver = !groups[gi + 1..].iter().any(|(s, _)| s == solver);
+        if paper && last_of_solver {
+            for (k, p) in PAPER_TABLE1.iter().enumerate() {
+                if p.solver == solver && !paper_done[k] {
+                    out.push(paper_row(p));
+                    paper_done[k] = true;
+                }
+            }
+        }
+    }
+    if paper {
+        for (k, p) in PAPER_TABLE1.iter().enumerate() {
+            if !paper_done[k] {
+                out.push(paper_row(p));
+            }
+        }
+    }
+    out
+}
+
+fn paper_row(p: &PaperRow) -> Row {
+    Row {
+        source: "paper",
+        solver: p.solver.to_string(),
+        method: format!("{} (paper)", p.method),
+        backend: p.device.to_string(),
+        status: Status::Paper,
+        reached: 0,
+        planned: 0,
+        target: Some(0.97),
+        iter: None,
+        total_s: Some(p.total_s),
+        split: p.split,
+        note: "Feng, Shah, Abraham, Table 1 (their hardware)".into(),
+    }
+}
+
+fn our_row(
+    solver: &str,
+    backend: &str,
+    planned: usize,
+    results: &[&RunResult],
+    target: Option<f64>,
+) -> Row {
+    let mut row = Row {
+        source: "ours",
+        solver: solver.to_string(),
+        method: solver_label(solver),
+        backend: backend.to_string(),
+        status: Status::NoResults,
+        reached: 0,
+        planned,
+        target,
+        iter: None,
+        total_s: None,
+        split: None,
+        note: String::new(),
+    };
+    let Some(target) = target else {
+        row.status = Status::NotReached;
+        row.note = "no solver.target_train_acc in the manifest".into();
+        return row;
+    };
+    if results.is_empty() {
+        row.note = "no results yet: run the manifest".into();
+        return row;
+    }
+    let hits: Vec<(&RunResult, Option<TargetTime>)> = results
+        .iter()
+        .map(|r| (*r, r.trace.as_ref().and_then(|t| time_to_target(t, target))))
+        .collect();
+    let reached: Vec<TargetTime> = hits.iter().filter_map(|(_, t)| *t).collect();
+    row.reached = reached.len();
+    let mut notes = Vec::new();
+    if reached.len() == planned {
+        let n = reached.len() as f64;
+        let mean = |f: &dyn Fn(&TargetTime) -> f64| reached.iter().map(f).sum::<f64>() / n;
+        row.status = Status::Reached;
+        row.iter = Some(mean(&|t| t.iter));
+        row.total_s = Some(mean(&|t| t.total_s));
+        row.split = Some([
+            mean(&|t| t.precompute_s),
+            mean(&|t| t.u_s),
+            mean(&|t| t.v_s),
+            mean(&|t| t.dual_s),
+        ]);
+        if planned > 1 {
+            notes.push(format!("mean of {planned} seeds"));
+        }
+        if solver == "adam" {
+            notes.push("u = training, precomp. = data upload; iterations are epochs".into());
+        }
+    } else {
+        let failed = hits
+            .iter()
+            .find(|(r, t)| t.is_none() && !r.ok())
+            .map(|(r, _)| *r);
+        row.status = if failed.is_some() {
+            Status::Failed
+        } else if results.len() < planned && hits.iter().all(|(_, t)| t.is_some()) {
+            Status::NoResults
+        } else {
+            Status::NotReached
+        };
+        let best = |r: &RunResult| {
+            r.trace.as_ref().map(|t| {
+                t.train_acc
+                    .iter()
+                    .copied()
+                    .filter(|a| a.is_finite())
+                    .fold(f64::NAN, f64::max)
+            })
+        };
+        if let Some(r) = failed {
+            notes.push(format!(
+                "failed: {}",
+                r.reason.as_deref().unwrap_or("no reason recorded")
+            ));
+            if let Some(b) = best(r).filter(|b| b.is_finite()) {
+                notes.push(format!(
+                    "best train acc {b:.4} in {:.0} iterations",
+                    r.iterations
+                ));
+            }
+        } else if let Some((r, _)) = hits.iter().find(|(_, t)| t.is_none()) {
+            notes.push(format!(
+                "stopped ({}) after {:.0} iterations, best train acc {:.4}",
+                r.stop_reason.as_deref().unwrap_or("unknown"),
+                r.iterations,
+                best(r).unwrap_or(f64::NAN)
+            ));
+        }
+        if planned > 1 {
+            notes.push(format!("{} of {planned} seeds reached it", reached.len()));
+        }
+        if results.len() < planned {
+            notes.push(format!(
+                "{} seed(s) without results",
+                planned - results.len()
+            ));
+        }
+    }
+    row.note = notes.join("; ");
+    row
+}
+
+/// "97%" for 0.97.
+fn percent(t: f64) -> String {
+    let p = t * 100.0;
+    if (p - p.round()).abs() < 1e-9 {
+        format!("{:.0}%", p)
+    } else {
+        format!("{p}%")
+    }
+}
+
+/// The text of the time cells in Markdown and LaTeX: numbers, or why there are none.
+fn cells(row: &Row) -> [String; 6] {
+    let f = |x: f64| {
+        if x != 0.0 && x.abs() < 5e-4 {
+            format!("{x:.2e}")
+        } else {
+            format!("{x:.3}")
+        }
+    };
+    match (row.status, row.total_s) {
+        (Status::Reached | Status::Paper, Some(total)) => {
+            let split = row
+                .split
+                .map(|s| s.map(f))
+                .unwrap_or_else(|| std::array::from_fn(|_| "n/a".to_string()));
+            [
+                row.iter
+                    .map(|i| format!("{i:.1}").trim_end_matches(".0").to_string())
+                    .unwrap_or_else(|| "–".into()),
+                f(total),
+                split[0].clone(),
+                split[1].clone(),
+                split[2].clone(),
+                split[3].clone(),
+            ]
+        }
+        (status, _) => {
+            let dash = || "–".to_string();
+            [
+                dash(),
+                status.label().to_string(),
+                dash(),
+                dash(),
+                dash(),
+                dash(),
+            ]
+        }
+    }
+}
+
+const HEADER: [&str; 10] = [
+    "Source",
+    "Method",
+    "Backend",
+    "Iter.",
+    "Total (s)",
+    "Precomp. (s)",
+    "u updates (s)",
+    "v updates (s)",
+    "dual updates (s)",
+    "Note",
+];
+
+fn target_of(rows: &[Row]) -> String {
+    rows.iter()
+        .find(|r| r.source == "ours")
+        .and_then(|r| r.target)
+        .map(percent)
+        .unwrap_or_else(|| "target".into())
+}
+
+const FOOTNOTE: &str = "Times are cumulative solver seconds (precomputation + u + v + dual) at the first iteration whose train accuracy reaches the target (ADMM: the convex model sign(Fv); Adam: the network, per epoch); data loading and metric evaluation are excluded. A run that never reached the target is shown as such, not as a number.";
+
+/// The Markdown table.
+pub fn markdown(title: &str, setting: &str, rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {title}\n");
+    let _ = writeln!(
+        s,
+        "Seconds to {} train accuracy. {setting}.\n",
+        target_of(rows)
+    );
+    let _ = writeln!(s, "| {} |", HEADER.join(" | "));
+    let _ = writeln!(
+        s,
+        "|{}",
+        ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---"]
+            .map(|a| format!("{a}|"))
+            .concat()
+    );
+    for r in rows {
+        let c = cells(r);
+        let total = if r.status == Status::Reached || r.status == Status::Paper {
+            c[1].clone()
+        } else {
+            format!("**{}**", c[1])
+        };
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            if r.source == "paper" { "paper" } else { "ours" },
+            r.method,
+            r.backend,
+            c[0],
+            total,
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            md_escape(&short(&r.note, 160))
+        );
+    }
+    let _ = writeln!(s, "\n{FOOTNOTE}");
+    if rows.iter().any(|r| r.source == "paper") {
+        let _ = writeln!(
+            s,
+            "\nRows marked `paper` are the values the paper reports (Feng, Shah, Abraham, Table 1: n=10000, d=3072, P=50, their hardware), shown for comparison; they were not measured here."
+        );
+    }
+    s
+}
+
+fn md_escape(s: &str) -> String {
+    s.replace('|', "\\|")
+}
+
+/// The CSV table: full-precision numbers (empty where there are none) and a status column.
+pub fn csv(rows: &[Row]) -> String {
+    let mut s = String::from(
+        "source,solver,method,backend,status,seeds_reached,seeds_planned,target_train_acc,iter,total_s,precompute_s,u_s,v_s,dual_s,note\n",
+    );
+    let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
+    for r in rows {
+        let split = r.split.map(|a| a.map(Some)).unwrap_or([None; 4]);
+        let fields = [
+            r.source.to_string(),
+            r.solver.clone(),
+            r.method.clone(),
+            r.backend.clone(),
+            r.status.label().to_string(),
+            if r.source == "ours" {
+                r.reached.to_string()
+            } else {
+                String::new()
+            },
+            if r.source == "ours" {
+                r.planned.to_string()
+            } else {
+                String::new()
+            },
+            num(r.target),
+            num(r.iter),
+            num(r.total_s),
+            num(split[0]),
+            num(split[1]),
+            num(split[2]),
+            num(split[3]),
+            r.note.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        s.push_str(&line.join(","));
+        s.push('\n');
+    }
+    s
+}
+
+fn csv_field(f: &str) -> String {
+    if f.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", f.replace('"', "\"\""))
+    } else {
+        f.to_string()
+    }
+}
+
+/// The LaTeX table (booktabs).
+pub fn latex(title: &str, setting: &str, rows: &[Row]) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "% {title} (generated by admm-runner plot; needs \\usepackage{{booktabs}})"
+    );
+    let _ = writeln!(s, "\\begin{{table}}[t]");
+    let _ = writeln!(s, "\\centering");
+    let _ = writeln!(
+        s,
+        "\\caption{{Seconds to {} train accuracy. {}. Rows marked ``paper'' are the paper's reported values, not measured here. A run that never reached the target is shown as such.}}",
+        tex(&target_of(rows)),
+        tex(setting)
+    );
+    let _ = writeln!(s, "\\begin{{tabular}}{{lllrrrrrrl}}");
+    let _ = writeln!(s, "\\toprule");
+    let _ = writeln!(
+        s,
+        "{} \\\\",
+        HEADER
+            .iter()
+            .map(|h| tex(h))
+            .collect::<Vec<_>>()
+            .join(" & ")
+    );
+    let _ = writeln!(s, "\\midrule");
+    for r in rows {
+        let c = cells(r);
+        let total = if r.status == Status::Reached || r.status == Status::Paper {
+            c[1].clone()
+        } else {
+            format!("\\textit{{{}}}", tex(&c[1]))
+        };
+        let _ = writeln!(
+            s,
+            "{} & {} & {} & {} & {} & {} & {} & {} & {} & {} \\\\",
+            r.source,
+            tex(&r.method),
+            tex(&r.backend),
+            tex(&c[0]),
+            total,
+            tex(&c[2]),
+            tex(&c[3]),
+            tex(&c[4]),
+            tex(&c[5]),
+            tex(&short(&r.note, 70))
+        );
+    }
+    let _ = writeln!(s, "\\bottomrule");
+    let _ = writeln!(s, "\\end{{tabular}}");
+    let _ = writeln!(s, "\\end{{table}}");
+    s
+}
+
+fn tex(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\textbackslash{}"),
+            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '~' => out.push_str("\\textasciitilde{}"),
+            '^' => out.push_str("\\textasciicircum{}"),
+            '–' => out.push_str("--"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+pub(crate) fn render(
+    ctx: &Context,
+    loaded: &Loaded,
+    planned: &[PlannedRun],
+    stem: &Path,
+) -> Result<Vec<PathBuf>, FigError> {
+    if planned
+        .iter()
+        .all(|p| p.config.solver.target_train_acc.is_none())
+    {
+        return Err(FigError::Empty(
+            "no run sets solver.target_train_acc, so there is no time to target".into(),
+        ));
+    }
+    let rows = rows(planned, loaded, ctx.plot.paper);
+    let title = ctx.title("time to target train accuracy");
+    let outputs = [
+        ("md", markdown(&title, &ctx.setting, &rows)),
+        ("csv", csv(&rows)),
+        ("tex", latex(&title, &ctx.setting, &rows)),
+    ];
+    let mut files = Vec::new();
+    for (ext, text) in outputs {
+        let path = with_ext(stem, ext);
+        write_atomic(&path, |f| {
+            use std::io::Write;
+            f.write_all(text.as_bytes()).map_err(|e| e.to_string())
+        })?;
+        files.push(path);
+    }
+    Ok(files)
+}
