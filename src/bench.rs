@@ -35,6 +35,10 @@ pub struct Kernels {
     pub apply_a_s: f64,
     /// GFLOP/s of one A application, by the 4ndP + 4d^2P count.
     pub apply_a_gflops: f64,
+    /// Seconds of one RBCD block step on 3 patterns (best of `REPS`).
+    pub rbcd_step_s: f64,
+    /// GFLOP/s of that step, by its count 4nd*3 + 4d^2*3 (X^T r, X g and K g for the block).
+    pub rbcd_step_gflops: f64,
 }
 
 /// One solver at one size.
@@ -225,6 +229,7 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
     let xtr = best_of::<B>(dev, || prob.xt.clone().matmul(r.clone()));
     let a = best_of::<B>(dev, || prob.apply_a(&u, rho));
     let a_flops = 4.0 * (n * d * p) as f64 + 4.0 * (d * d * p) as f64;
+    let (rbcd_step_s, rbcd_flops) = rbcd_step(prob, rho);
     Kernels {
         n,
         d,
@@ -233,17 +238,41 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
         gemm_xtr: gemm_flops / xtr / 1e9,
         apply_a_s: a,
         apply_a_gflops: a_flops / a / 1e9,
+        rbcd_step_s,
+        rbcd_step_gflops: rbcd_flops / rbcd_step_s / 1e9,
     }
+}
+
+/// Best-of-`REPS` seconds of one RBCD block step (3 patterns, or P if fewer) and its flop
+/// count: the step is a few skinny products, so its rate shows how far skinny GEMMs fall
+/// below the square ones.
+fn rbcd_step<B: Backend>(prob: &Problem<B>, rho: f64) -> (f64, f64) {
+    use crate::admm::usolve::rbcd::{BlockState, LineSearch};
+    let (n, d, p) = (prob.n, prob.d, prob.p);
+    let normal = Distribution::Normal(0.0, 1.0);
+    let b = Tensor::<B, 2>::random([d, 2 * p], normal, &prob.device);
+    let mut state = BlockState::new(prob, rho, b, prob.zeros_u());
+    let mut line = LineSearch::new(1e-6);
+    let block: Vec<usize> = (0..3.min(p)).collect();
+    state.step(&block, &mut line); // warm-up
+    let mut best = f64::INFINITY;
+    for _ in 0..REPS {
+        let t = Instant::now();
+        state.step(&block, &mut line); // ends with a host read: the work is done
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    let bs = block.len() as f64;
+    (best, 4.0 * bs * (n * d) as f64 + 4.0 * bs * (d * d) as f64)
 }
 
 /// The report as Markdown tables.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
-    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (backend, k) in &report.kernels {
         s.push_str(&format!(
-            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} |\n",
+            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} |\n",
             k.n,
             k.d,
             k.p,
@@ -251,7 +280,9 @@ pub fn markdown(report: &Report) -> String {
             k.gemm_xtr,
             k.apply_a_s,
             k.apply_a_gflops,
-            k.apply_a_gflops / k.gemm_xb.max(k.gemm_xtr)
+            k.apply_a_gflops / k.gemm_xb.max(k.gemm_xtr),
+            k.rbcd_step_s,
+            k.rbcd_step_gflops
         ));
     }
     s.push('\n');

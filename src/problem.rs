@@ -136,8 +136,11 @@ impl<B: Backend> Problem<B> {
         let mask = tensor2::<B>(&patterns.mask, n, p, device);
         let s = mask.clone().mul_scalar(2.0).sub_scalar(1.0);
         let sign2 = Tensor::cat(vec![s.clone(), s], 1);
-        let xt = x.clone().transpose();
-        let k = xt.clone().matmul(x.clone());
+        // X^T resident, not a transposed view of X: backends run the product of a transposed
+        // view slower (ndarray about 10x, flex about 1.5x; BENCHMARKS.md), at the cost of a
+        // second copy of X.
+        let xt = tensor2::<B>(&transpose(&x_host, n, d), d, n, device);
+        let k = gram(&xt, &x);
         let y = tensor2::<B>(&data.y, n, 1, device);
         let x_test = tensor2::<B>(&x_test_host, data.n_test, d, device);
         let y_test = tensor2::<B>(&data.y_test, data.n_test, 1, device);
@@ -217,6 +220,69 @@ impl<B: Backend> Problem<B> {
 }
 
 /// rowsum(M .* Z) for an n x P matrix Z.
+/// The d x n transpose of a row-major n x d matrix, in tiles so that both sides stay in cache.
+fn transpose(x: &[f32], n: usize, d: usize) -> Vec<f32> {
+    const TILE: usize = 64;
+    let mut out = vec![0.0; n * d];
+    for r0 in (0..n).step_by(TILE) {
+        for c0 in (0..d).step_by(TILE) {
+            for r in r0..(r0 + TILE).min(n) {
+                for c in c0..(c0 + TILE).min(d) {
+                    out[c * n + r] = x[r * d + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Column blocks of X for `gram`: enough that skipping the blocks below the diagonal pays
+/// (4 blocks: 10 of 16 block products, 62.5% of the flops), few enough that each block product
+/// is still a large GEMM.
+const GRAM_BLOCKS: usize = 4;
+/// Below this d the plain product is cheap anyway.
+const GRAM_MIN_D: usize = 512;
+
+/// K = X^T X, given X^T (d x n) and X (n x d). K is symmetric, so with X split into column
+/// blocks X_1..X_m only the blocks K_ij = X_i^T X_j with j >= i are multiplied (X_i^T as a row
+/// block of the resident X^T); those below the diagonal are their transposes. K is the largest precomputation every solver shares (2 n d^2 flops: about 6 s
+/// at the Table 1 size on 2 cores), and burn has no symmetric rank-k update.
+pub fn gram<B: Backend>(xt: &Tensor<B, 2>, x: &Tensor<B, 2>) -> Tensor<B, 2> {
+    let [n, d] = x.dims();
+    if d < GRAM_MIN_D {
+        return xt.clone().matmul(x.clone());
+    }
+    let edges: Vec<usize> = (0..=GRAM_BLOCKS).map(|i| i * d / GRAM_BLOCKS).collect();
+    let rows_t: Vec<Tensor<B, 2>> = edges
+        .windows(2)
+        .map(|e| xt.clone().slice([e[0]..e[1], 0..n]))
+        .collect();
+    let cols: Vec<Tensor<B, 2>> = edges
+        .windows(2)
+        .map(|e| x.clone().slice([0..n, e[0]..e[1]]))
+        .collect();
+    let m = cols.len();
+    // upper[i][j - i] = X_i^T X_j for j >= i.
+    let upper: Vec<Vec<Tensor<B, 2>>> = (0..m)
+        .map(|i| {
+            (i..m)
+                .map(|j| rows_t[i].clone().matmul(cols[j].clone()))
+                .collect()
+        })
+        .collect();
+    let block = |i: usize, j: usize| {
+        if i <= j {
+            upper[i][j - i].clone()
+        } else {
+            upper[j][i - j].clone().transpose()
+        }
+    };
+    let rows: Vec<Tensor<B, 2>> = (0..m)
+        .map(|i| Tensor::cat((0..m).map(|j| block(i, j)).collect(), 1))
+        .collect();
+    Tensor::cat(rows, 0)
+}
+
 fn gated_sum<B: Backend>(z: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
     (z * mask.clone()).sum_dim(1)
 }

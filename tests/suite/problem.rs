@@ -3,7 +3,7 @@
 
 use crate::common::{optimum, problem_config};
 use admm_runner::admm::usolve::exact::{blocks_to_vec, dense_a};
-use admm_runner::problem::{dedupe, scalar, tensor2, Problem};
+use admm_runner::problem::{dedupe, gram, scalar, tensor2, to_host, Problem};
 use burn::backend::NdArray;
 use burn::tensor::{Distribution, Tensor};
 
@@ -114,4 +114,28 @@ fn wrong_gate_shape_is_a_clear_error() {
         msg.contains("gates.npy") && msg.contains("expected shape"),
         "{msg}"
     );
+}
+
+/// K = X^T X from the upper column blocks equals the sum over rows computed on the host,
+/// for a d that is not a multiple of the block count and one below the blocking threshold.
+#[test]
+fn gram_from_upper_blocks_equals_x_transpose_x() {
+    for (n, d) in [(37, 601), (29, 40)] {
+        let x_host: Vec<f32> = (0..n * d)
+            .map(|i| ((i * 7919 % 1009) as f32 / 1009.0) - 0.5)
+            .collect();
+        let x = tensor2::<F64>(&x_host, n, d, &Default::default());
+        let k = to_host(gram(&x.clone().transpose(), &x));
+        assert_eq!(k.len(), d * d);
+        let mut worst: f64 = 0.0;
+        for i in 0..d {
+            for j in 0..d {
+                let want: f64 = (0..n)
+                    .map(|r| x_host[r * d + i] as f64 * x_host[r * d + j] as f64)
+                    .sum();
+                worst = worst.max((k[i * d + j] - want).abs());
+            }
+        }
+        assert!(worst < 1e-9, "n={n} d={d}: largest error {worst}");
+    }
 }

@@ -14,7 +14,7 @@ use super::SolveError;
 use crate::problem::{tensor2, to_host, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use faer::linalg::solvers::Solve;
+use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
 
 /// Stores (I + K)^{-1} (d x d) on the device.
@@ -34,9 +34,9 @@ pub fn inverse_i_plus_k(k: &[f64], d: usize) -> Result<Mat<f64>, SolveError> {
     let llt = a
         .llt(Side::Lower)
         .map_err(|e| SolveError::NotPositiveDefinite(format!("I + K: {e:?}")))?;
-    let mut inv = Mat::<f64>::identity(d, d);
-    llt.solve_in_place(&mut inv);
-    Ok(inv)
+    // faer's inverse from the factor (L^-1, then L^-T L^-1 on one triangle): about 2/3 d^3
+    // flops, a third of solving against the identity's d columns (2 d^3).
+    Ok(llt.inverse())
 }
 
 impl<B: Backend> Preconditioner<B> for BlockJacobi<B> {
