@@ -94,6 +94,8 @@ pub struct TargetTime {
     pub u_s: f64,
     pub v_s: f64,
     pub dual_s: f64,
+    /// Test accuracy at that row (NaN where the trace has none).
+    pub test_acc: f64,
 }
 
 /// The first row whose train accuracy reaches `target` (NaN never does), with the cumulative
@@ -107,6 +109,7 @@ pub fn time_to_target(trace: &Trace, target: f64) -> Option<TargetTime> {
         u_s: trace.u_s[k],
         v_s: trace.v_s[k],
         dual_s: trace.dual_s[k],
+        test_acc: trace.test_acc.get(k).copied().unwrap_or(f64::NAN),
     })
 }
 

@@ -107,6 +107,8 @@ pub struct Row {
     /// Total, precomputation, u, v, dual (the split None where unknown).
     pub total_s: Option<f64>,
     pub split: Option<[f64; 4]>,
+    /// Mean test accuracy at the first crossing (ours only): speed is not bought with it.
+    pub test_acc: Option<f64>,
     pub note: String,
 }
 
@@ -172,6 +174,7 @@ fn paper_row(p: &PaperRow) -> Row {
         iter: None,
         total_s: Some(p.total_s),
         split: p.split,
+        test_acc: None,
         note: "Feng, Shah, Abraham, Table 1 (their hardware)".into(),
     }
 }
@@ -195,6 +198,7 @@ fn our_row(
         iter: None,
         total_s: None,
         split: None,
+        test_acc: None,
         note: String::new(),
     };
     let Some(target) = target else {
@@ -225,6 +229,7 @@ fn our_row(
             mean(&|t| t.v_s),
             mean(&|t| t.dual_s),
         ]);
+        row.test_acc = Some(mean(&|t| t.test_acc)).filter(|a| a.is_finite());
         if planned > 1 {
             notes.push(format!("mean of {planned} seeds"));
         }
@@ -335,7 +340,7 @@ fn cells(row: &Row) -> [String; 6] {
     }
 }
 
-const HEADER: [&str; 10] = [
+const HEADER: [&str; 11] = [
     "Source",
     "Method",
     "Backend",
@@ -345,8 +350,15 @@ const HEADER: [&str; 10] = [
     "u updates (s)",
     "v updates (s)",
     "dual updates (s)",
+    "Test acc.",
     "Note",
 ];
+
+/// The test accuracy cell: the mean at the target, or a dash.
+fn test_cell(row: &Row) -> String {
+    row.test_acc
+        .map_or_else(|| "–".to_string(), |a| format!("{a:.4}"))
+}
 
 fn target_of(rows: &[Row]) -> String {
     rows.iter()
@@ -371,7 +383,7 @@ pub fn markdown(title: &str, setting: &str, rows: &[Row]) -> String {
     let _ = writeln!(
         s,
         "|{}",
-        ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---"]
+        ["---", "---", "---", "---:", "---:", "---:", "---:", "---:", "---:", "---:", "---"]
             .map(|a| format!("{a}|"))
             .concat()
     );
@@ -384,7 +396,7 @@ pub fn markdown(title: &str, setting: &str, rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             if r.source == "paper" { "paper" } else { "ours" },
             r.method,
             r.backend,
@@ -394,6 +406,7 @@ pub fn markdown(title: &str, setting: &str, rows: &[Row]) -> String {
             c[3],
             c[4],
             c[5],
+            test_cell(r),
             md_escape(&short(&r.note, 160))
         );
     }
@@ -414,7 +427,7 @@ fn md_escape(s: &str) -> String {
 /// The CSV table: full-precision numbers (empty where there are none) and a status column.
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
-        "source,solver,method,backend,status,seeds_reached,seeds_planned,target_train_acc,iter,total_s,precompute_s,u_s,v_s,dual_s,note\n",
+        "source,solver,method,backend,status,seeds_reached,seeds_planned,target_train_acc,iter,total_s,precompute_s,u_s,v_s,dual_s,test_acc,note\n",
     );
     let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -442,6 +455,7 @@ pub fn csv(rows: &[Row]) -> String {
             num(split[1]),
             num(split[2]),
             num(split[3]),
+            num(r.test_acc),
             r.note.clone(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
@@ -474,7 +488,7 @@ pub fn latex(title: &str, setting: &str, rows: &[Row]) -> String {
         tex(&target_of(rows)),
         tex(setting)
     );
-    let _ = writeln!(s, "\\begin{{tabular}}{{lllrrrrrrl}}");
+    let _ = writeln!(s, "\\begin{{tabular}}{{lllrrrrrrrl}}");
     let _ = writeln!(s, "\\toprule");
     let _ = writeln!(
         s,
@@ -495,7 +509,7 @@ pub fn latex(title: &str, setting: &str, rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "{} & {} & {} & {} & {} & {} & {} & {} & {} & {} \\\\",
+            "{} & {} & {} & {} & {} & {} & {} & {} & {} & {} & {} \\\\",
             r.source,
             tex(&r.method),
             tex(&r.backend),
@@ -505,6 +519,7 @@ pub fn latex(title: &str, setting: &str, rows: &[Row]) -> String {
             tex(&c[3]),
             tex(&c[4]),
             tex(&c[5]),
+            tex(&test_cell(r)),
             tex(&short(&r.note, 70))
         );
     }

@@ -304,6 +304,9 @@ fn table_numbers_are_the_times_in_the_parquet() {
         assert_eq!(num("u_s"), mean(&|h| h.u_s));
         assert_eq!(num("v_s"), mean(&|h| h.v_s));
         assert_eq!(num("dual_s"), mean(&|h| h.dual_s));
+        // Test accuracy beside the time: the traces' own value at the crossing.
+        assert_eq!(num("test_acc"), mean(&|h| h.test_acc));
+        assert!(hits.iter().all(|h| h.test_acc.is_finite()));
         assert_eq!(num("iter"), if solver == "cg" { 4.0 } else { 5.0 });
         // And the split adds up to the total.
         assert_eq!(
