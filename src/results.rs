@@ -74,17 +74,33 @@ impl RunPaths {
     }
 }
 
-/// Writes columns as a Parquet file atomically: a temp file in the same directory, synced,
-/// then renamed over the target. A crash leaves either the old file or the new one.
+/// Writes columns as a Parquet file atomically (`write_atomically`).
 pub fn write_columns(path: &Path, columns: Vec<(String, Values)>) -> Result<(), ResultsError> {
     let cols: Vec<Column> = columns
         .into_iter()
         .map(|(name, v)| v.into_column(&name))
         .collect();
     let mut df = DataFrame::new_infer_height(cols).map_err(|e| err(path, e))?;
+    write_atomically(path, |file| {
+        ParquetWriter::new(&mut *file)
+            .finish(&mut df)
+            .map_err(|e| e.to_string())?;
+        file.flush().map_err(|e| e.to_string())
+    })
+}
+
+/// Writes a file atomically: `fill` writes a temp file in the same directory, which is synced
+/// and then renamed over `path`. A crash leaves either the old file or the new one, and a
+/// failed write removes its temp file. Every result file (Parquet, figures, tables) goes
+/// through here.
+pub fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> Result<(), String>,
+) -> Result<(), ResultsError> {
     let dir = path
         .parent()
-        .ok_or_else(|| err(path, "no parent directory"))?;
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
     let name = path
         .file_name()
@@ -93,10 +109,7 @@ pub fn write_columns(path: &Path, columns: Vec<(String, Values)>) -> Result<(), 
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = File::create(&tmp).map_err(|e| err(&tmp, e))?;
-        ParquetWriter::new(&mut file)
-            .finish(&mut df)
-            .map_err(|e| err(&tmp, e))?;
-        file.flush().map_err(|e| err(&tmp, e))?;
+        fill(&mut file).map_err(|e| err(&tmp, e))?;
         file.sync_all().map_err(|e| err(&tmp, e))?;
         std::fs::rename(&tmp, path).map_err(|e| err(path, e))
     })();

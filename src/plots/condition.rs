@@ -2,9 +2,7 @@
 //! preconditioned kappa as reference lines, from `<results>/<experiment>/kappa.parquet`
 //! (written by `admm-runner condition`).
 
-use super::{
-    bold, centered_lines, font, legend_row, save, sizes, Context, FigError, Figure, LegendItem,
-};
+use super::{font, legend_row, save, sizes, title_block, Context, FigError, Figure, LegendItem};
 use crate::results::{self, ResultsError};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -113,16 +111,8 @@ impl Figure for ConditionFigure {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let es = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|e| es(&e))?;
         let (_, h) = self.size();
-        let header = centered_lines(
-            root,
-            &[
-                (self.title.clone(), bold(sizes::TITLE)),
-                (self.subtitle.clone(), font(sizes::SUBTITLE)),
-            ],
-            16,
-        )? + 8;
+        let header = title_block(root, &self.title, &self.subtitle)?;
         let legend: Vec<LegendItem> = self
             .curves
             .iter()

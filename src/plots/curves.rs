@@ -4,8 +4,8 @@
 
 use super::data::{band, Band, Loaded, Metric, RunResult};
 use super::{
-    backend_color, bold, centered_lines, draw_footer, font, footer_height, padded, palette, save,
-    short, sizes, solver_color, solver_label, Context, FigError, Figure, LegendItem,
+    backend_color, bold, draw_footer, font, footer_height, not_shown, padded, palette, save, sizes,
+    solver_color, solver_label, title_block, Context, FigError, Figure, LegendItem,
 };
 use crate::manifest::PlotX;
 use plotters::coord::Shift;
@@ -119,11 +119,7 @@ pub(crate) fn render(
             .filter(|r| r.trace.as_ref().is_some_and(|t| !t.is_empty()))
             .collect();
         for r in runs.iter().filter(|r| !usable.iter().any(|u| u.id == r.id)) {
-            notes.push(format!(
-                "not shown: {label}, seed {}: {}",
-                r.seed,
-                short(r.reason.as_deref().unwrap_or("no trace"), 90)
-            ));
+            notes.push(not_shown(&label, r, "no trace"));
         }
         if usable.is_empty() {
             continue;
@@ -201,15 +197,7 @@ impl Figure for CurveFigure {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let header = centered_lines(
-            root,
-            &[
-                (self.title.clone(), bold(sizes::TITLE)),
-                (self.subtitle.clone(), font(sizes::SUBTITLE)),
-            ],
-            16,
-        )? + 8;
+        let header = title_block(root, &self.title, &self.subtitle)?;
         let legend = self.legend();
         let footer = footer_height(root, &legend, &self.notes);
         let body = root.margin(header as u32, footer as u32, 0, 0);

@@ -369,35 +369,15 @@ fn encode_png(file: &mut std::fs::File, rgb: &[u8], w: u32, h: u32) -> Result<()
     writer.finish().map_err(|e| e.to_string())
 }
 
-/// Writes through a temporary file in the same directory, then renames it over `path`.
+/// Writes `path` atomically (`results::write_atomically`), errors as `PlotError::Write`.
 pub(crate) fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> Result<(), String>,
 ) -> Result<(), PlotError> {
-    let fail = |reason: String| PlotError::Write {
+    crate::results::write_atomically(path, fill).map_err(|e| PlotError::Write {
         path: path.to_path_buf(),
-        reason,
-    };
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(e.to_string()))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
-        fill(&mut file)?;
-        file.sync_all().map_err(|e| e.to_string())?;
-        std::fs::rename(&tmp, path).map_err(|e| e.to_string())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(fail)
+        reason: e.reason,
+    })
 }
 
 /// Text sizes in pixels, chosen to stay readable when a figure is shown at half size.
@@ -417,6 +397,28 @@ pub(crate) fn font(size: u32) -> TextStyle<'static> {
 
 pub(crate) fn bold(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size, FontStyle::Bold).into_font()).color(&BLACK)
+}
+
+/// The figure note for a run that is not drawn: which line, which seed, and why (`default`
+/// where the run recorded no reason).
+pub(crate) fn not_shown(label: &str, run: &data::RunResult, default: &str) -> String {
+    let why = run.reason.as_deref().unwrap_or(default);
+    format!("not shown: {label}, seed {}: {}", run.seed, short(why, 90))
+}
+
+/// Clears the figure to white and draws its title and subtitle, centred; returns the y below
+/// them, where the figure's body starts.
+pub(crate) fn title_block<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    subtitle: &str,
+) -> Result<i32, String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let lines = [
+        (title.to_string(), bold(sizes::TITLE)),
+        (subtitle.to_string(), font(sizes::SUBTITLE)),
+    ];
+    Ok(centered_lines(root, &lines, 16)? + 8)
 }
 
 /// Draws centred lines of text from `y` down; returns the y below the last line.

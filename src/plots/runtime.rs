@@ -3,7 +3,7 @@
 
 use super::data::{Loaded, RunResult};
 use super::{
-    bold, centered_lines, draw_footer, font, footer_height, save, secs, short, sizes, solver_label,
+    draw_footer, font, footer_height, not_shown, save, secs, sizes, solver_label, title_block,
     Context, FigError, Figure, LegendItem,
 };
 use plotters::coord::Shift;
@@ -57,11 +57,7 @@ pub(crate) fn render(
             .collect();
         let ok: Vec<&RunResult> = runs.iter().copied().filter(|r| r.ok()).collect();
         for r in runs.iter().filter(|r| !r.ok()) {
-            notes.push(format!(
-                "not shown: {label}, seed {}: {}",
-                r.seed,
-                short(r.reason.as_deref().unwrap_or("failed"), 90)
-            ));
+            notes.push(not_shown(&label, r, "failed"));
         }
         if ok.is_empty() {
             continue;
@@ -134,15 +130,7 @@ impl Figure for RuntimeFigure {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let es = |e: &dyn std::fmt::Display| e.to_string();
-        root.fill(&WHITE).map_err(|e| es(&e))?;
-        let header = centered_lines(
-            root,
-            &[
-                (self.title.clone(), bold(sizes::TITLE)),
-                (self.subtitle.clone(), font(sizes::SUBTITLE)),
-            ],
-            16,
-        )? + 8;
+        let header = title_block(root, &self.title, &self.subtitle)?;
         let legend: Vec<LegendItem> = PHASES
             .iter()
             .map(|(name, c)| LegendItem {
