@@ -34,8 +34,9 @@ pub fn inverse_i_plus_k(k: &[f64], d: usize) -> Result<Mat<f64>, SolveError> {
     let llt = a
         .llt(Side::Lower)
         .map_err(|e| SolveError::NotPositiveDefinite(format!("I + K: {e:?}")))?;
-    // faer's inverse from the factor (L^-1, then L^-T L^-1 on one triangle): about 2/3 d^3
-    // flops, a third of solving against the identity's d columns (2 d^3).
+    // faer's inverse from the factor (L^-1, then L^-T L^-1 on one triangle): fewer flops than
+    // solving against the identity's d columns, though not measurably faster at d = 3073
+    // (BENCHMARKS.md, "Step by step").
     Ok(llt.inverse())
 }
 
