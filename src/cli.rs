@@ -108,8 +108,11 @@ pub enum Command {
         #[arg(long, default_value_t = 3, value_name = "K")]
         reps: usize,
         /// Flag a run whose normalized time grew by more than this factor.
-        #[arg(long, default_value_t = 2.0, value_name = "X")]
+        #[arg(long, default_value_t = 3.0, value_name = "X")]
         time_factor: f64,
+        /// Flag the suite when the geometric mean of its runs' time factors exceeds this.
+        #[arg(long, default_value_t = 1.5, value_name = "X")]
+        suite_time_factor: f64,
     },
 }
 

@@ -54,7 +54,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             update,
             reps,
             time_factor,
-        } => regress(&select, baseline, update, reps, time_factor),
+            suite_time_factor,
+        } => regress(
+            &select,
+            baseline,
+            update,
+            reps,
+            (time_factor, suite_time_factor),
+        ),
         Command::Plan { select } => {
             for run in planned(&select)? {
                 println!("{}", run.describe());
@@ -161,7 +168,7 @@ fn regress(
     baseline: std::path::PathBuf,
     update: bool,
     reps: usize,
-    time_factor: f64,
+    (time_factor, suite_time_factor): (f64, f64),
 ) -> anyhow::Result<ExitCode> {
     use admm_runner::regress;
     // Timings are taken with one worker thread unless RAYON_NUM_THREADS says otherwise: on a
@@ -190,6 +197,7 @@ fn regress(
         reps,
         tolerances: regress::Tolerances {
             time_factor,
+            suite_time_factor,
             ..Default::default()
         },
         complete: select.only.is_none() && select.shard.is_none(),
