@@ -1,6 +1,7 @@
 //! The binary end to end: run, skip on rerun, --force, failures recorded while the sweep
 //! goes on, plan output and errors.
 
+use crate::common::text;
 use admm_runner::results::{self, column_f64, column_str};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,14 +16,6 @@ fn run(args: &[&str]) -> Output {
         .env_remove("ADMM_SET_PROBLEM__BETA")
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 const SMALL: &str = "

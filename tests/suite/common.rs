@@ -122,3 +122,12 @@ where
         })
         .collect()
 }
+
+/// A finished command's stdout followed by its stderr, for assertions and failure messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}

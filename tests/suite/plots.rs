@@ -492,11 +492,7 @@ fn make_figures_quick_works_from_a_clean_checkout() {
         .env_remove("CIFAR10_DIR")
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = crate::common::text(&o);
     assert!(o.status.success(), "{text}");
     let plots = dir.path().join("plots");
     for (png, size) in [

@@ -4,7 +4,7 @@
 //! against a baseline written into a temporary directory, so it does not depend on the
 //! committed numbers or on this machine's speed.
 
-use crate::common::repo_root;
+use crate::common::{repo_root, text};
 use admm_runner::admm::TEST_SLOWDOWN_ENV;
 use admm_runner::manifest;
 use admm_runner::regress;
@@ -36,14 +36,6 @@ fn regress_env(baseline: &Path, extra: &[&str], slowdown_ms: Option<&str>) -> Ou
         c.env(TEST_SLOWDOWN_ENV, ms);
     }
     c.output().expect("admm-runner starts")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// The verdict column of the table row of `metric` for the run `ONE`.

@@ -367,11 +367,7 @@ fn condition_command_writes_kappa_per_rank() {
         .arg(&out)
         .output()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let text = crate::common::text(&o);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("kappa(A)"), "{text}");
     let df = admm_runner::results::read(&out.join("cond/kappa.parquet")).unwrap();
