@@ -3,16 +3,23 @@
 //! - the two GEMM shapes the operators are made of (X B and X^T R), best of k;
 //! - one application of A, as GFLOP/s from method.md sec. 3's count (4ndP + 4d^2P) and as a
 //!   fraction of the GEMM rate;
-//! - each solver's seconds per ADMM iteration (precomputation apart) and its peak memory.
+//! - each solver's seconds per ADMM iteration (precomputation apart; per epoch for adam), its
+//!   seconds to the manifest's `solver.target_train_acc` (Table 1's measure, precomputation
+//!   included, with the test accuracy at that moment) and its peak memory.
+//!
+//! So `admm-runner bench experiments/table1-mid.yaml` gives every number of issue 7 for the
+//! mid size in one process; `experiments/bench.yaml` covers the three sizes without a target.
 //!
 //! Timings are printed as Markdown tables, so the output can go straight into BENCHMARKS.md.
 //! They are never asserted on: this is a measuring tool, not a test.
 
-use crate::admm::{self, IterRecord, Observer};
+use crate::admm::{self, TargetClock};
 use crate::backend::{self, BackendTask};
 use crate::data::{self, Dataset};
-use crate::manifest::{PlannedRun, RunConfig};
+use crate::manifest::{PlannedRun, RunConfig, SolverKind};
+use crate::mlp::{self, AdamConfig};
 use crate::problem::{scalar, Problem};
+use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use std::collections::BTreeMap;
@@ -53,6 +60,11 @@ pub struct SolverTiming {
     pub per_iter_s: f64,
     pub iters: usize,
     pub train_acc: f64,
+    /// The run's `solver.target_train_acc`, if any.
+    pub target: Option<f64>,
+    /// Seconds (precomputation included), iterations and test accuracy when the target was
+    /// first reached; None when not reached (or no target).
+    pub to_target: Option<(f64, usize, f64)>,
     pub peak_rss_bytes: Option<u64>,
     pub error: Option<String>,
 }
@@ -115,8 +127,14 @@ pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
             match &timing.error {
                 Some(e) => format!("failed: {e}"),
                 None => format!(
-                    "{:.4} s/iter, precompute {:.3} s",
-                    timing.per_iter_s, timing.precompute_s
+                    "{:.4} s/iter, precompute {:.3} s{}",
+                    timing.per_iter_s,
+                    timing.precompute_s,
+                    timing
+                        .to_target
+                        .map_or(String::new(), |(secs, iter, _)| format!(
+                            ", target at {secs:.2} s (iteration {iter})"
+                        ))
                 ),
             }
         ));
@@ -151,6 +169,8 @@ fn failed(cfg: &RunConfig, error: String) -> SolverTiming {
         per_iter_s: f64::NAN,
         iters: 0,
         train_acc: f64::NAN,
+        target: cfg.solver.target_train_acc,
+        to_target: None,
         peak_rss_bytes: None,
         error: Some(error),
     }
@@ -167,37 +187,43 @@ impl BackendTask for Task<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
         let cfg = self.cfg;
-        let prob = match Problem::<B>::new(self.data, &cfg.problem, cfg.seed, &device) {
-            Ok(p) => p,
-            Err(e) => return (None, failed(cfg, e.to_string())),
-        };
-        let kernels = self.want_kernels.then(|| kernels(&prob, cfg.solver.rho));
+        let mut clock = TargetClock::new(&cfg.solver);
         let mut timing = failed(cfg, String::new());
-        (timing.d, timing.p, timing.error) = (prob.d, prob.p, None);
-        let result = admm::usolve::make_solver::<B>(&cfg.solver)
-            .and_then(|mut s| admm::solve(&prob, &cfg.solver, s.as_mut(), &mut Last));
+        timing.error = None;
+        let mut kernels_out = None;
+        // (stop, iterations, times, last record) of the ADMM loop or the Adam epochs.
+        let result = if cfg.solver.name == SolverKind::Adam {
+            timing.d = self.data.d + usize::from(cfg.problem.bias);
+            mlp::train::<Autodiff<B>>(self.data, &AdamConfig::from_run(cfg), &device, &mut clock)
+                .map(|o| (o.stop, o.epochs, o.times, o.last))
+                .map_err(|e| e.to_string())
+        } else {
+            let prob = match Problem::<B>::new(self.data, &cfg.problem, cfg.seed, &device) {
+                Ok(p) => p,
+                Err(e) => return (None, failed(cfg, e.to_string())),
+            };
+            kernels_out = self.want_kernels.then(|| kernels(&prob, cfg.solver.rho));
+            (timing.d, timing.p) = (prob.d, prob.p);
+            admm::usolve::make_solver::<B>(&cfg.solver)
+                .and_then(|mut s| admm::solve(&prob, &cfg.solver, s.as_mut(), &mut clock))
+                .map(|o| (o.stop, o.iterations, o.times, o.last))
+                .map_err(|e| e.to_string())
+        };
         match result {
-            Ok(out) => {
-                let t = out.times;
+            Ok((stop, iters, t, last)) => {
                 timing.precompute_s = t.precompute;
-                timing.iters = out.iterations;
-                timing.per_iter_s = (t.u + t.v + t.dual) / out.iterations.max(1) as f64;
-                timing.train_acc = out.last.map_or(f64::NAN, |r| r.metrics.train_acc);
+                timing.iters = iters;
+                timing.per_iter_s = (t.u + t.v + t.dual) / iters.max(1) as f64;
+                timing.train_acc = last.map_or(f64::NAN, |r| r.metrics.train_acc);
+                timing.to_target = clock
+                    .reached
+                    .map(|r| (r.times.total(), r.iter, r.metrics.test_acc));
                 timing.peak_rss_bytes = backend::peak_host_memory_bytes();
-                timing.error = out.stop.failure();
+                timing.error = stop.failure();
             }
-            Err(e) => timing.error = Some(e.to_string()),
+            Err(e) => timing.error = Some(e),
         }
-        (kernels, timing)
-    }
-}
-
-/// An observer that keeps nothing: bench runs never stop early.
-struct Last;
-
-impl Observer for Last {
-    fn observe(&mut self, _: &IterRecord) -> Option<String> {
-        None
+        (kernels_out, timing)
     }
 }
 
@@ -286,30 +312,26 @@ pub fn markdown(report: &Report) -> String {
         ));
     }
     s.push('\n');
-    s.push_str(
-        "| solver | backend | n | d | P | s / ADMM iter | precompute s | iters | train acc | peak RSS MiB |\n",
-    );
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| solver | backend | n | d | P | s / iter | precompute s | iters | train acc | to target s | iters to target | test acc there | peak RSS MiB |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for t in &report.solvers {
         let rss = t
             .peak_rss_bytes
             .map_or("-".to_string(), |b| format!("{:.0}", b as f64 / 1048576.0));
+        let lead = format!(
+            "| {} | {} | {} | {} | {} |",
+            t.solver, t.backend, t.n, t.d, t.p
+        );
+        let target = match (t.target, t.to_target) {
+            (None, _) => "no target | | |".to_string(),
+            (Some(goal), None) => format!("{:.0}% not reached | | |", goal * 100.0),
+            (Some(_), Some((secs, iter, test))) => format!("{secs:.4} | {iter} | {test:.4} |"),
+        };
         match &t.error {
-            Some(e) => s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | failed: {} | | | | |\n",
-                t.solver, t.backend, t.n, t.d, t.p, e
-            )),
+            Some(e) => s.push_str(&format!("{lead} failed: {e} | | | | {target} |\n")),
             None => s.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {:.4} | {:.3} | {} | {:.4} | {rss} |\n",
-                t.solver,
-                t.backend,
-                t.n,
-                t.d,
-                t.p,
-                t.per_iter_s,
-                t.precompute_s,
-                t.iters,
-                t.train_acc
+                "{lead} {:.4} | {:.3} | {} | {:.4} | {target} {rss} |\n",
+                t.per_iter_s, t.precompute_s, t.iters, t.train_acc
             )),
         }
     }

@@ -12,6 +12,7 @@
 use crate::admm::usolve::InnerStats;
 use crate::admm::{IterRecord, Observer, Stop, Times};
 use crate::data::Dataset;
+use crate::manifest::RunConfig;
 use crate::metrics::{loss_acc, Metrics};
 use crate::problem::{scalar, tensor2, with_bias};
 use burn::module::{AutodiffModule, Module, Param};
@@ -46,6 +47,28 @@ pub struct AdamConfig {
     pub seed: u64,
     /// Append a ones column to X (a bias inside W1, decayed like the convex problem's).
     pub bias: bool,
+}
+
+impl AdamConfig {
+    /// The options a planned run names: the solver section plus the problem's beta, bias and
+    /// P (the width defaults to 2P, the convex model's neuron budget).
+    pub fn from_run(cfg: &RunConfig) -> Self {
+        let s = &cfg.solver;
+        AdamConfig {
+            width: s.width.unwrap_or(2 * cfg.problem.patterns),
+            beta: cfg.problem.beta,
+            lr: s.lr,
+            beta1: s.adam_beta1,
+            beta2: s.adam_beta2,
+            batch_size: s.batch_size,
+            epochs: s.max_iters,
+            time_limit: s.time_limit,
+            target_train_acc: s.target_train_acc,
+            stop_at_target: s.stop_at_target,
+            seed: cfg.seed,
+            bias: cfg.problem.bias,
+        }
+    }
 }
 
 /// A configuration or data set that cannot be trained on.

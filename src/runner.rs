@@ -2,7 +2,7 @@
 //! trace and summary. A failing run (bad data, divergence, panic) is recorded and the sweep
 //! goes on.
 
-use crate::admm::{self, IterRecord, Observer, Stop, Times};
+use crate::admm::{self, IterRecord, Observer, Stop, TargetClock, Times};
 use crate::backend::{self, BackendTask};
 use crate::data::{self, Dataset};
 use crate::manifest::{PlannedRun, RunConfig, SolverKind};
@@ -50,9 +50,7 @@ struct Solved {
 /// Collects the trace, drives the progress bar and times the first crossing of the target.
 struct RunObserver {
     records: Vec<IterRecord>,
-    target: Option<f64>,
-    stop_at_target: bool,
-    reached: Option<IterRecord>,
+    clock: TargetClock,
     bar: Option<ProgressBar>,
 }
 
@@ -66,11 +64,7 @@ impl Observer for RunObserver {
                 r.metrics.train_acc, r.metrics.test_acc, r.metrics.objective
             ));
         }
-        let target = self.target?;
-        if self.reached.is_none() && r.metrics.train_acc >= target {
-            self.reached = Some(*r);
-        }
-        (self.stop_at_target && self.reached.is_some()).then(|| "target_reached".to_string())
+        self.clock.observe(r)
     }
 }
 
@@ -114,22 +108,7 @@ fn train_adam<B: Backend>(
     device: &B::Device,
     observer: &mut RunObserver,
 ) -> Result<Solved, String> {
-    let s = &cfg.solver;
-    let width = s.width.unwrap_or(2 * cfg.problem.patterns);
-    let adam = AdamConfig {
-        width,
-        beta: cfg.problem.beta,
-        lr: s.lr,
-        beta1: s.adam_beta1,
-        beta2: s.adam_beta2,
-        batch_size: s.batch_size,
-        epochs: s.max_iters,
-        time_limit: s.time_limit,
-        target_train_acc: s.target_train_acc,
-        stop_at_target: s.stop_at_target,
-        seed: cfg.seed,
-        bias: cfg.problem.bias,
-    };
+    let adam = AdamConfig::from_run(cfg);
     let out =
         mlp::train::<Autodiff<B>>(data, &adam, device, observer).map_err(|e| e.to_string())?;
     Ok(Solved {
@@ -270,9 +249,7 @@ fn execute(
     let cfg = &run.config;
     let mut observer = RunObserver {
         records: Vec::new(),
-        target: cfg.solver.target_train_acc,
-        stop_at_target: cfg.solver.stop_at_target,
-        reached: None,
+        clock: TargetClock::new(&cfg.solver),
         bar: progress.run_bar(run),
     };
     let mut load_s = f64::NAN;
@@ -351,7 +328,7 @@ fn describe(s: &Solved, obs: &RunObserver) -> String {
         s.times.v,
         s.times.dual
     );
-    if let (Some(t), Some(r)) = (obs.target, obs.reached) {
+    if let (Some(t), Some(r)) = (obs.clock.target, obs.clock.reached) {
         line += &format!(", {:.0}% train acc at {:.2} s", t * 100.0, r.times.total());
     }
     line
@@ -444,7 +421,7 @@ fn summary_row(
     let times = solved.map(|x| x.times);
     let last = obs.records.last().copied();
     let m = last.map(|r| r.metrics);
-    let reached = obs.reached;
+    let reached = obs.clock.reached;
     let mut row = vec![
         ("run_id".into(), s(&run.id)),
         ("experiment".into(), s(&cfg.experiment)),

@@ -88,6 +88,36 @@ pub trait Observer {
     fn observe(&mut self, record: &IterRecord) -> Option<String>;
 }
 
+/// Times the first iteration that reaches a train-accuracy target (Table 1's measure) and,
+/// when asked, stops there. Shared by `run` and `bench`, so both read the clock the same way.
+#[derive(Debug, Clone, Default)]
+pub struct TargetClock {
+    pub target: Option<f64>,
+    pub stop_at_target: bool,
+    /// The first record with train accuracy >= target.
+    pub reached: Option<IterRecord>,
+}
+
+impl TargetClock {
+    pub fn new(cfg: &SolverConfig) -> Self {
+        TargetClock {
+            target: cfg.target_train_acc,
+            stop_at_target: cfg.stop_at_target,
+            reached: None,
+        }
+    }
+}
+
+impl Observer for TargetClock {
+    fn observe(&mut self, r: &IterRecord) -> Option<String> {
+        let target = self.target?;
+        if self.reached.is_none() && r.metrics.train_acc >= target {
+            self.reached = Some(*r);
+        }
+        (self.stop_at_target && self.reached.is_some()).then(|| "target_reached".to_string())
+    }
+}
+
 /// The end state of a solve.
 #[derive(Debug, Clone)]
 pub struct Outcome<B: Backend> {

@@ -69,28 +69,54 @@ impl LineSearch {
     }
 }
 
-/// The u-subproblem being minimized, with yhat = F u and K u maintained incrementally.
+/// The u-subproblem being minimized, with yhat = F u and c = u + K u - b maintained
+/// incrementally: c is the block gradient without its F^T F / rho term, so a step needs one
+/// gather of c instead of three (u, K u and b), and its update reuses (I + K) g.
 pub struct BlockState<'a, B: Backend> {
     prob: &'a Problem<B>,
     rho: f64,
     b: Tensor<B, 2>,
     u: Tensor<B, 2>,
     yhat: Tensor<B, 2>,
-    ku: Tensor<B, 2>,
+    c: Tensor<B, 2>,
 }
 
 impl<'a, B: Backend> BlockState<'a, B> {
     /// Starts at u; costs one F and one K product.
     pub fn new(prob: &'a Problem<B>, rho: f64, b: Tensor<B, 2>, u: Tensor<B, 2>) -> Self {
         let yhat = prob.f(&u);
-        let ku = prob.k.clone().matmul(u.clone());
+        let c = u.clone() + prob.k.clone().matmul(u.clone()) - b.clone();
         BlockState {
             prob,
             rho,
             b,
             u,
             yhat,
-            ku,
+            c,
+        }
+    }
+
+    /// The state without its borrow of the problem, to be resumed by the next u-step.
+    pub fn into_carry(self) -> Carry<B> {
+        Carry {
+            u: self.u,
+            yhat: self.yhat,
+            c: self.c,
+            b: self.b,
+        }
+    }
+
+    /// Continues from a finished state with a new right-hand side (and rho): u, and so F u
+    /// and K u, are unchanged, so only c moves, by b_old - b. Saves the F and K products.
+    pub fn resume(prob: &'a Problem<B>, rho: f64, b: Tensor<B, 2>, carry: Carry<B>) -> Self {
+        let c = carry.c + carry.b - b.clone();
+        BlockState {
+            prob,
+            rho,
+            b,
+            u: carry.u,
+            yhat: carry.yhat,
+            c,
         }
     }
 
@@ -120,24 +146,26 @@ impl<'a, B: Backend> BlockState<'a, B> {
             .collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * bs]), &prob.device);
         let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, bs));
-        let ft = prob.xt.clone().matmul(mask_b.clone() * self.yhat.clone());
-        let g = self.u.clone().select(1, idx.clone())
-            + Tensor::cat(vec![ft.clone(), ft.neg()], 1).div_scalar(rho)
-            + self.ku.clone().select(1, idx.clone())
-            - self.b.clone().select(1, idx.clone());
+        // [F^T yhat]_J / rho = [X^T (M_J .* yhat), -X^T (M_J .* yhat)] / rho.
+        let ft = prob
+            .xt
+            .clone()
+            .matmul(mask_b.clone() * self.yhat.clone())
+            .div_scalar(rho);
+        let g = self.c.clone().select(1, idx.clone()) + Tensor::cat(vec![ft.clone(), ft.neg()], 1);
         let g_diff = g.clone().slice([0..d, 0..bs]) - g.clone().slice([0..d, bs..2 * bs]);
         let fg = (prob.x.clone().matmul(g_diff) * mask_b).sum_dim(1); // F g_J, n x 1
-        let kg = prob.k.clone().matmul(g.clone()); // (I (x) K) g_J on the block
+        let ikg = g.clone() + prob.k.clone().matmul(g.clone()); // (I + K) g_J on the block
         let sums = to_host(Tensor::cat(
             vec![
                 (g.clone() * g.clone()).sum(),
                 (fg.clone() * fg.clone()).sum(),
-                (g.clone() * kg.clone()).sum(),
+                (g.clone() * ikg.clone()).sum(),
             ],
             0,
         ));
-        let (gg, ff, gkg) = (sums[0], sums[1], sums[2]);
-        let Some((t, decrease)) = line.search(gg, gg + ff / rho + gkg) else {
+        let (gg, ff, gikg) = (sums[0], sums[1], sums[2]);
+        let Some((t, decrease)) = line.search(gg, gikg + ff / rho) else {
             return 0.0;
         };
         let add = IndexingUpdateOp::Add;
@@ -145,14 +173,27 @@ impl<'a, B: Backend> BlockState<'a, B> {
             .u
             .clone()
             .select_assign(1, idx.clone(), g.mul_scalar(-t), add);
-        self.ku = self
-            .ku
+        self.c = self
+            .c
             .clone()
-            .select_assign(1, idx, kg.mul_scalar(-t), add);
+            .select_assign(1, idx, ikg.mul_scalar(-t), add);
         self.yhat = self.yhat.clone() - fg.mul_scalar(t);
         decrease
     }
 }
+
+/// A finished `BlockState` between u-steps: u, F u, u + K u - b and the b it was built for.
+pub struct Carry<B: Backend> {
+    u: Tensor<B, 2>,
+    yhat: Tensor<B, 2>,
+    c: Tensor<B, 2>,
+    b: Tensor<B, 2>,
+}
+
+/// A warm-started u-step resumes the previous one's F u and K u (instead of two products
+/// over X and K) for this many u-steps in a row; then they are rebuilt from u, so the
+/// rounding of the incremental updates cannot build up without bound.
+const REFRESH_EVERY: usize = 10;
 
 /// L = ceil(8 sqrt(P / 3)): the length of the decrease window (reference).
 pub fn window_len(p: usize) -> usize {
@@ -182,8 +223,9 @@ impl Window {
     }
 }
 
-/// The RBCD u-solver. Its random stream and its carried step size persist across u-steps.
-pub struct Rbcd {
+/// The RBCD u-solver. Its random stream, its carried step size and (when warm-starting) its
+/// incremental state persist across u-steps.
+pub struct Rbcd<B: Backend> {
     block_size: usize,
     threshold: f64,
     decay: f64,
@@ -191,9 +233,11 @@ pub struct Rbcd {
     warm_start: bool,
     line: LineSearch,
     rng: StdRng,
+    /// The last u-step's state and how many u-steps in a row have resumed it.
+    carry: Option<(Carry<B>, usize)>,
 }
 
-impl Rbcd {
+impl<B: Backend> Rbcd<B> {
     pub fn new(cfg: &SolverConfig) -> Self {
         Rbcd {
             block_size: cfg.block_size,
@@ -204,6 +248,7 @@ impl Rbcd {
             line: LineSearch::new(cfg.rbcd_step0),
             // A stream apart from the gates' and the sketch's.
             rng: StdRng::seed_from_u64(cfg.seed ^ 0x3c6e_f372_fe94_f82b),
+            carry: None,
         }
     }
 
@@ -213,7 +258,7 @@ impl Rbcd {
     }
 }
 
-impl<B: Backend> USolver<B> for Rbcd {
+impl<B: Backend> USolver<B> for Rbcd<B> {
     /// Nothing to precompute: K = X^T X is already part of the problem.
     fn prepare(&mut self, _prob: &Problem<B>, _rho: f64) -> Result<(), SolveError> {
         Ok(())
@@ -227,12 +272,18 @@ impl<B: Backend> USolver<B> for Rbcd {
         previous: Tensor<B, 2>,
         k: usize,
     ) -> Result<(Tensor<B, 2>, InnerStats), SolveError> {
-        let u0 = if self.warm_start {
-            previous
-        } else {
-            previous.zeros_like()
+        let (mut state, resumed) = match self.carry.take() {
+            // Resume only the u this solver returned last (what ADMM hands back).
+            Some((carry, age))
+                if self.warm_start
+                    && age < REFRESH_EVERY
+                    && scalar((previous.clone() - carry.u.clone()).abs()) == 0.0 =>
+            {
+                (BlockState::resume(prob, rho, b, carry), age + 1)
+            }
+            _ if self.warm_start => (BlockState::new(prob, rho, b, previous), 0),
+            _ => (BlockState::new(prob, rho, b, previous.zeros_like()), 0),
         };
-        let mut state = BlockState::new(prob, rho, b, u0);
         let threshold = self.threshold * self.decay.powf(k as f64);
         let mut window = Window::new(window_len(prob.p));
         let mut steps = 0;
@@ -245,8 +296,12 @@ impl<B: Backend> USolver<B> for Rbcd {
                 break;
             }
         }
+        let u = state.u().clone();
+        if self.warm_start {
+            self.carry = Some((state.into_carry(), resumed));
+        }
         Ok((
-            state.into_u(),
+            u,
             InnerStats {
                 iters: steps,
                 rel_residual: f64::NAN,
