@@ -124,10 +124,6 @@ impl<'a, B: Backend> BlockState<'a, B> {
         &self.u
     }
 
-    pub fn into_u(self) -> Tensor<B, 2> {
-        self.u
-    }
-
     /// q(u) from scratch with the full operator: for tests and diagnostics, never in the loop.
     pub fn objective(&self) -> f64 {
         let au = self.prob.apply_a(&self.u, self.rho);
