@@ -15,12 +15,12 @@ quick=${QUICK:-}
 
 # Quick settings: the same manifests on a small synthetic teacher problem.
 quick_common=(--set data.source=synthetic --set data.dim=10 --set data.n_train=300
-  --set data.n_test=300 --set problem.patterns=4 --set solver.rank=20 --set solver.max_iters=8)
+  --set data.n_test=300 --set problem.patterns=4 --set solver.nys.rank=20 --set solver.max_iters=8)
 quick_extra() {
   case "$1" in
     fig1) echo "--set sweep.seed=[0,1]" ;;
     fig2) echo "--set condition.max_rank=30" ;;
-    table1) echo "--set solver.max_iters=40 --set solver.target_train_acc=0.8 --set solver.lr=0.01" ;;
+    table1) echo "--set solver.max_iters=40 --set solver.target_train_acc=0.8 --set solver.adam.lr=0.01" ;;
   esac
 }
 # The overrides for manifest $1, one per line (so that `[0,1]` is never globbed).

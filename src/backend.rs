@@ -1,7 +1,29 @@
 //! The one place that names concrete burn backends. Everything else is generic over `Backend`.
 
-use crate::manifest::BackendKind;
 use burn::tensor::backend::Backend;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Which burn backend a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    /// burn-flex: the fastest CPU backend measured here.
+    #[default]
+    Flex,
+    Ndarray,
+    Cuda,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Cuda => "cuda",
+        })
+    }
+}
 
 /// Generic code to run on a backend chosen at run time.
 pub trait BackendTask {

@@ -13,13 +13,11 @@
 //! Timings are printed as Markdown tables, so the output can go straight into BENCHMARKS.md.
 //! They are never asserted on: this is a measuring tool, not a test.
 
-use crate::admm::{self, TargetClock};
 use crate::backend::{self, BackendTask};
-use crate::data::{self, Dataset};
-use crate::manifest::{PlannedRun, RunConfig, SolverKind};
-use crate::mlp::{self, AdamConfig};
+use crate::data::Dataset;
+use crate::execute::{Hooks, Outcome, Session};
+use crate::manifest::{PlannedRun, RunConfig};
 use crate::problem::{scalar, Problem};
-use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use std::collections::BTreeMap;
@@ -76,154 +74,112 @@ pub struct Report {
     pub solvers: Vec<SolverTiming>,
 }
 
-/// Runs every planned run as a timing job, and the kernels once per (size, backend).
+/// Runs every planned run as a timing job (through `execute`, as `run` does), and the
+/// kernels once per (size, backend).
 pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
     let mut report = Report::default();
     let mut seen = BTreeMap::new();
-    let mut cache: Option<(String, Dataset)> = None;
+    let mut session = Session::new();
     for run in runs {
         let cfg = &run.config;
-        let data = match load(cfg, &mut cache) {
-            Ok(d) => d,
-            Err(e) => {
-                report.solvers.push(failed(cfg, e));
-                continue;
-            }
-        };
         let key = format!(
-            "{}:{}:{}:{}",
-            cfg.backend, data.n, data.d, cfg.problem.patterns
+            "{}:{:?}:{}",
+            cfg.backend,
+            serde_json::to_string(&cfg.data).unwrap_or_default(),
+            cfg.problem.patterns
         );
-        let want_kernels = !seen.contains_key(&key);
-        backend::reset_peak_host_memory();
-        let task = Task {
-            cfg,
-            data,
-            want_kernels,
-        };
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            backend::dispatch(cfg.backend, task)
-        }));
-        let (kernels, timing) = match out {
-            Ok(Ok(pair)) => pair,
-            Ok(Err(e)) => (None, failed(cfg, e.to_string())),
-            Err(_) => (None, failed(cfg, "panicked".into())),
-        };
-        if let Some(k) = kernels {
-            seen.insert(key, ());
-            progress(&format!(
-                "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s",
-                cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops
-            ));
-            report.kernels.push((cfg.backend.to_string(), k));
-        }
-        progress(&format!(
-            "{} {} n={} d={} P={}: {}",
-            timing.solver,
-            timing.backend,
-            timing.n,
-            timing.d,
-            timing.p,
-            match &timing.error {
-                Some(e) => format!("failed: {e}"),
-                None => format!(
-                    "{:.4} s/iter, precompute {:.3} s{}",
-                    timing.per_iter_s,
-                    timing.precompute_s,
-                    timing
-                        .to_target
-                        .map_or(String::new(), |(secs, iter, _)| format!(
-                            ", target at {secs:.2} s (iteration {iter})"
-                        ))
-                ),
+        if !seen.contains_key(&key) {
+            match kernels_of(&mut session, cfg) {
+                Ok(k) => {
+                    progress(&format!(
+                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s",
+                        cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops
+                    ));
+                    report.kernels.push((cfg.backend.to_string(), k));
+                    seen.insert(key, ());
+                }
+                Err(e) => progress(&format!("{} kernels: failed: {e}", cfg.backend)),
             }
-        ));
+        }
+        let timing = timing(cfg, &session.execute(run, Hooks::default()));
+        progress(&timing_line(&timing));
         report.solvers.push(timing);
     }
     report
 }
 
-fn load<'c>(
-    cfg: &RunConfig,
-    cache: &'c mut Option<(String, Dataset)>,
-) -> Result<&'c Dataset, String> {
-    let key = serde_json::to_string(&cfg.data).unwrap_or_default();
-    if cache.as_ref().is_none_or(|(k, _)| *k != key) {
-        let data = data::load(&cfg.data, cfg.seed).map_err(|e| e.to_string())?;
-        *cache = Some((key, data));
-    }
-    cache
-        .as_ref()
-        .map(|(_, d)| d)
-        .ok_or_else(|| "data cache is empty".to_string())
+/// The kernel rates on the run's problem (the same data, gates and shapes as the solve).
+fn kernels_of(session: &mut Session, cfg: &RunConfig) -> Result<Kernels, String> {
+    let (data, _) = session.data(cfg)?;
+    let rho = cfg.solver.method.admm().map_or(0.01, |a| a.rho);
+    let task = KernelTask { cfg, data, rho };
+    crate::execute::catch_panic(|| backend::dispatch(cfg.backend, task))?
+        .map_err(|e| e.to_string())?
 }
 
-fn failed(cfg: &RunConfig, error: String) -> SolverTiming {
+fn timing_line(t: &SolverTiming) -> String {
+    format!(
+        "{} {} n={} d={} P={}: {}",
+        t.solver,
+        t.backend,
+        t.n,
+        t.d,
+        t.p,
+        match &t.error {
+            Some(e) => format!("failed: {e}"),
+            None => format!(
+                "{:.4} s/iter, precompute {:.3} s{}",
+                t.per_iter_s,
+                t.precompute_s,
+                t.to_target.map_or(String::new(), |(secs, iter, _)| format!(
+                    ", target at {secs:.2} s (iteration {iter})"
+                ))
+            ),
+        }
+    )
+}
+
+/// A solver's timing from its executed run.
+fn timing(cfg: &RunConfig, out: &Outcome) -> SolverTiming {
+    let s = &out.summary;
+    let t = &s.times;
+    let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
+    let iters = s.iterations.unwrap_or(0).max(0) as usize;
+    let stepping = v(t.u_s) + v(t.v_s) + v(t.dual_s);
     SolverTiming {
-        solver: cfg.solver.name.to_string(),
-        backend: cfg.backend.to_string(),
+        solver: s.solver.clone(),
+        backend: s.backend.clone(),
         n: cfg.data.n_train,
-        d: 0,
-        p: cfg.problem.patterns,
-        precompute_s: f64::NAN,
-        per_iter_s: f64::NAN,
-        iters: 0,
-        train_acc: f64::NAN,
-        target: cfg.solver.target_train_acc,
-        to_target: None,
-        peak_rss_bytes: None,
-        error: Some(error),
+        d: s.d.unwrap_or(0) as usize,
+        p: s.p.map_or(cfg.problem.patterns, |p| p as usize),
+        precompute_s: v(t.precompute_s),
+        per_iter_s: stepping / iters.max(1) as f64,
+        iters,
+        train_acc: v(s.last.train_acc),
+        target: cfg.solver.stop.target_train_acc,
+        to_target: out
+            .reached
+            .map(|r| (r.times.total(), r.iter, r.metrics.test_acc)),
+        peak_rss_bytes: s.peak_host_rss_bytes.map(|b| b as u64),
+        error: out.failure().map(str::to_string),
     }
 }
 
-struct Task<'a> {
+/// Times the kernels on one backend.
+struct KernelTask<'a> {
     cfg: &'a RunConfig,
     data: &'a Dataset,
-    want_kernels: bool,
+    rho: f64,
 }
 
-impl BackendTask for Task<'_> {
-    type Output = (Option<Kernels>, SolverTiming);
+impl BackendTask for KernelTask<'_> {
+    type Output = Result<Kernels, String>;
 
     fn run<B: Backend>(self, device: B::Device) -> Self::Output {
         let cfg = self.cfg;
-        let mut clock = TargetClock::new(&cfg.solver);
-        let mut timing = failed(cfg, String::new());
-        timing.error = None;
-        let mut kernels_out = None;
-        // (stop, iterations, times, last record) of the ADMM loop or the Adam epochs.
-        let result = if cfg.solver.name == SolverKind::Adam {
-            timing.d = self.data.d + usize::from(cfg.problem.bias);
-            mlp::train::<Autodiff<B>>(self.data, &AdamConfig::from_run(cfg), &device, &mut clock)
-                .map(|o| (o.stop, o.epochs, o.times, o.last))
-                .map_err(|e| e.to_string())
-        } else {
-            let prob = match Problem::<B>::new(self.data, &cfg.problem, cfg.seed, &device) {
-                Ok(p) => p,
-                Err(e) => return (None, failed(cfg, e.to_string())),
-            };
-            kernels_out = self.want_kernels.then(|| kernels(&prob, cfg.solver.rho));
-            (timing.d, timing.p) = (prob.d, prob.p);
-            admm::usolve::make_solver::<B>(&cfg.solver)
-                .and_then(|mut s| admm::solve(&prob, &cfg.solver, s.as_mut(), &mut clock))
-                .map(|o| (o.stop, o.iterations, o.times, o.last))
-                .map_err(|e| e.to_string())
-        };
-        match result {
-            Ok((stop, iters, t, last)) => {
-                timing.precompute_s = t.precompute;
-                timing.iters = iters;
-                timing.per_iter_s = (t.u + t.v + t.dual) / iters.max(1) as f64;
-                timing.train_acc = last.map_or(f64::NAN, |r| r.metrics.train_acc);
-                timing.to_target = clock
-                    .reached
-                    .map(|r| (r.times.total(), r.iter, r.metrics.test_acc));
-                timing.peak_rss_bytes = backend::peak_host_memory_bytes();
-                timing.error = stop.failure();
-            }
-            Err(e) => timing.error = Some(e),
-        }
-        (kernels_out, timing)
+        let prob = Problem::<B>::new(self.data, &cfg.problem, cfg.seed, &device)
+            .map_err(|e| e.to_string())?;
+        Ok(kernels(&prob, self.rho))
     }
 }
 

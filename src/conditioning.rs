@@ -9,10 +9,10 @@
 
 use crate::admm::usolve::exact::dense_a;
 use crate::admm::usolve::nystrom::{nystrom_factors, NystromFactors};
-use crate::admm::usolve::SolveError;
-use crate::manifest::{self, ConditionConfig, ManifestError, NysVariant};
+use crate::admm::usolve::{NysVariant, SolveError};
+use crate::manifest::{self, ConditionConfig, ManifestError};
 use crate::problem::{Problem, ProblemError};
-use crate::results::{self, ResultsError, Values};
+use crate::results::{KappaTable, ResultsError};
 use burn::tensor::backend::Backend;
 use faer::{Mat, Side};
 use figment::value::Value;
@@ -62,7 +62,9 @@ pub fn run(
     let data = crate::data::load(&cfg.data, cfg.seed)?;
     let prob =
         Problem::<burn::backend::Flex>::new(&data, &cfg.problem, cfg.seed, &Default::default())?;
-    let kappas = compute(&prob, cfg.solver.rho, cfg.seed, &cond)?;
+    // Figure 2's A at the run's rho (the ADMM default for a manifest whose first run is Adam).
+    let rho = cfg.solver.method.admm().copied().unwrap_or_default().rho;
+    let kappas = compute(&prob, rho, cfg.seed, &cond)?;
     let file = out.join(&cfg.experiment).join("kappa.parquet");
     write(&file, &kappas)?;
     Ok((file, kappas))
@@ -196,18 +198,12 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
 /// One row per rank: rank, kappa_nys, kappa_a, kappa_diag (and kappa_nys_ref).
 fn write(file: &Path, k: &Kappas) -> Result<(), ResultsError> {
     let n = k.ranks.len();
-    let floats = |v: &[f64]| Values::F64(v.iter().map(|&x| Some(x)).collect());
-    let mut cols = vec![
-        (
-            "rank".to_string(),
-            Values::I64(k.ranks.iter().map(|&r| Some(r as i64)).collect()),
-        ),
-        ("kappa_nys".to_string(), floats(&k.kappa_nys)),
-        ("kappa_a".to_string(), floats(&vec![k.kappa_a; n])),
-        ("kappa_diag".to_string(), floats(&vec![k.kappa_diag; n])),
-    ];
-    if let Some(r) = &k.kappa_nys_ref {
-        cols.push(("kappa_nys_ref".to_string(), floats(r)));
+    KappaTable {
+        ranks: k.ranks.iter().map(|&r| r as f64).collect(),
+        kappa_a: vec![k.kappa_a; n],
+        kappa_diag: vec![k.kappa_diag; n],
+        kappa_nys: k.kappa_nys.clone(),
+        kappa_nys_ref: k.kappa_nys_ref.clone(),
     }
-    results::write_columns(file, cols)
+    .write(file)
 }

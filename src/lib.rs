@@ -2,8 +2,13 @@
 //! their convex reformulation by ADMM (Feng, Shah, Abraham, "Scalable ADMM for Convex Neural
 //! Networks").
 //!
-//! Data flows one way: `manifest` (YAML/TOML) -> planned runs -> `runner` -> `admm` on a burn
-//! `Backend` -> `results` (Parquet).
+//! Data flows one way: `manifest` (YAML/TOML) -> planned runs -> `execute` -> `admm` or `mlp`
+//! on a burn `Backend` -> `results` (Parquet) -> `plots`.
+//!
+//! Two halves with one typed seam: the engine (`data`, `problem`, `metrics`, `executor`,
+//! `admm`, `mlp`, `backend`) takes its own option types and never reads a manifest; the
+//! harness (`manifest`, `execute`, `runner`, `bench`, `regress`, `results`, `plots`) converts a
+//! manifest's run into engine types once (`manifest::Method::engine`).
 
 pub mod admm;
 pub mod backend;
@@ -11,6 +16,8 @@ pub mod bench;
 pub mod cli;
 pub mod conditioning;
 pub mod data;
+pub mod execute;
+pub mod executor;
 pub mod manifest;
 pub mod metrics;
 pub mod mlp;

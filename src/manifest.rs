@@ -4,7 +4,13 @@
 //! Layering, lowest to highest priority: the file, `ADMM_SET_*` environment variables,
 //! one sweep point (axes and variant), then `--set key=value` from the command line.
 
+use crate::admm::usolve::{CgOptions, ExactOptions, NysOptions, Precond, RbcdOptions, USolverSpec};
+use crate::admm::AdmmOptions;
+pub use crate::backend::BackendKind;
 use crate::data::DataConfig;
+use crate::executor::StopRules;
+use crate::mlp::AdamOptions;
+pub use crate::problem::ProblemConfig;
 use figment::providers::{Env, Format, Serialized, Toml, Yaml};
 use figment::value::Value;
 use figment::Figment;
@@ -36,28 +42,7 @@ pub enum ManifestError {
     },
 }
 
-/// Which burn backend a run uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum BackendKind {
-    /// burn-flex: the fastest CPU backend measured here.
-    #[default]
-    Flex,
-    Ndarray,
-    Cuda,
-}
-
-impl fmt::Display for BackendKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            BackendKind::Flex => "flex",
-            BackendKind::Ndarray => "ndarray",
-            BackendKind::Cuda => "cuda",
-        })
-    }
-}
-
-/// The u-step solver of ADMM (or the Adam baseline).
+/// The method a run uses: an ADMM u-solver or the Adam baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SolverKind {
@@ -77,9 +62,21 @@ pub enum SolverKind {
     Adam,
 }
 
-impl fmt::Display for SolverKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl SolverKind {
+    /// Every method.
+    pub const ALL: [SolverKind; 7] = [
+        SolverKind::Exact,
+        SolverKind::Cg,
+        SolverKind::DiagPcg,
+        SolverKind::NysPcg,
+        SolverKind::BjPcg,
+        SolverKind::Rbcd,
+        SolverKind::Adam,
+    ];
+
+    /// The manifest name (`cg`, `nys-pcg`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
             SolverKind::Exact => "exact",
             SolverKind::Cg => "cg",
             SolverKind::Rbcd => "rbcd",
@@ -87,146 +84,215 @@ impl fmt::Display for SolverKind {
             SolverKind::NysPcg => "nys-pcg",
             SolverKind::BjPcg => "bj-pcg",
             SolverKind::Adam => "adam",
-        })
+        }
+    }
+
+    /// The method a manifest name (or a summary's `solver` cell) names.
+    pub fn parse(name: &str) -> Option<SolverKind> {
+        SolverKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
-/// The training loss. Only the squared loss of the paper for now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    #[default]
-    Squared,
+impl fmt::Display for SolverKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
-/// How the inner (CG) tolerance evolves over ADMM iterations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum TolSchedule {
-    /// The same tolerance every ADMM iteration.
-    Fixed,
-    /// tol_k = tol0 / (1 + k)^1.2, as CRONOS and GeNIOS do.
-    #[default]
-    Tighten,
+/// A resolved method with exactly the options it uses (serialized with its `name` tag, so a
+/// run id and a summary's `config.solver.*` columns hold nothing another method reads).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "name", rename_all = "kebab-case")]
+pub enum Method {
+    Exact {
+        admm: AdmmOptions,
+        exact: ExactOptions,
+    },
+    Cg {
+        admm: AdmmOptions,
+        cg: CgOptions,
+    },
+    DiagPcg {
+        admm: AdmmOptions,
+        cg: CgOptions,
+    },
+    NysPcg {
+        admm: AdmmOptions,
+        cg: CgOptions,
+        nys: NysOptions,
+    },
+    BjPcg {
+        admm: AdmmOptions,
+        cg: CgOptions,
+    },
+    Rbcd {
+        admm: AdmmOptions,
+        rbcd: RbcdOptions,
+    },
+    Adam {
+        adam: AdamOptions,
+    },
 }
 
-/// Which matrix the Nystrom preconditioner sketches, and its shift mu.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum NysVariant {
-    /// Frangella-Tropp-Udell: sketch the PSD part H = F^T F / rho + G^T G of A = H + I, mu = 1.
-    #[default]
-    Textbook,
-    /// The paper's code: sketch the whole A (identity included), mu = rho.
-    Reference,
+/// What the engine runs for a method: ADMM with a u-solver, or Adam.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Engine {
+    Admm(AdmmOptions, USolverSpec),
+    Adam(AdamOptions),
 }
 
-/// The `problem:` section.
+impl Method {
+    pub fn kind(&self) -> SolverKind {
+        match self {
+            Method::Exact { .. } => SolverKind::Exact,
+            Method::Cg { .. } => SolverKind::Cg,
+            Method::DiagPcg { .. } => SolverKind::DiagPcg,
+            Method::NysPcg { .. } => SolverKind::NysPcg,
+            Method::BjPcg { .. } => SolverKind::BjPcg,
+            Method::Rbcd { .. } => SolverKind::Rbcd,
+            Method::Adam { .. } => SolverKind::Adam,
+        }
+    }
+
+    /// The engine's description of this method: the one conversion from harness to engine.
+    pub fn engine(&self) -> Engine {
+        let cg = |admm: &AdmmOptions, o: &CgOptions, p| Engine::Admm(*admm, USolverSpec::Cg(*o, p));
+        match self {
+            Method::Exact { admm, exact } => Engine::Admm(*admm, USolverSpec::Exact(*exact)),
+            Method::Cg { admm, cg: o } => cg(admm, o, Precond::None),
+            Method::DiagPcg { admm, cg: o } => cg(admm, o, Precond::Diag),
+            Method::NysPcg { admm, cg: o, nys } => cg(admm, o, Precond::Nystrom(*nys)),
+            Method::BjPcg { admm, cg: o } => cg(admm, o, Precond::BlockJacobi),
+            Method::Rbcd { admm, rbcd } => Engine::Admm(*admm, USolverSpec::Rbcd(*rbcd)),
+            Method::Adam { adam } => Engine::Adam(*adam),
+        }
+    }
+
+    /// The ADMM options, for ADMM methods.
+    pub fn admm(&self) -> Option<&AdmmOptions> {
+        match self {
+            Method::Exact { admm, .. }
+            | Method::Cg { admm, .. }
+            | Method::DiagPcg { admm, .. }
+            | Method::NysPcg { admm, .. }
+            | Method::BjPcg { admm, .. }
+            | Method::Rbcd { admm, .. } => Some(admm),
+            Method::Adam { .. } => None,
+        }
+    }
+}
+
+/// The `solver:` section as written: the method's name, the stop rules every method shares,
+/// and one section per option family. A sweep base may carry sections for several methods;
+/// each run keeps only its own (`SolverSection::resolve`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ProblemConfig {
-    /// Number of sampled gate vectors P (before duplicate patterns are dropped).
-    pub patterns: usize,
-    /// Weight-decay / group-lasso strength beta.
-    #[serde(default = "default_beta")]
-    pub beta: f64,
-    #[serde(default)]
-    pub loss: Loss,
-    /// Append a column of ones to X (the gates get that coordinate too).
-    #[serde(default = "yes")]
-    pub bias: bool,
-    /// Gates from a `.npy` file (d x P, with the bias row if `bias`), instead of sampling.
-    #[serde(default)]
-    pub gates: Option<PathBuf>,
-}
-
-/// The `solver:` section: ADMM parameters and the u-step solver's options.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SolverConfig {
+pub struct SolverSection {
     pub name: SolverKind,
-    /// ADMM penalty.
-    #[serde(default = "default_rho")]
-    pub rho: f64,
-    /// Dual step ratio (1 = standard ADMM).
-    #[serde(default = "one")]
-    pub gamma: f64,
-    /// ADMM iterations at most (the planned budget: reaching it is a normal stop).
+    /// Steps at most: ADMM iterations, Adam epochs (the planned budget: reaching it is a
+    /// normal stop).
     #[serde(default = "default_max_iters")]
     pub max_iters: usize,
     /// Wall-clock safety limit in seconds; a run that reaches it is recorded as failed.
     #[serde(default)]
     pub time_limit: Option<f64>,
-    /// Boyd et al. absolute and relative tolerances; 0 for both disables the test.
-    #[serde(default = "default_tol_abs")]
-    pub tol_abs: f64,
-    #[serde(default = "default_tol_rel")]
-    pub tol_rel: f64,
     /// Train accuracy whose first crossing is timed (Table 1's "seconds to 97%").
     #[serde(default)]
     pub target_train_acc: Option<f64>,
     /// Stop as soon as the target is reached.
     #[serde(default)]
     pub stop_at_target: bool,
-    /// Inner (CG) iteration cap per ADMM iteration.
-    #[serde(default = "default_inner_max_iters")]
-    pub inner_max_iters: usize,
-    /// Inner relative-residual tolerance (tol0 of the schedule).
-    #[serde(default = "default_inner_tol")]
-    pub inner_tol: f64,
+    /// Every ADMM u-solver: rho, gamma, tol_abs, tol_rel.
     #[serde(default)]
-    pub inner_tol_schedule: TolSchedule,
-    /// Start each inner solve from the previous u (else from zero, as the reference code does).
-    #[serde(default = "yes")]
-    pub warm_start: bool,
-    /// Largest 2dP for which the exact solver forms and factors A.
-    #[serde(default = "default_exact_max_dim")]
-    pub exact_max_dim: usize,
-    /// nys-pcg: rank r of the Nystrom sketch (must be below N = 2dP).
-    #[serde(default = "default_rank")]
-    pub rank: usize,
-    /// nys-pcg: the textbook preconditioner or the paper code's variant.
+    pub admm: AdmmOptions,
+    /// cg, diag-pcg, nys-pcg, bj-pcg: max_iters, tol, tol_schedule, warm_start.
     #[serde(default)]
-    pub nys_variant: NysVariant,
-    /// rbcd: distinct patterns per block (a pattern owns its v- and its w-column).
-    #[serde(default = "default_block_size")]
-    pub block_size: usize,
-    /// rbcd: stop the inner loop when the mean decrease of the ADMM u-objective over the last
-    /// L = ceil(8 sqrt(P/3)) steps falls below this. In the reference code's units (the
-    /// u-objective, i.e. rho times the quadratic RBCD minimizes), so its 0.7 carries over.
-    #[serde(default = "default_rbcd_threshold")]
-    pub rbcd_threshold: f64,
-    /// rbcd: the threshold is multiplied by this after every ADMM iteration (the authors: 0.96;
-    /// 1 keeps it fixed).
-    #[serde(default = "one")]
-    pub rbcd_decay: f64,
-    /// rbcd: the first trial step (carried over and adapted between steps). Too large costs
-    /// nothing: the backtracking evaluates the quadratic exactly without touching tensors.
-    #[serde(default = "one")]
-    pub rbcd_step0: f64,
-    /// rbcd: block steps per u-step at most; `inner_max_iters` when absent (a separate key, so
-    /// that one manifest can cap CG at 10 iterations and RBCD at the reference's 1000 steps).
+    pub cg: CgOptions,
+    /// nys-pcg: rank, variant.
     #[serde(default)]
-    pub rbcd_max_steps: Option<usize>,
-    /// adam: the learning rate. (`max_iters` counts epochs for adam.)
-    #[serde(default = "default_lr")]
-    pub lr: f64,
-    /// adam: decay rates of the first and second moment estimates.
-    #[serde(default = "default_adam_beta1")]
-    pub adam_beta1: f64,
-    #[serde(default = "default_adam_beta2")]
-    pub adam_beta2: f64,
-    /// adam: mini-batch size.
-    #[serde(default = "default_batch_size")]
-    pub batch_size: usize,
-    /// adam: hidden neurons; 2P, the convex model's neuron budget, when absent.
+    pub nys: NysOptions,
+    /// rbcd: block_size, threshold, decay, step0, max_steps, warm_start.
     #[serde(default)]
-    pub width: Option<usize>,
-    /// The run seed, for solvers that draw random numbers (RBCD's blocks, the Nystrom sketch).
-    /// Not a manifest key: `plan` copies the top-level `seed` here, so runs stay reproducible
-    /// and the run id (which already hashes the seed) is unchanged by it.
-    #[serde(skip)]
-    pub seed: u64,
+    pub rbcd: RbcdOptions,
+    /// exact: max_dim.
+    #[serde(default)]
+    pub exact: ExactOptions,
+    /// adam: lr, beta1, beta2, batch_size, width.
+    #[serde(default)]
+    pub adam: AdamOptions,
+}
+
+impl SolverSection {
+    /// The method `name` names, with only its own option sections.
+    pub fn resolve(&self) -> SolverConfig {
+        let (admm, cg) = (self.admm, self.cg);
+        let method = match self.name {
+            SolverKind::Exact => Method::Exact {
+                admm,
+                exact: self.exact,
+            },
+            SolverKind::Cg => Method::Cg { admm, cg },
+            SolverKind::DiagPcg => Method::DiagPcg { admm, cg },
+            SolverKind::NysPcg => Method::NysPcg {
+                admm,
+                cg,
+                nys: self.nys,
+            },
+            SolverKind::BjPcg => Method::BjPcg { admm, cg },
+            SolverKind::Rbcd => Method::Rbcd {
+                admm,
+                rbcd: self.rbcd,
+            },
+            SolverKind::Adam => Method::Adam { adam: self.adam },
+        };
+        SolverConfig {
+            method,
+            stop: StopRules {
+                max_iters: self.max_iters,
+                time_limit: self.time_limit,
+                target_train_acc: self.target_train_acc,
+                stop_at_target: self.stop_at_target,
+            },
+        }
+    }
+
+    /// Ranges serde cannot express, in every section (a bad value is an error even where
+    /// this run does not read it: it is a mistake in the file all the same). Returns the
+    /// dotted key and the reason.
+    fn validate(&self) -> Result<(), (String, String)> {
+        fn at(section: &str) -> impl Fn((&str, String)) -> (String, String) + '_ {
+            move |(k, why)| (format!("solver.{section}.{k}"), why)
+        }
+        self.admm.validate().map_err(at("admm"))?;
+        self.cg.validate().map_err(at("cg"))?;
+        self.rbcd.validate().map_err(at("rbcd"))?;
+        self.adam.validate().map_err(at("adam"))?;
+        if self.nys.rank == 0 {
+            return Err(("solver.nys.rank".into(), "must be at least 1".into()));
+        }
+        if self.max_iters == 0 {
+            return Err(("solver.max_iters".into(), "must be at least 1".into()));
+        }
+        if let Some(t) = self.target_train_acc.filter(|t| !(0.0..=1.0).contains(t)) {
+            return Err((
+                "solver.target_train_acc".into(),
+                format!("is a fraction in [0, 1], got {t}"),
+            ));
+        }
+        if self.time_limit.is_some_and(|t| t <= 0.0 || t.is_nan()) {
+            return Err(("solver.time_limit".into(), "must be > 0 seconds".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A run's resolved `solver:` section: its method (with its own options) and the stop rules.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SolverConfig {
+    #[serde(flatten)]
+    pub method: Method,
+    #[serde(flatten)]
+    pub stop: StopRules,
 }
 
 /// The optional `condition:` section, read only by `admm-runner condition` (Figure 2).
@@ -329,8 +395,9 @@ impl fmt::Display for FigureKind {
     }
 }
 
-/// One fully resolved run: everything that determines its result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One fully resolved run: everything that determines its result, and nothing else (its
+/// serialization is hashed into the run id and flattened into the summary's config columns).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunConfig {
     pub experiment: String,
     pub data: DataConfig,
@@ -352,7 +419,7 @@ struct ManifestFile {
     description: Option<String>,
     data: DataConfig,
     problem: ProblemConfig,
-    solver: SolverConfig,
+    solver: SolverSection,
     #[serde(default)]
     backend: BackendKind,
     #[serde(default)]
@@ -381,25 +448,32 @@ pub struct PlannedRun {
 }
 
 impl PlannedRun {
-    /// One line for `plan` and progress output.
+    /// One line for `plan` and progress output: the id, the setting, and the options the
+    /// run's method uses that are most often swept.
     pub fn describe(&self) -> String {
         let c = &self.config;
+        let method = &c.solver.method;
+        let d = match c.data.source {
+            crate::data::DataSource::Synthetic => c.data.dim.to_string(),
+            crate::data::DataSource::Cifar10 => c.data.downsample.unwrap_or(3072).to_string(),
+            crate::data::DataSource::Npy => "npy".to_string(),
+        };
+        // The method's own most-swept option: rho for ADMM, the learning rate for Adam.
+        let knob = match (method, method.admm()) {
+            (_, Some(admm)) => format!("rho={}", admm.rho),
+            (Method::Adam { adam }, None) => format!("lr={}", adam.lr),
+            _ => String::new(),
+        };
         format!(
-            "{id}  solver={s} backend={b} n={n} d={d} P={p} seed={seed} rho={rho} beta={beta} iters={it}",
+            "{id}  solver={s} backend={b} n={n} d={d} P={p} seed={seed} {knob} beta={beta} iters={it}",
             id = self.id,
-            s = c.solver.name,
+            s = method.kind(),
             b = c.backend,
             n = c.data.n_train,
-            d = match c.data.source {
-                crate::data::DataSource::Synthetic => c.data.dim.to_string(),
-                crate::data::DataSource::Cifar10 => c.data.downsample.unwrap_or(3072).to_string(),
-                crate::data::DataSource::Npy => "npy".to_string(),
-            },
             p = c.problem.patterns,
             seed = c.seed,
-            rho = c.solver.rho,
             beta = c.problem.beta,
-            it = c.solver.max_iters,
+            it = c.solver.stop.max_iters,
         )
     }
 }
@@ -450,17 +524,15 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
             .extract()
             .map_err(|e| schema_error(path, e))
             .map_err(|e| with_point(e, &point))?;
-        let mut solver = resolved.solver;
-        solver.seed = resolved.seed;
+        validate(path, &resolved)?;
         let config = RunConfig {
             experiment: experiment.clone(),
             data: resolved.data,
             problem: resolved.problem,
-            solver,
+            solver: resolved.solver.resolve(),
             backend: resolved.backend,
             seed: resolved.seed,
         };
-        validate(path, &config)?;
         let id = run_id(&config);
         if runs.iter().any(|r: &PlannedRun| r.id == id) {
             continue; // two sweep points resolving to the same run: run it once
@@ -593,105 +665,19 @@ fn sweep_points(
     Ok(points)
 }
 
-/// Checks that serde cannot express: ranges and consistency.
-fn validate(path: &Path, c: &RunConfig) -> Result<(), ManifestError> {
-    let bad = |key: &str, reason: String| ManifestError::Invalid {
+/// Checks that serde cannot express: ranges and consistency, naming the dotted key.
+fn validate(path: &Path, file: &ManifestFile) -> Result<(), ManifestError> {
+    let bad = |(key, reason): (String, String)| ManifestError::Invalid {
         path: path.to_path_buf(),
-        key: key.to_string(),
+        key,
         reason,
     };
-    if c.problem.patterns == 0 {
-        return Err(bad("problem.patterns", "must be at least 1".into()));
-    }
-    if !(c.problem.beta >= 0.0 && c.problem.beta.is_finite()) {
-        return Err(bad(
-            "problem.beta",
-            format!("must be >= 0, got {}", c.problem.beta),
-        ));
-    }
-    if !(c.solver.rho > 0.0 && c.solver.rho.is_finite()) {
-        return Err(bad(
-            "solver.rho",
-            format!("must be > 0, got {}", c.solver.rho),
-        ));
-    }
-    if !(c.solver.gamma > 0.0 && c.solver.gamma < 2.0) {
-        return Err(bad(
-            "solver.gamma",
-            format!("must be in (0, 2), got {}", c.solver.gamma),
-        ));
-    }
-    if c.solver.max_iters == 0 {
-        return Err(bad("solver.max_iters", "must be at least 1".into()));
-    }
-    if let Some(t) = c.solver.target_train_acc {
-        if !(0.0..=1.0).contains(&t) {
-            return Err(bad(
-                "solver.target_train_acc",
-                format!("is a fraction in [0, 1], got {t}"),
-            ));
-        }
-    }
-    if c.solver.time_limit.is_some_and(|t| t <= 0.0 || t.is_nan()) {
-        return Err(bad("solver.time_limit", "must be > 0 seconds".into()));
-    }
-    validate_solver_options(path, &c.solver)?;
-    if c.data.n_train == 0 && c.data.source != crate::data::DataSource::Npy {
-        return Err(bad("data.n_train", "must be at least 1".into()));
-    }
-    Ok(())
-}
-
-/// Ranges of the per-solver options.
-fn validate_solver_options(path: &Path, s: &SolverConfig) -> Result<(), ManifestError> {
-    let bad = |key: &str, reason: String| ManifestError::Invalid {
-        path: path.to_path_buf(),
-        key: key.to_string(),
-        reason,
-    };
-    if s.rank == 0 {
-        return Err(bad("solver.rank", "must be at least 1".into()));
-    }
-    if s.block_size == 0 {
-        return Err(bad("solver.block_size", "must be at least 1".into()));
-    }
-    if !(s.rbcd_threshold >= 0.0 && s.rbcd_threshold.is_finite()) {
-        return Err(bad(
-            "solver.rbcd_threshold",
-            format!("must be >= 0, got {}", s.rbcd_threshold),
-        ));
-    }
-    if !(s.rbcd_decay > 0.0 && s.rbcd_decay <= 1.0) {
-        return Err(bad(
-            "solver.rbcd_decay",
-            format!("must be in (0, 1], got {}", s.rbcd_decay),
-        ));
-    }
-    if !(s.rbcd_step0 > 0.0 && s.rbcd_step0.is_finite()) {
-        return Err(bad(
-            "solver.rbcd_step0",
-            format!("must be > 0, got {}", s.rbcd_step0),
-        ));
-    }
-    if s.rbcd_max_steps == Some(0) {
-        return Err(bad("solver.rbcd_max_steps", "must be at least 1".into()));
-    }
-    if !(s.lr > 0.0 && s.lr.is_finite()) {
-        return Err(bad("solver.lr", format!("must be > 0, got {}", s.lr)));
-    }
-    for (key, b) in [
-        ("solver.adam_beta1", s.adam_beta1),
-        ("solver.adam_beta2", s.adam_beta2),
-    ] {
-        if !(0.0..1.0).contains(&b) {
-            return Err(bad(key, format!("must be in [0, 1), got {b}")));
-        }
-    }
-    if s.batch_size == 0 {
-        return Err(bad("solver.batch_size", "must be at least 1".into()));
-    }
-    if s.width == Some(0) {
-        return Err(bad("solver.width", "must be at least 1".into()));
+    file.problem
+        .validate()
+        .map_err(|(k, why)| bad((format!("problem.{k}"), why)))?;
+    file.solver.validate().map_err(bad)?;
+    if file.data.n_train == 0 && file.data.source != crate::data::DataSource::Npy {
+        return Err(bad(("data.n_train".into(), "must be at least 1".into())));
     }
     Ok(())
 }
@@ -701,7 +687,7 @@ pub fn run_id(config: &RunConfig) -> String {
     let canonical = serde_json::to_string(config).unwrap_or_default();
     format!(
         "{}-{}-s{}-{:08x}",
-        config.solver.name,
+        config.solver.method.kind(),
         config.backend,
         config.seed,
         fnv1a64(canonical.as_bytes()) as u32
@@ -760,56 +746,11 @@ pub fn value_text(v: &Value) -> String {
     }
 }
 
-fn default_beta() -> f64 {
-    1e-3
-}
-fn default_rho() -> f64 {
-    0.01
-}
-fn one() -> f64 {
-    1.0
-}
-fn yes() -> bool {
-    true
-}
 fn default_max_iters() -> usize {
     100
 }
-fn default_tol_abs() -> f64 {
-    1e-6
-}
-fn default_tol_rel() -> f64 {
-    1e-4
-}
-fn default_inner_max_iters() -> usize {
-    20
-}
-fn default_inner_tol() -> f64 {
-    1e-2
-}
-fn default_exact_max_dim() -> usize {
-    4000
-}
 fn default_rank() -> usize {
     100
-}
-fn default_lr() -> f64 {
-    1e-3
-}
-fn default_adam_beta1() -> f64 {
-    0.9
-}
-fn default_adam_beta2() -> f64 {
-    0.999
-}
-fn default_batch_size() -> usize {
-    64
-}
-fn default_block_size() -> usize {
-    3
-}
-fn default_rbcd_threshold() -> f64 {
-    0.7
 }
 fn default_condition_max_dim() -> usize {
     6000

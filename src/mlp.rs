@@ -9,12 +9,12 @@
 //!
 //! eq. (2): J(W1, w2) = 1/2 ||f(X) - y||^2 + beta/2 (||W1||_F^2 + ||w2||^2).
 
-use crate::admm::usolve::InnerStats;
-use crate::admm::{IterRecord, Observer, Stop, Times};
 use crate::data::Dataset;
-use crate::manifest::RunConfig;
+use crate::executor::{
+    self, InnerStats, IterRecord, Iterate, Observer, Step, Stop, StopRules, Times,
+};
 use crate::metrics::{loss_acc, Metrics};
-use crate::problem::{scalar, tensor2, with_bias};
+use crate::problem::{scalar, tensor2, with_bias, ProblemConfig};
 use burn::module::{AutodiffModule, Module, Param};
 use burn::nn::{Linear, LinearConfig};
 use burn::optim::{GradientsParams, Optimizer};
@@ -23,12 +23,61 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
-/// Options of one Adam run.
+/// Adam's own options (the manifest's `solver.adam` section).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdamOptions {
+    /// The learning rate.
+    pub lr: f64,
+    /// Decay rates of the first and second moment estimates.
+    pub beta1: f64,
+    pub beta2: f64,
+    /// Mini-batch size.
+    pub batch_size: usize,
+    /// Hidden neurons; 2P, the convex model's neuron budget, when absent.
+    pub width: Option<usize>,
+}
+
+impl Default for AdamOptions {
+    fn default() -> Self {
+        AdamOptions {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            batch_size: 64,
+            width: None,
+        }
+    }
+}
+
+impl AdamOptions {
+    /// Ranges serde cannot express: the first bad field (relative key) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(("lr", format!("must be > 0, got {}", self.lr)));
+        }
+        for (key, b) in [("beta1", self.beta1), ("beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return Err((key, format!("must be in [0, 1), got {b}")));
+            }
+        }
+        if self.batch_size == 0 {
+            return Err(("batch_size", "must be at least 1".into()));
+        }
+        if self.width == Some(0) {
+            return Err(("width", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Everything one Adam run needs besides the data and the stop rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdamConfig {
-    /// Hidden neurons m (the runner passes 2P, the convex model's neuron budget).
+    /// Hidden neurons m (2P by default, the convex model's neuron budget).
     pub width: usize,
     /// Weight decay of eq. (2), the same beta as the convex problem's.
     pub beta: f64,
@@ -36,13 +85,6 @@ pub struct AdamConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub batch_size: usize,
-    /// Epoch budget: reaching it is a normal stop (`Stop::MaxIters`).
-    pub epochs: usize,
-    /// Training seconds after which the run stops as failed (checked after each epoch).
-    pub time_limit: Option<f64>,
-    /// Not read here: the runner's observer times the crossing and stops the run.
-    pub target_train_acc: Option<f64>,
-    pub stop_at_target: bool,
     /// Seeds the initial weights and the per-epoch shuffles.
     pub seed: u64,
     /// Append a ones column to X (a bias inside W1, decayed like the convex problem's).
@@ -50,23 +92,17 @@ pub struct AdamConfig {
 }
 
 impl AdamConfig {
-    /// The options a planned run names: the solver section plus the problem's beta, bias and
-    /// P (the width defaults to 2P, the convex model's neuron budget).
-    pub fn from_run(cfg: &RunConfig) -> Self {
-        let s = &cfg.solver;
+    /// Adam's options with the problem's beta, bias and P (the width defaults to 2P).
+    pub fn new(opts: &AdamOptions, problem: &ProblemConfig, seed: u64) -> Self {
         AdamConfig {
-            width: s.width.unwrap_or(2 * cfg.problem.patterns),
-            beta: cfg.problem.beta,
-            lr: s.lr,
-            beta1: s.adam_beta1,
-            beta2: s.adam_beta2,
-            batch_size: s.batch_size,
-            epochs: s.max_iters,
-            time_limit: s.time_limit,
-            target_train_acc: s.target_train_acc,
-            stop_at_target: s.stop_at_target,
-            seed: cfg.seed,
-            bias: cfg.problem.bias,
+            width: opts.width.unwrap_or(2 * problem.patterns),
+            beta: problem.beta,
+            lr: opts.lr,
+            beta1: opts.beta1,
+            beta2: opts.beta2,
+            batch_size: opts.batch_size,
+            seed,
+            bias: problem.bias,
         }
     }
 }
@@ -86,6 +122,8 @@ pub struct MlpOutcome {
     pub epochs: usize,
     pub times: Times,
     pub last: Option<IterRecord>,
+    /// The first epoch's record that reached the target train accuracy.
+    pub reached: Option<IterRecord>,
 }
 
 /// f(x) = relu(x W1) w2: two bias-free burn-nn `Linear` layers.
@@ -204,7 +242,8 @@ impl<B: Backend> Inputs<B> {
     }
 }
 
-/// Trains the network by Adam, one `IterRecord` per epoch through `observer`.
+/// Trains the network by Adam, one `IterRecord` per epoch through `observer`, until a stop
+/// rule fires (`rules.max_iters` counts epochs).
 ///
 /// Clocks: `times.precompute` is the upload of the data and the model init, `times.u` the
 /// cumulative training seconds, `v` and `dual` stay 0; the per-epoch evaluation is untimed
@@ -212,49 +251,84 @@ impl<B: Backend> Inputs<B> {
 pub fn train<B: AutodiffBackend>(
     data: &Dataset,
     cfg: &AdamConfig,
+    rules: &StopRules,
     device: &B::Device,
     observer: &mut dyn Observer,
 ) -> Result<MlpOutcome, MlpError> {
     validate(data, cfg)?;
     let start = Instant::now();
-    let sync = || {
-        let _ = B::sync(device);
-    };
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let inputs = Inputs::<B::InnerBackend>::new(data, cfg.bias, device);
-    let mut model = Mlp::<B>::init(inputs.d_in, cfg.width, &mut rng, device);
-    let mut optim = burn::optim::AdamConfig::new()
+    let model = Mlp::<B>::init(inputs.d_in, cfg.width, &mut rng, device);
+    let optim = burn::optim::AdamConfig::new()
         .with_beta_1(cfg.beta1 as f32)
         .with_beta_2(cfg.beta2 as f32)
         .init::<B, Mlp<B>>();
-    sync();
-    let mut times = Times {
+    let _ = B::sync(device);
+    let times = Times {
         precompute: start.elapsed().as_secs_f64(),
         ..Times::default()
     };
-    let mut out = MlpOutcome {
-        stop: Stop::MaxIters,
-        epochs: 0,
+    let mut run = AdamRun {
+        model: Some(model),
+        optim,
+        inputs,
+        cfg,
+        rng,
         times,
-        last: None,
+        start,
     };
-    for epoch in 1..=cfg.epochs {
-        let t = Instant::now();
-        let steps;
-        (model, steps) = run_epoch(model, &mut optim, &inputs, cfg, &mut rng);
-        sync();
-        times.u += t.elapsed().as_secs_f64();
-        let metrics = evaluate(&model.valid(), &inputs, cfg.beta);
-        let record = epoch_record(epoch, times, start.elapsed().as_secs_f64(), metrics, steps);
-        out.epochs = epoch;
-        out.times = times;
-        out.last = Some(record);
-        if let Some(stop) = stop_after(&record, observer.observe(&record), cfg) {
-            out.stop = stop;
-            break;
-        }
+    let out = executor::execute(&mut run, rules, observer).unwrap_or_else(|never| match never {});
+    Ok(MlpOutcome {
+        stop: out.stop,
+        epochs: out.iterations,
+        times: out.last.map_or(times, |r| r.times),
+        last: out.last,
+        reached: out.reached,
+    })
+}
+
+/// Adam training in progress: one `step` is one epoch.
+struct AdamRun<'a, B: AutodiffBackend, O> {
+    /// Always Some between steps (an epoch takes the model by value).
+    model: Option<Mlp<B>>,
+    optim: O,
+    inputs: Inputs<B::InnerBackend>,
+    cfg: &'a AdamConfig,
+    rng: StdRng,
+    times: Times,
+    start: Instant,
+}
+
+impl<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>> Iterate for AdamRun<'_, B, O> {
+    type Error = std::convert::Infallible;
+
+    fn unit(&self) -> &'static str {
+        "epoch"
     }
-    Ok(out)
+
+    fn step(&mut self, k: usize) -> Result<Step, Self::Error> {
+        let Some(model) = self.model.take() else {
+            unreachable!("the model is put back after every epoch")
+        };
+        let t = Instant::now();
+        let (model, steps) = run_epoch(
+            model,
+            &mut self.optim,
+            &self.inputs,
+            self.cfg,
+            &mut self.rng,
+        );
+        let _ = B::sync(&self.inputs.x.device());
+        self.times.u += t.elapsed().as_secs_f64();
+        let metrics = evaluate(&model.valid(), &self.inputs, self.cfg.beta);
+        self.model = Some(model);
+        let wall = self.start.elapsed().as_secs_f64();
+        Ok(Step {
+            record: epoch_record(k + 1, self.times, wall, metrics, steps),
+            converged: false,
+        })
+    }
 }
 
 /// An epoch in the trace's shape; ADMM-only quantities (residuals, rho, cone violation) are NaN.
@@ -351,23 +425,5 @@ pub fn evaluate<B: Backend>(model: &Mlp<B>, inputs: &Inputs<B>, beta: f64) -> Me
         test_acc,
         cone_violation: f64::NAN,
         active_neurons: model.hidden.weight.dims()[1],
-    }
-}
-
-/// The stop rule after an epoch, in ADMM's order: divergence, the observer, the time limit.
-fn stop_after(record: &IterRecord, wanted: Option<String>, cfg: &AdamConfig) -> Option<Stop> {
-    let obj = record.metrics.objective;
-    if !obj.is_finite() {
-        return Some(Stop::Diverged(format!(
-            "objective is {obj} at epoch {}",
-            record.iter
-        )));
-    }
-    if let Some(why) = wanted {
-        return Some(Stop::Observer(why));
-    }
-    match cfg.time_limit {
-        Some(limit) if record.times.total() >= limit => Some(Stop::TimeLimit(limit)),
-        _ => None,
     }
 }

@@ -6,13 +6,62 @@
 //! tensor products on the backend; nothing loops over patterns.
 
 use crate::data::Dataset;
-use crate::manifest::ProblemConfig;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// The training loss. Only the squared loss of the paper for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Loss {
+    #[default]
+    Squared,
+}
+
+/// What defines the convex problem besides the data (the manifest's `problem:` section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProblemConfig {
+    /// Number of sampled gate vectors P (before duplicate patterns are dropped).
+    pub patterns: usize,
+    /// Weight-decay / group-lasso strength beta.
+    #[serde(default = "default_beta")]
+    pub beta: f64,
+    #[serde(default)]
+    pub loss: Loss,
+    /// Append a column of ones to X (the gates get that coordinate too).
+    #[serde(default = "yes")]
+    pub bias: bool,
+    /// Gates from a `.npy` file (d x P, with the bias row if `bias`), instead of sampling.
+    #[serde(default)]
+    pub gates: Option<PathBuf>,
+}
+
+fn default_beta() -> f64 {
+    1e-3
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl ProblemConfig {
+    /// Ranges serde cannot express: the first bad field (relative key) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.patterns == 0 {
+            return Err(("patterns", "must be at least 1".into()));
+        }
+        if !(self.beta >= 0.0 && self.beta.is_finite()) {
+            return Err(("beta", format!("must be >= 0, got {}", self.beta)));
+        }
+        Ok(())
+    }
+}
 
 /// Errors building the problem from data and configuration.
 #[derive(Debug, thiserror::Error)]

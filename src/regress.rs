@@ -348,7 +348,12 @@ pub fn key(run: &PlannedRun) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| "data".into());
-    format!("{source}/{}-{}-s{}", c.solver.name, c.backend, c.seed)
+    format!(
+        "{source}/{}-{}-s{}",
+        c.solver.method.kind(),
+        c.backend,
+        c.seed
+    )
 }
 
 /// Keeps the runs whose plan line or key contains `only`; fails when two runs share a key.

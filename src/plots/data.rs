@@ -2,7 +2,8 @@
 //! the figures need (seed means and bands, time to the target accuracy).
 
 use crate::manifest::{PlannedRun, PlotX};
-use crate::results::{self, ResultsError, RunPaths};
+use crate::results::schema::{self, Summary};
+use crate::results::{ResultsError, RunPaths};
 use std::path::Path;
 
 /// One run's trace: a row per ADMM iteration (Adam: per epoch). Missing or null cells are NaN.
@@ -30,28 +31,21 @@ impl Trace {
         self.iter.is_empty()
     }
 
-    /// Reads a trace file.
+    /// Reads a trace file into the columns the figures use.
     pub fn read(path: &Path) -> Result<Trace, ResultsError> {
-        let df = results::read(path)?;
-        let col = |name: &str| -> Result<Vec<f64>, ResultsError> {
-            results::column_f64(&df, name)
-                .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
-                .ok_or_else(|| ResultsError {
-                    path: path.to_path_buf(),
-                    reason: format!("trace has no numeric column `{name}`"),
-                })
-        };
+        let rows = schema::read_trace(path)?;
+        let col = |get: fn(&schema::TraceRow) -> f64| rows.iter().map(get).collect();
         Ok(Trace {
-            iter: col("iter")?,
-            elapsed_s: col("elapsed_s")?,
-            precompute_s: col("precompute_s")?,
-            u_s: col("u_s")?,
-            v_s: col("v_s")?,
-            dual_s: col("dual_s")?,
-            train_loss: col("train_loss")?,
-            train_acc: col("train_acc")?,
-            test_loss: col("test_loss")?,
-            test_acc: col("test_acc")?,
+            iter: col(|r| r.iter as f64),
+            elapsed_s: col(|r| r.elapsed_s),
+            precompute_s: col(|r| r.precompute_s),
+            u_s: col(|r| r.u_s),
+            v_s: col(|r| r.v_s),
+            dual_s: col(|r| r.dual_s),
+            train_loss: col(|r| r.train_loss),
+            train_acc: col(|r| r.train_acc),
+            test_loss: col(|r| r.test_loss),
+            test_acc: col(|r| r.test_acc),
         })
     }
 
@@ -120,8 +114,7 @@ pub struct RunResult {
     pub solver: String,
     pub backend: String,
     pub seed: u64,
-    /// "ok" or "failed".
-    pub status: String,
+    pub status: schema::Status,
     pub reason: Option<String>,
     pub stop_reason: Option<String>,
     /// Iterations done (from the summary).
@@ -136,7 +129,7 @@ pub struct RunResult {
 
 impl RunResult {
     pub fn ok(&self) -> bool {
-        self.status == "ok"
+        self.status == schema::Status::Ok
     }
 }
 
@@ -186,40 +179,26 @@ pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsEr
             out.missing.push(run.id.clone());
             continue;
         }
-        let df = results::read(&paths.summary)?;
-        let s = |name: &str| {
-            results::column_str(&df, name)
-                .and_then(|v| v.into_iter().next())
-                .flatten()
-        };
-        let f = |name: &str| {
-            results::column_f64(&df, name)
-                .and_then(|v| v.into_iter().next())
-                .flatten()
-                .unwrap_or(f64::NAN)
-        };
-        let status = s("status").ok_or_else(|| ResultsError {
-            path: paths.summary.clone(),
-            reason: "summary has no `status`".into(),
-        })?;
+        let summary = Summary::read(&paths.summary)?;
         let trace = if paths.trace.is_file() {
             Some(Trace::read(&paths.trace)?)
         } else {
             None
         };
+        let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
         out.runs.push(RunResult {
             id: run.id.clone(),
-            solver: run.config.solver.name.to_string(),
+            solver: run.config.solver.method.kind().to_string(),
             backend: run.config.backend.to_string(),
             seed: run.config.seed,
-            status,
-            reason: s("reason"),
-            stop_reason: s("stop_reason"),
-            iterations: f("iterations"),
-            precompute_s: f("precompute_s"),
-            u_s: f("u_s"),
-            v_s: f("v_s"),
-            dual_s: f("dual_s"),
+            status: summary.status,
+            reason: summary.reason,
+            stop_reason: summary.stop_reason,
+            iterations: summary.iterations.map_or(f64::NAN, |i| i as f64),
+            precompute_s: v(summary.times.precompute_s),
+            u_s: v(summary.times.u_s),
+            v_s: v(summary.times.v_s),
+            dual_s: v(summary.times.dual_s),
             trace,
         });
     }

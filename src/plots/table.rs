@@ -118,7 +118,7 @@ pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
     let mut groups: Vec<(String, String)> = Vec::new();
     for r in planned {
         let key = (
-            r.config.solver.name.to_string(),
+            r.config.solver.method.kind().to_string(),
             r.config.backend.to_string(),
         );
         if !groups.contains(&key) {
@@ -131,7 +131,7 @@ pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
         let plan: Vec<&PlannedRun> = planned
             .iter()
             .filter(|r| {
-                r.config.solver.name.to_string() == *solver
+                r.config.solver.method.kind().to_string() == *solver
                     && r.config.backend.to_string() == *backend
             })
             .collect();
@@ -139,7 +139,9 @@ pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
             .iter()
             .filter_map(|p| loaded.runs.iter().find(|r| r.id == p.id))
             .collect();
-        let target = plan.iter().find_map(|p| p.config.solver.target_train_acc);
+        let target = plan
+            .iter()
+            .find_map(|p| p.config.solver.stop.target_train_acc);
         out.push(our_row(solver, backend, plan.len(), &results, target));
         let last_of_solver = !groups[gi + 1..].iter().any(|(s, _)| s == solver);
         if paper && last_of_solver {
@@ -555,7 +557,7 @@ pub(crate) fn render(
 ) -> Result<Vec<PathBuf>, FigError> {
     if planned
         .iter()
-        .all(|p| p.config.solver.target_train_acc.is_none())
+        .all(|p| p.config.solver.stop.target_train_acc.is_none())
     {
         return Err(FigError::Empty(
             "no run sets solver.target_train_acc, so there is no time to target".into(),

@@ -8,6 +8,20 @@ use burn::tensor::{Tensor, TensorData};
 use faer::linalg::solvers::{Llt, Solve};
 use faer::{Mat, Side};
 
+/// Options of the exact solver (the manifest's `solver.exact` section).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExactOptions {
+    /// Largest 2dP for which A is formed and factored.
+    pub max_dim: usize,
+}
+
+impl Default for ExactOptions {
+    fn default() -> Self {
+        ExactOptions { max_dim: 4000 }
+    }
+}
+
 /// Dense Cholesky u-solver.
 pub struct Exact {
     limit: usize,

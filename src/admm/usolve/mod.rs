@@ -16,32 +16,27 @@ pub use exact::Exact;
 pub use nystrom::NystromPrecond;
 pub use rbcd::Rbcd;
 
-use crate::manifest::{SolverConfig, SolverKind, TolSchedule};
+pub use exact::ExactOptions;
+pub use nystrom::{NysOptions, NysVariant};
+pub use rbcd::RbcdOptions;
+
+pub use crate::executor::InnerStats;
 use crate::problem::Problem;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+use serde::{Deserialize, Serialize};
 
 /// A u-step solver that could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum SolveError {
-    #[error("the exact solver forms A, of size {dim} x {dim}; that is above solver.exact_max_dim = {limit}: use cg (or raise the limit)")]
+    #[error("the exact solver forms A, of size {dim} x {dim}; that is above solver.exact.max_dim = {limit}: use cg (or raise the limit)")]
     TooLarge { dim: usize, limit: usize },
     #[error("A is not positive definite ({0}); this should not happen for rho > 0")]
     NotPositiveDefinite(String),
-    #[error("solver.rank = {rank} must be below N = 2dP = {dim}, the dimension of u (a rank-N sketch is A itself: use exact or cg)")]
+    #[error("solver.nys.rank = {rank} must be below N = 2dP = {dim}, the dimension of u (a rank-N sketch is A itself: use exact or cg)")]
     RankTooLarge { rank: usize, dim: usize },
     #[error("the Nystrom sketch failed: {0}")]
     Sketch(String),
-    #[error("adam trains the network directly; it has no ADMM u-step")]
-    NotAdmm,
-}
-
-/// What one inner solve did, recorded in the trace.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct InnerStats {
-    pub iters: usize,
-    /// ||A u - b|| / ||b|| when the solver tracks it (NaN otherwise).
-    pub rel_residual: f64,
 }
 
 /// One u-step solver.
@@ -61,47 +56,99 @@ pub trait USolver<B: Backend> {
     ) -> Result<(Tensor<B, 2>, InnerStats), SolveError>;
 }
 
-/// The u-solver a configuration names; `adam` has none (it is not ADMM: see `crate::mlp`).
-pub fn make_solver<B: Backend>(cfg: &SolverConfig) -> Result<Box<dyn USolver<B>>, SolveError> {
-    Ok(match cfg.name {
-        SolverKind::Exact => Box::new(Exact::new(cfg.exact_max_dim)),
-        SolverKind::Cg => Box::new(Cg::new(cfg, Identity)),
-        SolverKind::DiagPcg => Box::new(Cg::new(cfg, DiagPrecond::default())),
-        SolverKind::NysPcg => Box::new(Cg::new(
-            cfg,
-            NystromPrecond::new(cfg.rank, cfg.seed, cfg.nys_variant),
-        )),
-        SolverKind::Rbcd => Box::new(Rbcd::new(cfg)),
-        SolverKind::BjPcg => Box::new(Cg::new(cfg, block_jacobi::BlockJacobi::default())),
-        SolverKind::Adam => return Err(SolveError::NotAdmm),
-    })
+/// Which u-solver, with its own options: the engine's description of a u-step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum USolverSpec {
+    /// Dense Cholesky of A (small problems only).
+    Exact(ExactOptions),
+    /// (Preconditioned) conjugate gradient.
+    Cg(CgOptions, Precond),
+    /// Randomized block coordinate descent (paper Algorithm 2).
+    Rbcd(RbcdOptions),
 }
 
-/// Options shared by the CG family.
+/// The preconditioner of the CG family.
 #[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Precond {
+    None,
+    /// diag(A) (Jacobi).
+    Diag,
+    /// A randomized Nystrom approximation of A's PSD part.
+    Nystrom(NysOptions),
+    /// Beyond the paper: B = I_2P (x) (I + X^T X).
+    BlockJacobi,
+}
+
+/// The u-solver `spec` names; `seed` drives its random choices (RBCD's blocks, the sketch).
+pub fn make_solver<B: Backend>(spec: &USolverSpec, seed: u64) -> Box<dyn USolver<B>> {
+    match *spec {
+        USolverSpec::Exact(o) => Box::new(Exact::new(o.max_dim)),
+        USolverSpec::Cg(cg, Precond::None) => Box::new(Cg::new(cg, Identity)),
+        USolverSpec::Cg(cg, Precond::Diag) => Box::new(Cg::new(cg, DiagPrecond::default())),
+        USolverSpec::Cg(cg, Precond::Nystrom(nys)) => Box::new(Cg::new(
+            cg,
+            NystromPrecond::new(nys.rank, seed, nys.variant),
+        )),
+        USolverSpec::Cg(cg, Precond::BlockJacobi) => {
+            Box::new(Cg::new(cg, block_jacobi::BlockJacobi::default()))
+        }
+        USolverSpec::Rbcd(o) => Box::new(Rbcd::new(&o, seed)),
+    }
+}
+
+/// How the inner (CG) tolerance evolves over ADMM iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum TolSchedule {
+    /// The same tolerance every ADMM iteration.
+    Fixed,
+    /// tol_k = tol0 / (1 + k)^1.2, as CRONOS and GeNIOS do.
+    #[default]
+    Tighten,
+}
+
+/// Options of the CG family (the manifest's `solver.cg` section).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CgOptions {
+    /// Inner iterations at most per ADMM iteration.
     pub max_iters: usize,
-    pub tol0: f64,
-    pub schedule: TolSchedule,
+    /// Relative-residual tolerance (tol0 of the schedule).
+    pub tol: f64,
+    pub tol_schedule: TolSchedule,
+    /// Start each inner solve from the previous u (else from zero, as the reference code does).
     pub warm_start: bool,
 }
 
-impl CgOptions {
-    pub fn from_config(cfg: &SolverConfig) -> Self {
+impl Default for CgOptions {
+    fn default() -> Self {
         CgOptions {
-            max_iters: cfg.inner_max_iters,
-            tol0: cfg.inner_tol,
-            schedule: cfg.inner_tol_schedule,
-            warm_start: cfg.warm_start,
+            max_iters: 20,
+            tol: 1e-2,
+            tol_schedule: TolSchedule::Tighten,
+            warm_start: true,
+        }
+    }
+}
+
+impl CgOptions {
+    /// The relative-residual tolerance at ADMM iteration k.
+    pub fn tol(&self, k: usize) -> f64 {
+        match self.tol_schedule {
+            TolSchedule::Fixed => self.tol,
+            TolSchedule::Tighten => self.tol / (1.0 + k as f64).powf(1.2),
         }
     }
 
-    /// The relative-residual tolerance at ADMM iteration k.
-    pub fn tol(&self, k: usize) -> f64 {
-        match self.schedule {
-            TolSchedule::Fixed => self.tol0,
-            TolSchedule::Tighten => self.tol0 / (1.0 + k as f64).powf(1.2),
+    /// Ranges serde cannot express: the first bad field (relative key) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.max_iters == 0 {
+            return Err(("max_iters", "must be at least 1".into()));
         }
+        if !(self.tol >= 0.0 && self.tol.is_finite()) {
+            return Err(("tol", format!("must be >= 0, got {}", self.tol)));
+        }
+        Ok(())
     }
 }
 
@@ -112,11 +159,8 @@ pub struct Cg<P> {
 }
 
 impl<P> Cg<P> {
-    pub fn new(cfg: &SolverConfig, precond: P) -> Self {
-        Cg {
-            opts: CgOptions::from_config(cfg),
-            precond,
-        }
+    pub fn new(opts: CgOptions, precond: P) -> Self {
+        Cg { opts, precond }
     }
 }
 
@@ -150,5 +194,37 @@ impl<B: Backend, P: Preconditioner<B>> USolver<B> for Cg<P> {
             self.opts.max_iters,
             self.opts.tol(k),
         ))
+    }
+}
+
+/// A u-solver that sleeps a fixed time in every (timed) solve: a simulated slower solver, so
+/// that tests can show a timing check noticing a slowdown without touching the ADMM loop.
+pub struct Delayed<B: Backend> {
+    inner: Box<dyn USolver<B>>,
+    delay: std::time::Duration,
+}
+
+impl<B: Backend> Delayed<B> {
+    pub fn new(inner: Box<dyn USolver<B>>, delay: std::time::Duration) -> Self {
+        Delayed { inner, delay }
+    }
+}
+
+impl<B: Backend> USolver<B> for Delayed<B> {
+    fn prepare(&mut self, prob: &Problem<B>, rho: f64) -> Result<(), SolveError> {
+        self.inner.prepare(prob, rho)
+    }
+
+    fn solve(
+        &mut self,
+        prob: &Problem<B>,
+        rho: f64,
+        b: Tensor<B, 2>,
+        previous: Tensor<B, 2>,
+        k: usize,
+    ) -> Result<(Tensor<B, 2>, InnerStats), SolveError> {
+        let out = self.inner.solve(prob, rho, b, previous, k);
+        std::thread::sleep(self.delay);
+        out
     }
 }

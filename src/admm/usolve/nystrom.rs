@@ -13,7 +13,6 @@
 
 use super::cg::Preconditioner;
 use super::SolveError;
-use crate::manifest::NysVariant;
 use crate::problem::{to_host, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -21,6 +20,36 @@ use faer::{Mat, Side};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
+
+/// Which matrix the Nystrom preconditioner sketches, and its shift mu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum NysVariant {
+    /// Frangella-Tropp-Udell: sketch the PSD part H = F^T F / rho + G^T G of A = H + I, mu = 1.
+    #[default]
+    Textbook,
+    /// The paper's code: sketch the whole A (identity included), mu = rho.
+    Reference,
+}
+
+/// Options of nys-pcg (the manifest's `solver.nys` section).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NysOptions {
+    /// Rank r of the sketch (must be below N = 2dP).
+    pub rank: usize,
+    /// The textbook preconditioner or the paper code's variant.
+    pub variant: NysVariant,
+}
+
+impl Default for NysOptions {
+    fn default() -> Self {
+        NysOptions {
+            rank: 100,
+            variant: NysVariant::Textbook,
+        }
+    }
+}
 
 /// Largest intermediate (elements) one batched H-application may create: the sketch runs in
 /// chunks of columns so that full scale (n = 10^4, P = 50, r = 100) stays within memory.

@@ -10,12 +10,68 @@
 //! update yhat and K u. Every step is a fixed handful of batched tensor ops plus one host read.
 
 use super::{InnerStats, SolveError, USolver};
-use crate::manifest::SolverConfig;
 use crate::problem::{scalar, to_host, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+
+/// Options of RBCD (the manifest's `solver.rbcd` section).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RbcdOptions {
+    /// Distinct patterns per block (a pattern owns its v- and its w-column).
+    pub block_size: usize,
+    /// Stop the inner loop when the mean decrease of the ADMM u-objective over the last
+    /// L = ceil(8 sqrt(P/3)) steps falls below this. In the reference code's units (the
+    /// u-objective, i.e. rho times the quadratic RBCD minimizes), so its 0.7 carries over.
+    pub threshold: f64,
+    /// The threshold is multiplied by this after every ADMM iteration (the authors: 0.96; 1
+    /// keeps it fixed).
+    pub decay: f64,
+    /// The first trial step (carried over and adapted between steps). Too large costs
+    /// nothing: the backtracking evaluates the quadratic exactly without touching tensors.
+    pub step0: f64,
+    /// Block steps per u-step at most.
+    pub max_steps: usize,
+    /// Resume the previous u-step's state (else start each u-step from zero).
+    pub warm_start: bool,
+}
+
+impl Default for RbcdOptions {
+    fn default() -> Self {
+        RbcdOptions {
+            block_size: 3,
+            threshold: 0.7,
+            decay: 1.0,
+            step0: 1.0,
+            max_steps: 20,
+            warm_start: true,
+        }
+    }
+}
+
+impl RbcdOptions {
+    /// Ranges serde cannot express: the first bad field (relative key) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.block_size == 0 {
+            return Err(("block_size", "must be at least 1".into()));
+        }
+        if !(self.threshold >= 0.0 && self.threshold.is_finite()) {
+            return Err(("threshold", format!("must be >= 0, got {}", self.threshold)));
+        }
+        if !(self.decay > 0.0 && self.decay <= 1.0) {
+            return Err(("decay", format!("must be in (0, 1], got {}", self.decay)));
+        }
+        if !(self.step0 > 0.0 && self.step0.is_finite()) {
+            return Err(("step0", format!("must be > 0, got {}", self.step0)));
+        }
+        if self.max_steps == 0 {
+            return Err(("max_steps", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
 
 /// Trial-step shrink factor within one line search (the reference's).
 const SHRINK: f64 = 2.5;
@@ -234,16 +290,16 @@ pub struct Rbcd<B: Backend> {
 }
 
 impl<B: Backend> Rbcd<B> {
-    pub fn new(cfg: &SolverConfig) -> Self {
+    pub fn new(opts: &RbcdOptions, seed: u64) -> Self {
         Rbcd {
-            block_size: cfg.block_size,
-            threshold: cfg.rbcd_threshold,
-            decay: cfg.rbcd_decay,
-            max_steps: cfg.rbcd_max_steps.unwrap_or(cfg.inner_max_iters),
-            warm_start: cfg.warm_start,
-            line: LineSearch::new(cfg.rbcd_step0),
+            block_size: opts.block_size,
+            threshold: opts.threshold,
+            decay: opts.decay,
+            max_steps: opts.max_steps,
+            warm_start: opts.warm_start,
+            line: LineSearch::new(opts.step0),
             // A stream apart from the gates' and the sketch's.
-            rng: StdRng::seed_from_u64(cfg.seed ^ 0x3c6e_f372_fe94_f82b),
+            rng: StdRng::seed_from_u64(seed ^ 0x3c6e_f372_fe94_f82b),
             carry: None,
         }
     }

@@ -1,10 +1,14 @@
 //! Results on disk: one Parquet trace (a row per iteration) and one Parquet summary (one row)
-//! per run, both written atomically. polars stays inside this module.
+//! per run, both written atomically. polars stays inside this module; `schema` owns the
+//! column names and the typed records.
 //!
 //! Layout: `<out>/<experiment>/trace/<run-id>.parquet`, `<out>/<experiment>/runs/<run-id>.parquet`.
 //! The summary is written last: its presence means the run is finished.
 
-use crate::admm::IterRecord;
+pub mod schema;
+
+pub use schema::{KappaTable, Status, Summary, TraceRow};
+
 use polars::prelude::{
     Column, DataFrame, NamedFrom, ParquetReader, ParquetWriter, SerReader, Series,
 };
@@ -34,6 +38,18 @@ pub enum Cell {
     I64(Option<i64>),
     Str(Option<String>),
     Bool(Option<bool>),
+}
+
+impl Cell {
+    /// A one-row column of this cell.
+    fn into_values(self) -> Values {
+        match self {
+            Cell::F64(x) => Values::F64(vec![x]),
+            Cell::I64(x) => Values::I64(vec![x]),
+            Cell::Str(x) => Values::Str(vec![x]),
+            Cell::Bool(x) => Values::Bool(vec![x]),
+        }
+    }
 }
 
 /// A column being built.
@@ -158,68 +174,6 @@ pub fn column_str(df: &DataFrame, name: &str) -> Option<Vec<Option<String>>> {
             .map(|i| ca.get(i).map(str::to_string))
             .collect(),
     )
-}
-
-/// The trace: one row per ADMM iteration.
-pub fn trace_columns(records: &[IterRecord]) -> Vec<(String, Values)> {
-    let f = |name: &str, get: &dyn Fn(&IterRecord) -> f64| {
-        (
-            name.to_string(),
-            Values::F64(records.iter().map(|r| Some(get(r))).collect()),
-        )
-    };
-    let i = |name: &str, get: &dyn Fn(&IterRecord) -> usize| {
-        (
-            name.to_string(),
-            Values::I64(records.iter().map(|r| Some(get(r) as i64)).collect()),
-        )
-    };
-    vec![
-        i("iter", &|r| r.iter),
-        f("elapsed_s", &|r| r.times.total()),
-        f("wall_s", &|r| r.wall),
-        f("precompute_s", &|r| r.times.precompute),
-        f("u_s", &|r| r.times.u),
-        f("v_s", &|r| r.times.v),
-        f("dual_s", &|r| r.times.dual),
-        f("objective", &|r| r.metrics.objective),
-        f("train_loss", &|r| r.metrics.train_loss),
-        f("train_acc", &|r| r.metrics.train_acc),
-        f("train_acc_net", &|r| r.metrics.train_acc_net),
-        f("test_loss", &|r| r.metrics.test_loss),
-        f("test_acc", &|r| r.metrics.test_acc),
-        f("primal_residual", &|r| r.primal_residual),
-        f("dual_residual", &|r| r.dual_residual),
-        f("eps_primal", &|r| r.eps_primal),
-        f("eps_dual", &|r| r.eps_dual),
-        f("cone_violation", &|r| r.metrics.cone_violation),
-        i("active_neurons", &|r| r.metrics.active_neurons),
-        i("inner_iters", &|r| r.inner.iters),
-        f("inner_rel_residual", &|r| r.inner.rel_residual),
-        f("rho", &|r| r.rho),
-    ]
-}
-
-/// Writes a run's trace.
-pub fn write_trace(path: &Path, records: &[IterRecord]) -> Result<(), ResultsError> {
-    write_columns(path, trace_columns(records))
-}
-
-/// Writes a one-row summary from named cells.
-pub fn write_summary(path: &Path, row: Vec<(String, Cell)>) -> Result<(), ResultsError> {
-    let columns = row
-        .into_iter()
-        .map(|(name, cell)| {
-            let v = match cell {
-                Cell::F64(x) => Values::F64(vec![x]),
-                Cell::I64(x) => Values::I64(vec![x]),
-                Cell::Str(x) => Values::Str(vec![x]),
-                Cell::Bool(x) => Values::Bool(vec![x]),
-            };
-            (name, v)
-        })
-        .collect();
-    write_columns(path, columns)
 }
 
 /// Flattens a JSON value into `prefix.a.b` cells (arrays as JSON text).

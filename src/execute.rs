@@ -1,0 +1,364 @@
+//! `execute(run) -> Outcome`: one planned run, from loading its data to its typed summary and
+//! trace, shared by `run`, `bench` and `regress` so that each of them measures exactly the same
+//! thing. The data cache, panic capture, memory readings and provenance live here, once;
+//! writing the files is the runner's business (`results`).
+
+use crate::admm::{self, usolve};
+use crate::backend::{self, BackendTask};
+use crate::data::{self, Dataset};
+use crate::executor::{IterRecord, Observer, Stop, Times};
+use crate::manifest::{Engine, PlannedRun, RunConfig};
+use crate::mlp::{self, AdamConfig};
+use crate::problem::Problem;
+use crate::results::flatten_json;
+use crate::results::schema::{FinalMetrics, PhaseTimes, Status, Summary, TargetCrossing, TraceRow};
+use burn::backend::Autodiff;
+use burn::tensor::backend::Backend;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What one run produced: its summary and its trace, in memory.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub trace: Vec<TraceRow>,
+    /// The record at the first crossing of the target train accuracy, if any.
+    pub reached: Option<IterRecord>,
+}
+
+impl Outcome {
+    /// The failure reason, if the run failed.
+    pub fn failure(&self) -> Option<&str> {
+        match self.summary.status {
+            Status::Ok => None,
+            Status::Failed => Some(self.summary.reason.as_deref().unwrap_or("no reason")),
+        }
+    }
+}
+
+/// Optional extras for one execution: an observer beside the trace recorder (a progress bar),
+/// and a delay added to every u-step (a wrapped u-solver that simulates a slower one, so that
+/// tests can show a timing check catching a slowdown).
+#[derive(Default)]
+pub struct Hooks<'a> {
+    pub observer: Option<&'a mut dyn Observer>,
+    pub u_step_delay: Option<Duration>,
+}
+
+/// State shared by the runs of one command: the last data set and where results come from.
+#[derive(Debug, Default)]
+pub struct Session {
+    cache: Option<(String, Dataset)>,
+    provenance: Provenance,
+}
+
+impl Session {
+    pub fn new() -> Self {
+        Session {
+            cache: None,
+            provenance: Provenance::detect(),
+        }
+    }
+
+    /// The run's data set and the seconds it took to load (0 when the previous run's data set
+    /// is reused: same `data:` section and data seed).
+    pub fn data(&mut self, cfg: &RunConfig) -> Result<(&Dataset, f64), String> {
+        let seed = cfg.data.seed.unwrap_or(cfg.seed);
+        let key = serde_json::to_string(&(&cfg.data, seed)).unwrap_or_default();
+        let hit = self.cache.as_ref().is_some_and(|(k, _)| *k == key);
+        let mut secs = 0.0;
+        if !hit {
+            let t = Instant::now();
+            let data = data::load(&cfg.data, cfg.seed).map_err(|e| e.to_string())?;
+            secs = t.elapsed().as_secs_f64();
+            self.cache = Some((key, data));
+        }
+        match &self.cache {
+            Some((_, data)) => Ok((data, secs)),
+            None => Err("data cache is empty".into()),
+        }
+    }
+
+    /// Runs `run`: loads its data, solves on its backend (a panic or error is a failed run, not
+    /// a crash), and returns its summary and trace. Never fails: every problem is in the summary.
+    pub fn execute(&mut self, run: &PlannedRun, hooks: Hooks) -> Outcome {
+        let started = unix_now();
+        let wall = Instant::now();
+        let cfg = &run.config;
+        let mut recorder = Recorder {
+            rows: Vec::new(),
+            also: hooks.observer,
+        };
+        backend::reset_peak_host_memory();
+        let mut load_s = None;
+        let result = self.data(cfg).and_then(|(data, secs)| {
+            load_s = Some(secs);
+            let task = SolveTask {
+                cfg,
+                data,
+                observer: &mut recorder,
+                u_step_delay: hooks.u_step_delay,
+            };
+            catch_panic(|| backend::dispatch(cfg.backend, task))
+                .and_then(|r| r.map_err(|e| e.to_string()))
+                .and_then(|inner| inner)
+        });
+        let mut summary = Summary {
+            load_s,
+            wall_s: Some(wall.elapsed().as_secs_f64()),
+            started_at: Some(started),
+            peak_host_rss_bytes: backend::peak_host_memory_bytes().map(|b| b as i64),
+            device_mem_reserved_bytes: backend::device_memory_reserved_bytes(cfg.backend)
+                .map(|b| b as i64),
+            ..self.identity(run)
+        };
+        let reached = result.as_ref().ok().and_then(|s| s.reached);
+        fill_result(&mut summary, result, &recorder.rows, cfg);
+        Outcome {
+            summary,
+            trace: recorder.rows,
+            reached,
+        }
+    }
+
+    /// The summary's identity, provenance and configuration columns.
+    fn identity(&self, run: &PlannedRun) -> Summary {
+        let cfg = &run.config;
+        let mut config = Vec::new();
+        if let Ok(json) = serde_json::to_value(cfg) {
+            flatten_json("config", &json, &mut config);
+        }
+        Summary {
+            run_id: run.id.clone(),
+            experiment: cfg.experiment.clone(),
+            manifest: run.manifest.display().to_string(),
+            solver: cfg.solver.method.kind().to_string(),
+            backend: cfg.backend.to_string(),
+            seed: cfg.seed as i64,
+            n: Some(cfg.data.n_train as i64),
+            target: TargetCrossing {
+                target_train_acc: cfg.solver.stop.target_train_acc,
+                ..TargetCrossing::default()
+            },
+            git_commit: self.provenance.commit.clone(),
+            host: self.provenance.host.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            config,
+            ..Summary::default()
+        }
+    }
+}
+
+/// Status, reason, shapes, times, final metrics and the target crossing from a solve.
+fn fill_result(
+    s: &mut Summary,
+    result: Result<Solved, String>,
+    rows: &[TraceRow],
+    cfg: &RunConfig,
+) {
+    s.iterations = Some(rows.len() as i64);
+    s.last = rows.last().map(final_metrics).unwrap_or_default();
+    let solved = match result {
+        Ok(solved) => solved,
+        Err(why) => {
+            s.status = Status::Failed;
+            s.reason = Some(why);
+            return;
+        }
+    };
+    s.reason = solved.stop.failure();
+    s.status = if s.reason.is_some() {
+        Status::Failed
+    } else {
+        Status::Ok
+    };
+    s.stop_reason = Some(solved.stop.label().to_string());
+    s.d = Some(solved.d as i64);
+    s.p = Some(solved.p as i64);
+    s.patterns_dropped = Some(solved.dropped as i64);
+    s.times = phase_times(&solved.times);
+    s.solve_s = Some(solved.times.total());
+    if let Some(r) = solved.reached {
+        s.target = TargetCrossing {
+            target_train_acc: cfg.solver.stop.target_train_acc,
+            iter: Some(r.iter as i64),
+            total_s: Some(r.times.total()),
+            times: phase_times(&r.times),
+        };
+    }
+}
+
+fn phase_times(t: &Times) -> PhaseTimes {
+    PhaseTimes {
+        precompute_s: Some(t.precompute),
+        u_s: Some(t.u),
+        v_s: Some(t.v),
+        dual_s: Some(t.dual),
+    }
+}
+
+fn final_metrics(r: &TraceRow) -> FinalMetrics {
+    FinalMetrics {
+        objective: Some(r.objective),
+        train_loss: Some(r.train_loss),
+        train_acc: Some(r.train_acc),
+        train_acc_net: Some(r.train_acc_net),
+        test_loss: Some(r.test_loss),
+        test_acc: Some(r.test_acc),
+        cone_violation: Some(r.cone_violation),
+        active_neurons: Some(r.active_neurons),
+        primal_residual: Some(r.primal_residual),
+        dual_residual: Some(r.dual_residual),
+    }
+}
+
+/// One line for the terminal: how the run ended, its final metrics and times.
+pub fn describe(s: &Summary) -> String {
+    if let (Status::Failed, Some(why)) = (s.status, &s.reason) {
+        return why.clone();
+    }
+    let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
+    let (m, t) = (&s.last, &s.times);
+    let mut line = format!(
+        "ok ({}), {} iters, train acc {:.4}, test acc {:.4}, objective {:.6e}, {:.2} s (pre {:.2}, u {:.2}, v {:.2}, dual {:.3})",
+        s.stop_reason.as_deref().unwrap_or("-"),
+        s.iterations.unwrap_or(0),
+        v(m.train_acc),
+        v(m.test_acc),
+        v(m.objective),
+        v(s.solve_s),
+        v(t.precompute_s),
+        v(t.u_s),
+        v(t.v_s),
+        v(t.dual_s)
+    );
+    if let (Some(goal), Some(secs)) = (s.target.target_train_acc, s.target.total_s) {
+        line += &format!(", {:.0}% train acc at {:.2} s", goal * 100.0, secs);
+    }
+    line
+}
+
+/// Keeps every record as a trace row and passes it on to another observer, if any.
+struct Recorder<'a> {
+    rows: Vec<TraceRow>,
+    also: Option<&'a mut dyn Observer>,
+}
+
+impl Observer for Recorder<'_> {
+    fn observe(&mut self, r: &IterRecord) {
+        self.rows.push(TraceRow::from(r));
+        if let Some(o) = self.also.as_deref_mut() {
+            o.observe(r);
+        }
+    }
+}
+
+/// The backend-independent result of one solve.
+#[derive(Debug, Clone)]
+struct Solved {
+    stop: Stop,
+    times: Times,
+    reached: Option<IterRecord>,
+    /// Features with the bias column, patterns kept, patterns dropped as duplicates.
+    d: usize,
+    p: usize,
+    dropped: usize,
+}
+
+/// Builds the problem and runs the method on one backend.
+struct SolveTask<'a> {
+    cfg: &'a RunConfig,
+    data: &'a Dataset,
+    observer: &'a mut dyn Observer,
+    u_step_delay: Option<Duration>,
+}
+
+impl BackendTask for SolveTask<'_> {
+    type Output = Result<Solved, String>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Self::Output {
+        let cfg = self.cfg;
+        let rules = &cfg.solver.stop;
+        match cfg.solver.method.engine() {
+            Engine::Adam(opts) => {
+                let adam = AdamConfig::new(&opts, &cfg.problem, cfg.seed);
+                let out =
+                    mlp::train::<Autodiff<B>>(self.data, &adam, rules, &device, self.observer)
+                        .map_err(|e| e.to_string())?;
+                Ok(Solved {
+                    stop: out.stop,
+                    times: out.times,
+                    reached: out.reached,
+                    d: self.data.d + usize::from(cfg.problem.bias),
+                    // P, as for ADMM (the width is in the config columns): figures group by it.
+                    p: cfg.problem.patterns,
+                    dropped: 0,
+                })
+            }
+            Engine::Admm(opts, spec) => {
+                let prob = Problem::<B>::new(self.data, &cfg.problem, cfg.seed, &device)
+                    .map_err(|e| e.to_string())?;
+                let mut usolver = usolve::make_solver::<B>(&spec, cfg.seed);
+                if let Some(delay) = self.u_step_delay {
+                    usolver = Box::new(usolve::Delayed::new(usolver, delay));
+                }
+                let out = admm::solve(&prob, &opts, rules, usolver.as_mut(), self.observer)
+                    .map_err(|e| e.to_string())?;
+                Ok(Solved {
+                    stop: out.stop,
+                    times: out.times,
+                    reached: out.reached,
+                    d: prob.d,
+                    p: prob.p,
+                    dropped: prob.patterns.dropped,
+                })
+            }
+        }
+    }
+}
+
+/// Runs `f`, turning a panic into an error naming its message.
+pub fn catch_panic<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .map_err(|p| format!("panicked: {}", panic_text(&p)))
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Where and from what code a result came.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Provenance {
+    pub commit: String,
+    pub host: String,
+}
+
+impl Provenance {
+    /// The git commit of the working directory and the host name ("unknown" where not found).
+    pub fn detect() -> Self {
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|s| s.trim().to_string())
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "unknown".into());
+        Provenance { commit, host }
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
