@@ -18,7 +18,7 @@ Examples:
   CIFAR10_DIR=../shared/data/cifar10 admm-runner bench experiments/bench.yaml
 Environment:
   CIFAR10_DIR          where CIFAR-10 .bin files are, when a manifest gives no data.path
-  ADMM_SET_<KEY>       overrides a manifest key; __ separates levels (ADMM_SET_SOLVER__RHO=0.1)";
+  ADMM_SET_<KEY>       overrides a manifest key; __ separates levels (ADMM_SET_SOLVER__ADMM__RHO=0.1)";
 
 /// Train two-layer ReLU networks by convex optimization (ADMM), from declarative manifests.
 #[derive(Debug, Parser)]
@@ -122,7 +122,7 @@ pub struct Select {
     /// Manifest files (.yaml, .yml or .toml).
     #[arg(required = true, value_name = "MANIFEST")]
     pub manifests: Vec<PathBuf>,
-    /// Override a manifest key by dotted path (repeatable): --set solver.rho=0.1
+    /// Override a manifest key by dotted path (repeatable): --set solver.admm.rho=0.1
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Keep only runs whose plan line contains TEXT (e.g. a solver name or a run id).

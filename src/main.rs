@@ -74,30 +74,35 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             force,
             retry_failed,
             quiet,
-        } => {
-            let runs = planned(&select)?;
-            let opts = RunOptions {
+        } => run(
+            &select,
+            RunOptions {
                 out,
                 force,
                 retry_failed,
                 quiet,
-            };
-            let report = runner::run_sweep(&runs, &opts);
-            println!(
-                "{} runs: {} ok, {} failed, {} skipped (finished earlier); results in {}",
-                runs.len(),
-                report.ok,
-                report.failed,
-                report.skipped,
-                opts.out.display()
-            );
-            Ok(if report.failed > 0 {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+            },
+        ),
     }
+}
+
+/// `run`: executes the selected runs; exit 1 when any failed.
+fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
+    let runs = planned(select)?;
+    let report = runner::run_sweep(&runs, &opts);
+    println!(
+        "{} runs: {} ok, {} failed, {} skipped (finished earlier); results in {}",
+        runs.len(),
+        report.ok,
+        report.failed,
+        report.skipped,
+        opts.out.display()
+    );
+    Ok(if report.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// kappa(A), kappa(diag), and kappa_nys at rank 1, every multiple of 10, and the last rank.

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Prefix of environment variables that override manifest keys: `ADMM_SET_SOLVER__RHO=0.1`
-/// sets `solver.rho` (a double underscore separates nested keys).
+/// Prefix of environment variables that override manifest keys: `ADMM_SET_SOLVER__ADMM__RHO=0.1`
+/// sets `solver.admm.rho` (a double underscore separates nested keys).
 pub const ENV_PREFIX: &str = "ADMM_SET_";
 
 /// A manifest that could not be read or does not fit the schema.
@@ -754,4 +754,74 @@ fn default_rank() -> usize {
 }
 fn default_condition_max_dim() -> usize {
     6000
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "data: {source: synthetic, n_train: 50}\nproblem: {patterns: 4}\n\
+        solver:\n  name: cg\n  admm: {rho: 0.5}\n  cg: {max_iters: 7}\n  nys: {rank: 3}\n  \
+        rbcd: {block_size: 2}\n  adam: {lr: 0.01}\nsweep:\n  solver: [cg, nys-pcg, rbcd, adam]\n";
+
+    fn runs(text: &str, set: &[&str]) -> Vec<PlannedRun> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, text).unwrap();
+        let set: Vec<String> = set.iter().map(|s| s.to_string()).collect();
+        plan(&path, &parse_overrides(&set).unwrap()).unwrap()
+    }
+
+    fn config_json(run: &PlannedRun) -> serde_json::Value {
+        serde_json::to_value(&run.config.solver).unwrap()
+    }
+
+    #[test]
+    fn a_run_carries_only_the_options_its_method_uses() {
+        let runs = runs(BASE, &[]);
+        let keys = |r: &PlannedRun| -> Vec<String> {
+            let json = config_json(r);
+            let mut k: Vec<String> = json.as_object().unwrap().keys().cloned().collect();
+            k.sort();
+            k
+        };
+        let stop = ["max_iters", "stop_at_target", "target_train_acc", "time_limit"];
+        let with = |extra: &[&str]| {
+            let mut k: Vec<String> = stop.iter().chain(extra).map(|s| s.to_string()).collect();
+            k.push("name".into());
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&runs[0]), with(&["admm", "cg"]));
+        assert_eq!(keys(&runs[1]), with(&["admm", "cg", "nys"]));
+        assert_eq!(keys(&runs[2]), with(&["admm", "rbcd"]));
+        assert_eq!(keys(&runs[3]), with(&["adam"]));
+        assert_eq!(config_json(&runs[1])["nys"]["rank"], 3);
+        assert!(runs[3].describe().contains("lr=0.01") && !runs[3].describe().contains("rho"));
+        assert!(runs[0].describe().contains("rho=0.5"));
+    }
+
+    #[test]
+    fn an_option_of_another_method_leaves_the_run_id_alone() {
+        let base = runs(BASE, &[]);
+        let nys = runs(BASE, &["solver.nys.rank=5"]);
+        assert_eq!(base[0].id, nys[0].id, "cg ignores the Nystrom rank");
+        assert_ne!(base[1].id, nys[1].id, "nys-pcg uses it");
+        assert_eq!(base[3].id, nys[3].id, "adam ignores it");
+        let cg = runs(BASE, &["solver.cg.max_iters=9"]);
+        assert_ne!(base[0].id, cg[0].id);
+        assert_eq!(base[2].id, cg[2].id, "rbcd ignores the CG cap");
+    }
+
+    #[test]
+    fn a_bad_value_is_named_by_its_dotted_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.yaml");
+        std::fs::write(&path, BASE.replace("rank: 3", "rank: 0")).unwrap();
+        let err = plan(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("solver.nys.rank") && err.contains("m.yaml"), "{err}");
+        std::fs::write(&path, BASE.replace("rho: 0.5", "rho: 0.5, sigma: 1")).unwrap();
+        let err = plan(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("sigma"), "{err}");
+    }
 }
