@@ -207,6 +207,7 @@ fn regress(
         },
         complete: select.only.is_none() && select.shard.is_none(),
         manifest: manifests.join(" "),
+        u_step_delay: None,
     };
     let report = regress::run(&runs, &opts, |line| eprintln!("{line}"))?;
     print!("{}", report.table());

@@ -785,7 +785,12 @@ mod tests {
             k.sort();
             k
         };
-        let stop = ["max_iters", "stop_at_target", "target_train_acc", "time_limit"];
+        let stop = [
+            "max_iters",
+            "stop_at_target",
+            "target_train_acc",
+            "time_limit",
+        ];
         let with = |extra: &[&str]| {
             let mut k: Vec<String> = stop.iter().chain(extra).map(|s| s.to_string()).collect();
             k.push("name".into());
@@ -819,7 +824,10 @@ mod tests {
         let path = dir.path().join("m.yaml");
         std::fs::write(&path, BASE.replace("rank: 3", "rank: 0")).unwrap();
         let err = plan(&path, &[]).unwrap_err().to_string();
-        assert!(err.contains("solver.nys.rank") && err.contains("m.yaml"), "{err}");
+        assert!(
+            err.contains("solver.nys.rank") && err.contains("m.yaml"),
+            "{err}"
+        );
         std::fs::write(&path, BASE.replace("rho: 0.5", "rho: 0.5, sigma: 1")).unwrap();
         let err = plan(&path, &[]).unwrap_err().to_string();
         assert!(err.contains("sigma"), "{err}");
