@@ -2,14 +2,18 @@
 //! test accuracy) and Figure 4's training loss, one line per solver and backend, the mean over
 //! seeds with a min-max band, against iteration (Adam: epoch) or solver seconds.
 
-use super::data::{band, Band, Loaded, Metric, RunResult};
-use super::{
-    backend_color, bold, draw_footer, font, footer_height, not_shown, padded, palette, save, sizes,
-    solver_color, solver_label, title_block, Context, FigError, Figure, LegendItem,
+use super::canvas::{
+    bold, draw_footer, font, footer_height, padded, sizes, title_block, LegendItem,
 };
+use super::data::{band, Band, Loaded, Metric, RunResult, Trace};
+use super::labels::{backend_color, group_label, not_shown, palette, solver_color};
+use super::render::{save, Figure};
+use super::{Context, FigError};
 use crate::manifest::PlotX;
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Which panels to draw.
@@ -53,12 +57,17 @@ const FOUR: [(Metric, &str, &str); 4] = [
 
 const ONE: [(Metric, &str, &str); 1] = [(Metric::TrainLoss, "", "train loss  (1/2n) ||ŷ − y||²")];
 
+/// The metrics of `panels`, each with its panel title and y label, in panel order.
+fn metrics(panels: Panels) -> &'static [(Metric, &'static str, &'static str)] {
+    match panels {
+        Panels::Four => &FOUR,
+        Panels::TrainLoss => &ONE,
+    }
+}
+
 impl CurveFigure {
     fn metrics(&self) -> &'static [(Metric, &'static str, &'static str)] {
-        match self.panels {
-            Panels::Four => &FOUR,
-            Panels::TrainLoss => &ONE,
-        }
+        metrics(self.panels)
     }
 
     fn x_label(&self) -> String {
@@ -88,11 +97,6 @@ pub(crate) fn render(
     stem: &Path,
     panels: Panels,
 ) -> Result<Vec<PathBuf>, FigError> {
-    let x = ctx.x();
-    let metrics: &[(Metric, &str, &str)] = match panels {
-        Panels::Four => &FOUR,
-        Panels::TrainLoss => &ONE,
-    };
     let solvers = loaded.distinct(|r| r.solver.clone());
     let backends = loaded.distinct(|r| r.backend.clone());
     let groups = loaded.distinct(|r| format!("{}\u{0}{}", r.solver, r.backend));
@@ -101,58 +105,22 @@ pub(crate) fn render(
     let mut max_seeds = 0;
     for (i, g) in groups.iter().enumerate() {
         let (solver, backend) = g.split_once('\u{0}').unwrap_or((g.as_str(), ""));
-        let runs: Vec<&RunResult> = loaded
-            .runs
-            .iter()
-            .filter(|r| r.solver == solver && r.backend == backend)
-            .collect();
-        let label = match (solvers.len() > 1, backends.len() > 1) {
-            (true, true) => format!("{} ({backend})", solver_label(solver)),
-            (false, true) => backend.to_string(),
-            _ => solver_label(solver),
+        let label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
+        let Some(usable) = usable_runs(loaded, solver, backend, &label, &mut notes) else {
+            continue;
         };
-        // Finished runs, and runs stopped by their time limit (their trace is valid so far).
-        let usable: Vec<&RunResult> = runs
-            .iter()
-            .copied()
-            .filter(|r| r.ok() || r.stop_reason.as_deref() == Some("time_limit"))
-            .filter(|r| r.trace.as_ref().is_some_and(|t| !t.is_empty()))
-            .collect();
-        for r in runs.iter().filter(|r| !usable.iter().any(|u| u.id == r.id)) {
-            notes.push(not_shown(&label, r, "no trace"));
-        }
-        if usable.is_empty() {
-            continue;
-        }
-        let limited = usable.iter().filter(|r| !r.ok()).count();
-        if limited > 0 {
-            notes.push(format!(
-                "{label}: {limited} run(s) stopped at their time limit, drawn up to it"
-            ));
-        }
         max_seeds = max_seeds.max(usable.len());
-        let traces: Vec<_> = usable.iter().filter_map(|r| r.trace.as_ref()).collect();
-        let bands: Vec<Band> = metrics
-            .iter()
-            .map(|(m, _, _)| band(&traces, *m, x))
-            .collect();
-        if bands.iter().all(Band::is_empty) {
-            notes.push(format!(
-                "not shown: {label}: no finite values in its traces"
-            ));
-            continue;
-        }
         let color = if solvers.len() > 1 {
             solver_color(solver)
         } else {
             backend_color(backend)
         }
         .unwrap_or_else(|| palette(i));
-        lines.push(Line {
-            label,
-            color,
-            bands,
-        });
+        let traces: Vec<&Trace> = usable.iter().filter_map(|r| r.trace.as_ref()).collect();
+        match line(&traces, label, color, panels, ctx.x()) {
+            Ok(l) => lines.push(l),
+            Err(note) => notes.push(note),
+        }
     }
     if lines.is_empty() {
         return Err(FigError::Empty(format!(
@@ -167,25 +135,91 @@ pub(crate) fn render(
             ctx.missing
         ));
     }
-    let what = match panels {
-        Panels::Four => "training curves by solver",
-        Panels::TrainLoss => "training loss",
-    };
-    let seeds = if max_seeds > 1 {
-        format!("line: mean over {max_seeds} seeds, band: min-max")
-    } else {
-        "one seed per line".to_string()
-    };
     let fig = CurveFigure {
         panels,
-        title: ctx.title(what),
-        subtitle: format!("{}: {}; {seeds}", ctx.experiment, ctx.setting),
-        x,
+        title: ctx.title(match panels {
+            Panels::Four => "training curves by solver",
+            Panels::TrainLoss => "training loss",
+        }),
+        subtitle: subtitle(ctx, max_seeds),
+        x: ctx.x(),
         has_adam: solvers.iter().any(|s| s == "adam"),
         lines,
         notes,
     };
     Ok(save(&fig, stem)?)
+}
+
+/// The runs of one (solver, backend) group that can be drawn: finished runs, and runs stopped
+/// by their time limit (their trace is valid so far), each with a non-empty trace. The others
+/// get a "not shown" note, and time-limited runs a note that they stop early, so that nothing
+/// is left out silently. `None` when no run is usable.
+fn usable_runs<'a>(
+    loaded: &'a Loaded,
+    solver: &str,
+    backend: &str,
+    label: &str,
+    notes: &mut Vec<String>,
+) -> Option<Vec<&'a RunResult>> {
+    let runs: Vec<&RunResult> = loaded
+        .runs
+        .iter()
+        .filter(|r| r.solver == solver && r.backend == backend)
+        .collect();
+    let usable: Vec<&RunResult> = runs
+        .iter()
+        .copied()
+        .filter(|r| r.ok() || r.stop_reason.as_deref() == Some("time_limit"))
+        .filter(|r| r.trace.as_ref().is_some_and(|t| !t.is_empty()))
+        .collect();
+    for r in runs.iter().filter(|r| !usable.iter().any(|u| u.id == r.id)) {
+        notes.push(not_shown(label, r, "no trace"));
+    }
+    if usable.is_empty() {
+        return None;
+    }
+    let limited = usable.iter().filter(|r| !r.ok()).count();
+    if limited > 0 {
+        notes.push(format!(
+            "{label}: {limited} run(s) stopped at their time limit, drawn up to it"
+        ));
+    }
+    Some(usable)
+}
+
+/// One group's line: the seed band of each of the figure's metrics. A group whose traces hold
+/// no finite value at all is not drawn; the error is the note that says so.
+fn line(
+    traces: &[&Trace],
+    label: String,
+    color: RGBColor,
+    panels: Panels,
+    x: PlotX,
+) -> Result<Line, String> {
+    let bands: Vec<Band> = metrics(panels)
+        .iter()
+        .map(|(m, _, _)| band(traces, *m, x))
+        .collect();
+    if bands.iter().all(Band::is_empty) {
+        return Err(format!(
+            "not shown: {label}: no finite values in its traces"
+        ));
+    }
+    Ok(Line {
+        label,
+        color,
+        bands,
+    })
+}
+
+/// The subtitle: the experiment, its data setting, and what a line and its band are.
+fn subtitle(ctx: &Context, max_seeds: usize) -> String {
+    let seeds = if max_seeds > 1 {
+        format!("line: mean over {max_seeds} seeds, band: min-max")
+    } else {
+        "one seed per line".to_string()
+    };
+    format!("{}: {}; {seeds}", ctx.experiment, ctx.setting)
 }
 
 impl Figure for CurveFigure {
@@ -219,6 +253,9 @@ impl Figure for CurveFigure {
     }
 }
 
+/// A chart on f64 axes, as every curve panel has.
+type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
 /// One panel: bands first (so lines stay on top), then lines with markers.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
@@ -228,7 +265,27 @@ fn panel<DB: DrawingBackend>(
     x: PlotX,
     lines: &[(&Line, &Band)],
 ) -> Result<(), String> {
-    let es = |e: &dyn std::fmt::Display| e.to_string();
+    let (xs, ys) = panel_ranges(x, lines);
+    let mut builder = ChartBuilder::on(area);
+    builder
+        .margin(14)
+        .margin_right(34)
+        .x_label_area_size(74)
+        .y_label_area_size(120);
+    if !title.is_empty() {
+        builder.caption(title, bold(sizes::PANEL));
+    }
+    let mut chart = builder
+        .build_cartesian_2d(xs, ys)
+        .map_err(|e| e.to_string())?;
+    draw_mesh(&mut chart, xlabel, ylabel, x)?;
+    draw_bands(&mut chart, lines)?;
+    draw_means(&mut chart, lines)
+}
+
+/// The panel's axis ranges around its lines and bands: iterations with a little room either
+/// side (and from 1 at most, so the first iteration shows), seconds from 0, the y range padded.
+fn panel_ranges(x: PlotX, lines: &[(&Line, &Band)]) -> (Range<f64>, Range<f64>) {
     let xs = lines.iter().flat_map(|(_, b)| b.x.iter().copied());
     let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
@@ -246,18 +303,17 @@ fn panel<DB: DrawingBackend>(
         (a.min(v), b.max(v))
     });
     let (y0, y1) = padded(y0, y1);
-    let mut builder = ChartBuilder::on(area);
-    builder
-        .margin(14)
-        .margin_right(34)
-        .x_label_area_size(74)
-        .y_label_area_size(120);
-    if !title.is_empty() {
-        builder.caption(title, bold(sizes::PANEL));
-    }
-    let mut chart = builder
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(|e| es(&e))?;
+    (x0..x1, y0..y1)
+}
+
+/// The grid, axis labels and ticks: whole iterations only on an iteration axis (a fractional
+/// iteration means nothing), short numbers elsewhere.
+fn draw_mesh<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    xlabel: &str,
+    ylabel: &str,
+    x: PlotX,
+) -> Result<(), String> {
     let int_ticks = |v: &f64| {
         if (v - v.round()).abs() < 1e-9 {
             format!("{}", v.round() as i64)
@@ -283,7 +339,15 @@ fn panel<DB: DrawingBackend>(
             mesh.x_labels(8).x_label_formatter(&num);
         }
     }
-    mesh.draw().map_err(|e| es(&e))?;
+    mesh.draw().map_err(|e| e.to_string())
+}
+
+/// The min-max bands, light, for lines whose seeds differ anywhere (one seed has no band).
+/// Drawn before every line so that no band covers a line.
+fn draw_bands<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    lines: &[(&Line, &Band)],
+) -> Result<(), String> {
     for (line, b) in lines {
         if b.lo.iter().zip(&b.hi).any(|(l, h)| h > l) && b.x.len() > 1 {
             let mut pts: Vec<(f64, f64)> = b.x.iter().copied().zip(b.hi.iter().copied()).collect();
@@ -293,18 +357,26 @@ fn panel<DB: DrawingBackend>(
                     pts,
                     line.color.mix(0.2).filled(),
                 )))
-                .map_err(|e| es(&e))?;
+                .map_err(|e| e.to_string())?;
         }
     }
+    Ok(())
+}
+
+/// The mean lines, with a marker per point while there are few enough to tell apart.
+fn draw_means<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    lines: &[(&Line, &Band)],
+) -> Result<(), String> {
     for (line, b) in lines {
         let pts: Vec<(f64, f64)> = b.x.iter().copied().zip(b.mean.iter().copied()).collect();
         chart
             .draw_series(LineSeries::new(pts.clone(), line.color.stroke_width(3)))
-            .map_err(|e| es(&e))?;
+            .map_err(|e| e.to_string())?;
         if pts.len() <= 60 {
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 4, line.color.filled())))
-                .map_err(|e| es(&e))?;
+                .map_err(|e| e.to_string())?;
         }
     }
     Ok(())

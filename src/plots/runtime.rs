@@ -1,13 +1,16 @@
 //! Figure 3 (right): the mean runtime of each solver split into precomputation, u, v and dual
 //! updates, as stacked bars, from the run summaries.
 
+use super::canvas::{draw_footer, font, footer_height, sizes, title_block, LegendItem};
 use super::data::{Loaded, RunResult};
-use super::{
-    draw_footer, font, footer_height, not_shown, save, secs, sizes, solver_label, title_block,
-    Context, FigError, Figure, LegendItem,
-};
+use super::labels::{group_label, not_shown, secs, solver_label};
+use super::render::{save, Figure};
+use super::{Context, FigError};
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::path::{Path, PathBuf};
 
 /// The phases, bottom to top, and their colours (as the paper's figure).
@@ -45,48 +48,22 @@ pub(crate) fn render(
     let mut iterations = Vec::new();
     for g in &groups {
         let (solver, backend) = g.split_once('\u{0}').unwrap_or((g.as_str(), ""));
-        let label = match (solvers.len() > 1, backends.len() > 1) {
-            (true, true) => format!("{} ({backend})", solver_label(solver)),
-            (false, true) => backend.to_string(),
-            _ => solver_label(solver),
-        };
+        let label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
         let runs: Vec<&RunResult> = loaded
             .runs
             .iter()
             .filter(|r| r.solver == solver && r.backend == backend)
             .collect();
-        let ok: Vec<&RunResult> = runs.iter().copied().filter(|r| r.ok()).collect();
         for r in runs.iter().filter(|r| !r.ok()) {
             notes.push(not_shown(&label, r, "failed"));
         }
+        let ok: Vec<&RunResult> = runs.into_iter().filter(|r| r.ok()).collect();
         if ok.is_empty() {
             continue;
         }
-        let mean = |get: &dyn Fn(&RunResult) -> f64| {
-            let v: Vec<f64> = ok
-                .iter()
-                .map(|r| get(r))
-                .filter(|x| x.is_finite())
-                .collect();
-            if v.is_empty() {
-                0.0
-            } else {
-                v.iter().sum::<f64>() / v.len() as f64
-            }
-        };
-        let parts = [
-            mean(&|r| r.precompute_s),
-            mean(&|r| r.u_s),
-            mean(&|r| r.v_s),
-            mean(&|r| r.dual_s),
-        ];
-        let its = mean(&|r| r.iterations);
-        iterations.push(if solver == "adam" {
-            format!("{}: {its:.0} epochs", solver_label(solver))
-        } else {
-            format!("{}: {its:.0}", solver_label(solver))
-        });
-        bars.push(Bar { label, parts });
+        let (bar, its) = bar(label, solver, &ok);
+        bars.push(bar);
+        iterations.push(its);
     }
     if bars.is_empty() {
         return Err(FigError::Empty(format!(
@@ -104,24 +81,66 @@ pub(crate) fn render(
         "iterations per run (mean): {}. Adam: u = training, precomputation = data upload.",
         iterations.join(", ")
     ));
-    let max_seeds = loaded.distinct(|r| r.seed.to_string()).len();
     let fig = RuntimeFigure {
         title: ctx.title("mean runtime split by phase"),
-        subtitle: format!(
-            "{}: {}; {}",
-            ctx.experiment,
-            ctx.setting,
-            if max_seeds > 1 {
-                format!("mean over {max_seeds} seeds")
-            } else {
-                "one seed".into()
-            }
-        ),
+        subtitle: subtitle(ctx, loaded),
         bars,
         notes,
     };
     Ok(save(&fig, stem)?)
 }
+
+/// One group's bar from its finished runs (`ok`, not empty): the mean seconds of each phase,
+/// and the mean iteration count for the notes (Adam's are epochs, and say so).
+fn bar(label: String, solver: &str, ok: &[&RunResult]) -> (Bar, String) {
+    let parts = [
+        mean(ok, |r| r.precompute_s),
+        mean(ok, |r| r.u_s),
+        mean(ok, |r| r.v_s),
+        mean(ok, |r| r.dual_s),
+    ];
+    let its = mean(ok, |r| r.iterations);
+    let its = if solver == "adam" {
+        format!("{}: {its:.0} epochs", solver_label(solver))
+    } else {
+        format!("{}: {its:.0}", solver_label(solver))
+    };
+    (Bar { label, parts }, its)
+}
+
+/// The mean of `get` over `runs`, ignoring non-finite values (a phase a run did not record);
+/// 0 when none is finite, so that the phase draws as nothing.
+fn mean(runs: &[&RunResult], get: impl Fn(&RunResult) -> f64) -> f64 {
+    let v: Vec<f64> = runs
+        .iter()
+        .map(|r| get(r))
+        .filter(|x| x.is_finite())
+        .collect();
+    if v.is_empty() {
+        0.0
+    } else {
+        v.iter().sum::<f64>() / v.len() as f64
+    }
+}
+
+/// The subtitle: the experiment, its data setting, and over how many seeds the means are.
+fn subtitle(ctx: &Context, loaded: &Loaded) -> String {
+    let max_seeds = loaded.distinct(|r| r.seed.to_string()).len();
+    format!(
+        "{}: {}; {}",
+        ctx.experiment,
+        ctx.setting,
+        if max_seeds > 1 {
+            format!("mean over {max_seeds} seeds")
+        } else {
+            "one seed".into()
+        }
+    )
+}
+
+/// A chart with one segment per bar on x and seconds on y.
+type Chart<'a, DB> =
+    ChartContext<'a, DB, Cartesian2d<SegmentedCoord<RangedCoordusize>, RangedCoordf64>>;
 
 impl Figure for RuntimeFigure {
     fn size(&self) -> (u32, u32) {
@@ -129,7 +148,6 @@ impl Figure for RuntimeFigure {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let es = |e: &dyn std::fmt::Display| e.to_string();
         let header = title_block(root, &self.title, &self.subtitle)?;
         let legend: Vec<LegendItem> = PHASES
             .iter()
@@ -142,6 +160,21 @@ impl Figure for RuntimeFigure {
             .collect();
         let footer = footer_height(root, &legend, &self.notes);
         let body = root.margin(header as u32, footer as u32, 10, 30);
+        let mut chart = self.chart(&body)?;
+        for (i, bar) in self.bars.iter().enumerate() {
+            draw_bar(&mut chart, i, bar)?;
+        }
+        draw_footer(root, &legend, &self.notes)
+    }
+}
+
+impl RuntimeFigure {
+    /// The chart in `body` with its axes drawn: a labelled segment per bar, and seconds up to
+    /// 8% above the tallest bar, so that its total fits above it.
+    fn chart<'a, DB: DrawingBackend>(
+        &self,
+        body: &'a DrawingArea<DB, Shift>,
+    ) -> Result<Chart<'a, DB>, String> {
         let top = self
             .bars
             .iter()
@@ -150,12 +183,12 @@ impl Figure for RuntimeFigure {
         let top = if top > 0.0 { top * 1.08 } else { 1.0 };
         let n = self.bars.len();
         let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
-        let mut chart = ChartBuilder::on(&body)
+        let mut chart = ChartBuilder::on(body)
             .margin(10)
             .x_label_area_size(60)
             .y_label_area_size(110)
             .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), 0.0..top)
-            .map_err(|e| es(&e))?;
+            .map_err(|e| e.to_string())?;
         let xfmt = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
             _ => String::new(),
@@ -174,39 +207,43 @@ impl Figure for RuntimeFigure {
             .bold_line_style(RGBColor(215, 215, 215))
             .light_line_style(RGBColor(248, 248, 248))
             .draw()
-            .map_err(|e| es(&e))?;
-        for (i, bar) in self.bars.iter().enumerate() {
-            let mut base = 0.0;
-            for (k, (_, color)) in PHASES.iter().enumerate() {
-                let v = bar.parts[k];
-                if v <= 0.0 {
-                    continue;
-                }
-                let mut rect = Rectangle::new(
-                    [
-                        (SegmentValue::Exact(i), base),
-                        (SegmentValue::Exact(i + 1), base + v),
-                    ],
-                    color.filled(),
-                );
-                rect.set_margin(0, 0, 30, 30);
-                chart
-                    .draw_series(std::iter::once(rect))
-                    .map_err(|e| es(&e))?;
-                base += v;
-            }
-            // The total above the bar.
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("{} s", secs(base)),
-                    (SegmentValue::CenterOf(i), base),
-                    font(sizes::TICK).pos(plotters::style::text_anchor::Pos::new(
-                        plotters::style::text_anchor::HPos::Center,
-                        plotters::style::text_anchor::VPos::Bottom,
-                    )),
-                )))
-                .map_err(|e| es(&e))?;
-        }
-        draw_footer(root, &legend, &self.notes)
+            .map_err(|e| e.to_string())?;
+        Ok(chart)
     }
+}
+
+/// The `i`-th bar: its phases stacked bottom to top (a phase of no time draws nothing), then
+/// the total in seconds above it.
+fn draw_bar<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    i: usize,
+    bar: &Bar,
+) -> Result<(), String> {
+    let mut base = 0.0;
+    for (k, (_, color)) in PHASES.iter().enumerate() {
+        let v = bar.parts[k];
+        if v <= 0.0 {
+            continue;
+        }
+        let mut rect = Rectangle::new(
+            [
+                (SegmentValue::Exact(i), base),
+                (SegmentValue::Exact(i + 1), base + v),
+            ],
+            color.filled(),
+        );
+        rect.set_margin(0, 0, 30, 30);
+        chart
+            .draw_series(std::iter::once(rect))
+            .map_err(|e| e.to_string())?;
+        base += v;
+    }
+    chart
+        .draw_series(std::iter::once(Text::new(
+            format!("{} s", secs(base)),
+            (SegmentValue::CenterOf(i), base),
+            font(sizes::TICK).pos(Pos::new(HPos::Center, VPos::Bottom)),
+        )))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -5,7 +5,9 @@
 //! labelled as the paper's.
 
 use super::data::{time_to_target, Loaded, RunResult, TargetTime};
-use super::{short, solver_label, with_ext, write_atomic, Context, FigError};
+use super::labels::{short, solver_label};
+use super::render::{with_ext, write_atomic};
+use super::{Context, FigError};
 use crate::manifest::PlannedRun;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -181,6 +183,7 @@ fn paper_row(p: &PaperRow) -> Row {
     }
 }
 
+/// Our row for one (solver, backend) group from the results of its `planned` seeds.
 fn our_row(
     solver: &str,
     backend: &str,
@@ -218,78 +221,112 @@ fn our_row(
         .collect();
     let reached: Vec<TargetTime> = hits.iter().filter_map(|(_, t)| *t).collect();
     row.reached = reached.len();
-    let mut notes = Vec::new();
-    if reached.len() == planned {
-        let n = reached.len() as f64;
-        let mean = |f: &dyn Fn(&TargetTime) -> f64| reached.iter().map(f).sum::<f64>() / n;
-        row.status = Status::Reached;
-        row.iter = Some(mean(&|t| t.iter));
-        row.total_s = Some(mean(&|t| t.total_s));
-        row.split = Some([
-            mean(&|t| t.precompute_s),
-            mean(&|t| t.u_s),
-            mean(&|t| t.v_s),
-            mean(&|t| t.dual_s),
-        ]);
-        row.test_acc = Some(mean(&|t| t.test_acc)).filter(|a| a.is_finite());
-        if planned > 1 {
-            notes.push(format!("mean of {planned} seeds"));
-        }
-        if solver == "adam" {
-            notes.push("u = training, precomp. = data upload; iterations are epochs".into());
-        }
+    let notes = if reached.len() == planned {
+        fill_reached(&mut row, &reached, solver)
     } else {
-        let failed = hits
-            .iter()
-            .find(|(r, t)| t.is_none() && !r.ok())
-            .map(|(r, _)| *r);
-        row.status = if failed.is_some() {
-            Status::Failed
-        } else if results.len() < planned && hits.iter().all(|(_, t)| t.is_some()) {
-            Status::NoResults
-        } else {
-            Status::NotReached
-        };
-        let best = |r: &RunResult| {
-            r.trace.as_ref().map(|t| {
-                t.train_acc
-                    .iter()
-                    .copied()
-                    .filter(|a| a.is_finite())
-                    .fold(f64::NAN, f64::max)
-            })
-        };
-        if let Some(r) = failed {
-            notes.push(format!(
-                "failed: {}",
-                r.reason.as_deref().unwrap_or("no reason recorded")
-            ));
-            if let Some(b) = best(r).filter(|b| b.is_finite()) {
-                notes.push(format!(
-                    "best train acc {b:.4} in {:.0} iterations",
-                    r.iterations
-                ));
-            }
-        } else if let Some((r, _)) = hits.iter().find(|(_, t)| t.is_none()) {
-            notes.push(format!(
-                "stopped ({}) after {:.0} iterations, best train acc {:.4}",
-                r.stop_reason.as_deref().unwrap_or("unknown"),
-                r.iterations,
-                best(r).unwrap_or(f64::NAN)
-            ));
-        }
-        if planned > 1 {
-            notes.push(format!("{} of {planned} seeds reached it", reached.len()));
-        }
-        if results.len() < planned {
-            notes.push(format!(
-                "{} seed(s) without results",
-                planned - results.len()
-            ));
-        }
-    }
+        fill_not_reached(&mut row, &hits, results.len())
+    };
     row.note = notes.join("; ");
     row
+}
+
+/// Every planned seed reached the target: the row's numbers are the seeds' means. Returns the
+/// row's notes.
+fn fill_reached(row: &mut Row, reached: &[TargetTime], solver: &str) -> Vec<String> {
+    let planned = row.planned;
+    let n = reached.len() as f64;
+    let mean = |f: &dyn Fn(&TargetTime) -> f64| reached.iter().map(f).sum::<f64>() / n;
+    row.status = Status::Reached;
+    row.iter = Some(mean(&|t| t.iter));
+    row.total_s = Some(mean(&|t| t.total_s));
+    row.split = Some([
+        mean(&|t| t.precompute_s),
+        mean(&|t| t.u_s),
+        mean(&|t| t.v_s),
+        mean(&|t| t.dual_s),
+    ]);
+    row.test_acc = Some(mean(&|t| t.test_acc)).filter(|a| a.is_finite());
+    let mut notes = Vec::new();
+    if planned > 1 {
+        notes.push(format!("mean of {planned} seeds"));
+    }
+    if solver == "adam" {
+        notes.push("u = training, precomp. = data upload; iterations are epochs".into());
+    }
+    notes
+}
+
+/// Some planned seed did not reach the target (or has no results): the row shows why instead
+/// of a number, and its notes say how far the runs got. `with_results` of the planned seeds
+/// have results. Returns the row's notes.
+fn fill_not_reached(
+    row: &mut Row,
+    hits: &[(&RunResult, Option<TargetTime>)],
+    with_results: usize,
+) -> Vec<String> {
+    let planned = row.planned;
+    let failed = hits
+        .iter()
+        .find(|(r, t)| t.is_none() && !r.ok())
+        .map(|(r, _)| *r);
+    row.status = if failed.is_some() {
+        Status::Failed
+    } else if with_results < planned && hits.iter().all(|(_, t)| t.is_some()) {
+        Status::NoResults
+    } else {
+        Status::NotReached
+    };
+    let mut notes = why_not_reached(failed, hits);
+    if planned > 1 {
+        notes.push(format!("{} of {planned} seeds reached it", row.reached));
+    }
+    if with_results < planned {
+        notes.push(format!(
+            "{} seed(s) without results",
+            planned - with_results
+        ));
+    }
+    notes
+}
+
+/// The note on the first seed that did not reach the target: a failed run's reason and its
+/// best train accuracy, or else where a finished run stopped and its best train accuracy.
+fn why_not_reached(
+    failed: Option<&RunResult>,
+    hits: &[(&RunResult, Option<TargetTime>)],
+) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let Some(r) = failed {
+        notes.push(format!(
+            "failed: {}",
+            r.reason.as_deref().unwrap_or("no reason recorded")
+        ));
+        if let Some(b) = best_train_acc(r).filter(|b| b.is_finite()) {
+            notes.push(format!(
+                "best train acc {b:.4} in {:.0} iterations",
+                r.iterations
+            ));
+        }
+    } else if let Some((r, _)) = hits.iter().find(|(_, t)| t.is_none()) {
+        notes.push(format!(
+            "stopped ({}) after {:.0} iterations, best train acc {:.4}",
+            r.stop_reason.as_deref().unwrap_or("unknown"),
+            r.iterations,
+            best_train_acc(r).unwrap_or(f64::NAN)
+        ));
+    }
+    notes
+}
+
+/// The run's best finite train accuracy (NaN when it has none); `None` without a trace.
+fn best_train_acc(r: &RunResult) -> Option<f64> {
+    r.trace.as_ref().map(|t| {
+        t.train_acc
+            .iter()
+            .copied()
+            .filter(|a| a.is_finite())
+            .fold(f64::NAN, f64::max)
+    })
 }
 
 /// "97%" for 0.97.
