@@ -20,7 +20,7 @@ use crate::manifest::{PlannedRun, RunConfig};
 use crate::problem::{scalar, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::time::Instant;
 
 /// Repetitions of each kernel; the best is reported (the least disturbed by other load).
@@ -78,7 +78,7 @@ pub struct Report {
 /// kernels once per (size, backend).
 pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
     let mut report = Report::default();
-    let mut seen = BTreeMap::new();
+    let mut seen = BTreeSet::new();
     let mut session = Session::new();
     for run in runs {
         let cfg = &run.config;
@@ -88,7 +88,7 @@ pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
             serde_json::to_string(&cfg.data).unwrap_or_default(),
             cfg.problem.patterns
         );
-        if !seen.contains_key(&key) {
+        if !seen.contains(&key) {
             match kernels_of(&mut session, cfg) {
                 Ok(k) => {
                     progress(&format!(
@@ -96,7 +96,7 @@ pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
                         cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops
                     ));
                     report.kernels.push((cfg.backend.to_string(), k));
-                    seen.insert(key, ());
+                    seen.insert(key);
                 }
                 Err(e) => progress(&format!("{} kernels: failed: {e}", cfg.backend)),
             }

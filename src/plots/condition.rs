@@ -5,7 +5,7 @@
 use super::canvas::{font, legend_height, legend_row, sizes, title_block, LegendItem};
 use super::render::{save, Figure};
 use super::{Context, FigError};
-use crate::results::{self, ResultsError};
+use crate::results::KappaTable;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -59,32 +59,19 @@ pub(crate) fn render(ctx: &Context, file: &Path, stem: &Path) -> Result<Vec<Path
     Ok(save(&fig, stem)?)
 }
 
-/// Reads `file`: a missing column is an error naming it, and a file without rows is a figure
-/// with nothing to draw (checked before the other columns are read, so that is what it says).
+/// Reads `file` (`results::KappaTable`): a missing column is an error naming it, and a file
+/// without rows is a figure with nothing to draw.
 fn read_kappa(file: &Path) -> Result<Kappa, FigError> {
-    let df = results::read(file)?;
-    let col = |name: &str| -> Result<Vec<f64>, ResultsError> {
-        results::column_f64(&df, name)
-            .map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
-            .ok_or_else(|| ResultsError {
-                path: file.to_path_buf(),
-                reason: format!("no numeric column `{name}`"),
-            })
-    };
-    let ranks = col("rank")?;
-    if ranks.is_empty() {
+    let t = KappaTable::read(file)?;
+    if t.ranks.is_empty() {
         return Err(FigError::Empty(format!("{} has no rows", file.display())));
     }
     Ok(Kappa {
-        ranks,
-        a: col("kappa_a")?,
-        diag: col("kappa_diag")?,
-        nys: col("kappa_nys")?,
-        nys_ref: if results::column_f64(&df, "kappa_nys_ref").is_some() {
-            Some(col("kappa_nys_ref")?)
-        } else {
-            None
-        },
+        ranks: t.ranks,
+        a: t.kappa_a,
+        diag: t.kappa_diag,
+        nys: t.kappa_nys,
+        nys_ref: t.kappa_nys_ref,
     })
 }
 

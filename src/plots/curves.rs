@@ -9,7 +9,7 @@ use super::data::{band, Band, Loaded, Metric, RunResult, Trace};
 use super::labels::{backend_color, group_label, not_shown, palette, solver_color};
 use super::render::{save, Figure};
 use super::{Context, FigError};
-use crate::manifest::PlotX;
+use crate::manifest::{PlotX, SolverKind};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -97,21 +97,21 @@ pub(crate) fn render(
     stem: &Path,
     panels: Panels,
 ) -> Result<Vec<PathBuf>, FigError> {
-    let solvers = loaded.distinct(|r| r.solver.clone());
+    let solvers = loaded.distinct(|r| r.solver.to_string());
     let backends = loaded.distinct(|r| r.backend.clone());
-    let groups = loaded.distinct(|r| format!("{}\u{0}{}", r.solver, r.backend));
+    let groups = loaded.groups();
     let mut lines = Vec::new();
     let mut notes = Vec::new();
     let mut max_seeds = 0;
     for (i, g) in groups.iter().enumerate() {
-        let (solver, backend) = g.split_once('\u{0}').unwrap_or((g.as_str(), ""));
+        let (solver, backend) = (g.0, g.1.as_str());
         let label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
         let Some(usable) = usable_runs(loaded, solver, backend, &label, &mut notes) else {
             continue;
         };
         max_seeds = max_seeds.max(usable.len());
         let color = if solvers.len() > 1 {
-            solver_color(solver)
+            Some(solver_color(solver))
         } else {
             backend_color(backend)
         }
@@ -143,7 +143,7 @@ pub(crate) fn render(
         }),
         subtitle: subtitle(ctx, max_seeds),
         x: ctx.x(),
-        has_adam: solvers.iter().any(|s| s == "adam"),
+        has_adam: groups.iter().any(|(s, _)| *s == SolverKind::Adam),
         lines,
         notes,
     };
@@ -156,7 +156,7 @@ pub(crate) fn render(
 /// is left out silently. `None` when no run is usable.
 fn usable_runs<'a>(
     loaded: &'a Loaded,
-    solver: &str,
+    solver: SolverKind,
     backend: &str,
     label: &str,
     notes: &mut Vec<String>,
@@ -169,7 +169,7 @@ fn usable_runs<'a>(
     let usable: Vec<&RunResult> = runs
         .iter()
         .copied()
-        .filter(|r| r.ok() || r.stop_reason.as_deref() == Some("time_limit"))
+        .filter(|r| r.ok() || r.time_limited())
         .filter(|r| r.trace.as_ref().is_some_and(|t| !t.is_empty()))
         .collect();
     for r in runs.iter().filter(|r| !usable.iter().any(|u| u.id == r.id)) {

@@ -1,7 +1,8 @@
 //! Reading a manifest's results back from Parquet: summaries, traces, and the derived numbers
 //! the figures need (seed means and bands, time to the target accuracy).
 
-use crate::manifest::{PlannedRun, PlotX};
+use crate::executor::Stop;
+use crate::manifest::{PlannedRun, PlotX, SolverKind};
 use crate::results::schema::{self, Summary};
 use crate::results::{ResultsError, RunPaths};
 use std::path::Path;
@@ -111,7 +112,7 @@ pub fn time_to_target(trace: &Trace, target: f64) -> Option<TargetTime> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunResult {
     pub id: String,
-    pub solver: String,
+    pub solver: SolverKind,
     pub backend: String,
     pub seed: u64,
     pub status: schema::Status,
@@ -130,6 +131,11 @@ pub struct RunResult {
 impl RunResult {
     pub fn ok(&self) -> bool {
         self.status == schema::Status::Ok
+    }
+
+    /// Stopped by its time limit: failed, but its trace is valid as far as it goes.
+    pub fn time_limited(&self) -> bool {
+        self.stop_reason.as_deref() == Some(Stop::TimeLimit(0.0).label())
     }
 }
 
@@ -154,6 +160,18 @@ impl Loaded {
                 )
             })
             .collect()
+    }
+
+    /// The distinct (solver, backend) groups, in first-seen order.
+    pub fn groups(&self) -> Vec<(SolverKind, String)> {
+        let mut out: Vec<(SolverKind, String)> = Vec::new();
+        for r in &self.runs {
+            let g = (r.solver, r.backend.clone());
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+        out
     }
 
     /// Distinct values of `key` over the runs, in first-seen order.
@@ -188,7 +206,7 @@ pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsEr
         let v = |x: Option<f64>| x.unwrap_or(f64::NAN);
         out.runs.push(RunResult {
             id: run.id.clone(),
-            solver: run.config.solver.method.kind().to_string(),
+            solver: run.config.solver.method.kind(),
             backend: run.config.backend.to_string(),
             seed: run.config.seed,
             status: summary.status,

@@ -3,27 +3,26 @@
 //! the data setting line, notes for runs left out, and number formats.
 
 use super::data::RunResult;
-use crate::manifest::PlannedRun;
+use crate::manifest::{PlannedRun, SolverKind};
 use plotters::style::RGBColor;
 
 /// The paper's names: ADMM-CG, ADMM-diagPCG, ADMM-nysPCG, ADMM-RBCD, and Adam (non-convex).
-pub fn solver_label(solver: &str) -> String {
+pub fn solver_label(solver: SolverKind) -> &'static str {
     match solver {
-        "exact" => "ADMM-exact".into(),
-        "cg" => "ADMM-CG".into(),
-        "diag-pcg" => "ADMM-diagPCG".into(),
-        "nys-pcg" => "ADMM-nysPCG".into(),
-        "rbcd" => "ADMM-RBCD".into(),
-        "bj-pcg" => "ADMM-bjPCG".into(),
-        "adam" => "Adam (non-convex)".into(),
-        other => other.into(),
+        SolverKind::Exact => "ADMM-exact",
+        SolverKind::Cg => "ADMM-CG",
+        SolverKind::DiagPcg => "ADMM-diagPCG",
+        SolverKind::NysPcg => "ADMM-nysPCG",
+        SolverKind::Rbcd => "ADMM-RBCD",
+        SolverKind::BjPcg => "ADMM-bjPCG",
+        SolverKind::Adam => "Adam (non-convex)",
     }
 }
 
 /// The label of a (solver, backend) group: the solver alone, the backend alone when only
 /// backends differ, or both when both do.
 pub(crate) fn group_label(
-    solver: &str,
+    solver: SolverKind,
     backend: &str,
     many_solvers: bool,
     many_backends: bool,
@@ -31,22 +30,21 @@ pub(crate) fn group_label(
     match (many_solvers, many_backends) {
         (true, true) => format!("{} ({backend})", solver_label(solver)),
         (false, true) => backend.to_string(),
-        _ => solver_label(solver),
+        _ => solver_label(solver).to_string(),
     }
 }
 
 /// Fixed colours per solver (and per backend), so a method keeps its colour across figures.
-pub(crate) fn solver_color(solver: &str) -> Option<RGBColor> {
-    Some(match solver {
-        "cg" => RGBColor(0x4C, 0x72, 0xB0),
-        "diag-pcg" => RGBColor(0x55, 0xA8, 0x68),
-        "nys-pcg" => RGBColor(0xC4, 0x4E, 0x52),
-        "rbcd" => RGBColor(0x81, 0x72, 0xB3),
-        "bj-pcg" => RGBColor(0xDD, 0x84, 0x52),
-        "adam" => RGBColor(0xCC, 0xB9, 0x74),
-        "exact" => RGBColor(0x40, 0x40, 0x40),
-        _ => return None,
-    })
+pub(crate) fn solver_color(solver: SolverKind) -> RGBColor {
+    match solver {
+        SolverKind::Cg => RGBColor(0x4C, 0x72, 0xB0),
+        SolverKind::DiagPcg => RGBColor(0x55, 0xA8, 0x68),
+        SolverKind::NysPcg => RGBColor(0xC4, 0x4E, 0x52),
+        SolverKind::Rbcd => RGBColor(0x81, 0x72, 0xB3),
+        SolverKind::BjPcg => RGBColor(0xDD, 0x84, 0x52),
+        SolverKind::Adam => RGBColor(0xCC, 0xB9, 0x74),
+        SolverKind::Exact => RGBColor(0x40, 0x40, 0x40),
+    }
 }
 
 pub(crate) fn backend_color(backend: &str) -> Option<RGBColor> {

@@ -6,6 +6,7 @@ use super::data::{Loaded, RunResult};
 use super::labels::{group_label, not_shown, secs, solver_label};
 use super::render::{save, Figure};
 use super::{Context, FigError};
+use crate::manifest::SolverKind;
 use plotters::coord::ranged1d::SegmentedCoord;
 use plotters::coord::types::{RangedCoordf64, RangedCoordusize};
 use plotters::coord::Shift;
@@ -40,14 +41,14 @@ pub(crate) fn render(
     loaded: &Loaded,
     stem: &Path,
 ) -> Result<Vec<PathBuf>, FigError> {
-    let solvers = loaded.distinct(|r| r.solver.clone());
+    let solvers = loaded.distinct(|r| r.solver.to_string());
     let backends = loaded.distinct(|r| r.backend.clone());
-    let groups = loaded.distinct(|r| format!("{}\u{0}{}", r.solver, r.backend));
+    let groups = loaded.groups();
     let mut bars = Vec::new();
     let mut notes = Vec::new();
     let mut iterations = Vec::new();
     for g in &groups {
-        let (solver, backend) = g.split_once('\u{0}').unwrap_or((g.as_str(), ""));
+        let (solver, backend) = (g.0, g.1.as_str());
         let label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
         let runs: Vec<&RunResult> = loaded
             .runs
@@ -92,7 +93,7 @@ pub(crate) fn render(
 
 /// One group's bar from its finished runs (`ok`, not empty): the mean seconds of each phase,
 /// and the mean iteration count for the notes (Adam's are epochs, and say so).
-fn bar(label: String, solver: &str, ok: &[&RunResult]) -> (Bar, String) {
+fn bar(label: String, solver: SolverKind, ok: &[&RunResult]) -> (Bar, String) {
     let parts = [
         mean(ok, |r| r.precompute_s),
         mean(ok, |r| r.u_s),
@@ -100,7 +101,7 @@ fn bar(label: String, solver: &str, ok: &[&RunResult]) -> (Bar, String) {
         mean(ok, |r| r.dual_s),
     ];
     let its = mean(ok, |r| r.iterations);
-    let its = if solver == "adam" {
+    let its = if solver == SolverKind::Adam {
         format!("{}: {its:.0} epochs", solver_label(solver))
     } else {
         format!("{}: {its:.0}", solver_label(solver))

@@ -8,7 +8,7 @@ use super::data::{time_to_target, Loaded, RunResult, TargetTime};
 use super::labels::{short, solver_label};
 use super::render::{with_ext, write_atomic};
 use super::{Context, FigError};
-use crate::manifest::PlannedRun;
+use crate::manifest::{PlannedRun, SolverKind};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PaperRow {
     /// Our solver name, for placing the row beside ours.
-    pub solver: &'static str,
+    pub solver: SolverKind,
     pub method: &'static str,
     pub device: &'static str,
     pub total_s: f64,
@@ -28,35 +28,35 @@ pub struct PaperRow {
 /// The paper's Table 1, verbatim.
 pub const PAPER_TABLE1: [PaperRow; 5] = [
     PaperRow {
-        solver: "nys-pcg",
+        solver: SolverKind::NysPcg,
         method: "nysPCG",
         device: "GPU",
         total_s: 39.484,
         split: Some([16.321, 23.119, 0.043, 0.001]),
     },
     PaperRow {
-        solver: "rbcd",
+        solver: SolverKind::Rbcd,
         method: "RBCD",
         device: "GPU",
         total_s: 23.502,
         split: Some([0.000, 23.136, 0.361, 0.005]),
     },
     PaperRow {
-        solver: "rbcd",
+        solver: SolverKind::Rbcd,
         method: "RBCD",
         device: "JAX-GPU",
         total_s: 16.243,
         split: Some([0.000, 16.118, 0.125, 0.000]),
     },
     PaperRow {
-        solver: "rbcd",
+        solver: SolverKind::Rbcd,
         method: "RBCD",
         device: "CPU",
         total_s: 185.896,
         split: Some([0.523, 181.689, 3.663, 0.020]),
     },
     PaperRow {
-        solver: "adam",
+        solver: SolverKind::Adam,
         method: "Adam",
         device: "GPU",
         total_s: 55.129,
@@ -117,12 +117,9 @@ pub struct Row {
 /// The rows: ours per (solver, backend) in plan order, each solver's paper rows after its own
 /// when `paper`, and the paper's rows for solvers we did not run at the end.
 pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
-    let mut groups: Vec<(String, String)> = Vec::new();
+    let mut groups: Vec<(SolverKind, String)> = Vec::new();
     for r in planned {
-        let key = (
-            r.config.solver.method.kind().to_string(),
-            r.config.backend.to_string(),
-        );
+        let key = (r.config.solver.method.kind(), r.config.backend.to_string());
         if !groups.contains(&key) {
             groups.push(key);
         }
@@ -133,8 +130,7 @@ pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
         let plan: Vec<&PlannedRun> = planned
             .iter()
             .filter(|r| {
-                r.config.solver.method.kind().to_string() == *solver
-                    && r.config.backend.to_string() == *backend
+                r.config.solver.method.kind() == *solver && r.config.backend.to_string() == *backend
             })
             .collect();
         let results: Vec<&RunResult> = plan
@@ -144,11 +140,11 @@ pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
         let target = plan
             .iter()
             .find_map(|p| p.config.solver.stop.target_train_acc);
-        out.push(our_row(solver, backend, plan.len(), &results, target));
+        out.push(our_row(*solver, backend, plan.len(), &results, target));
         let last_of_solver = !groups[gi + 1..].iter().any(|(s, _)| s == solver);
         if paper && last_of_solver {
             for (k, p) in PAPER_TABLE1.iter().enumerate() {
-                if p.solver == solver && !paper_done[k] {
+                if p.solver == *solver && !paper_done[k] {
                     out.push(paper_row(p));
                     paper_done[k] = true;
                 }
@@ -185,7 +181,7 @@ fn paper_row(p: &PaperRow) -> Row {
 
 /// Our row for one (solver, backend) group from the results of its `planned` seeds.
 fn our_row(
-    solver: &str,
+    solver: SolverKind,
     backend: &str,
     planned: usize,
     results: &[&RunResult],
@@ -194,7 +190,7 @@ fn our_row(
     let mut row = Row {
         source: "ours",
         solver: solver.to_string(),
-        method: solver_label(solver),
+        method: solver_label(solver).to_string(),
         backend: backend.to_string(),
         status: Status::NoResults,
         reached: 0,
@@ -232,7 +228,7 @@ fn our_row(
 
 /// Every planned seed reached the target: the row's numbers are the seeds' means. Returns the
 /// row's notes.
-fn fill_reached(row: &mut Row, reached: &[TargetTime], solver: &str) -> Vec<String> {
+fn fill_reached(row: &mut Row, reached: &[TargetTime], solver: SolverKind) -> Vec<String> {
     let planned = row.planned;
     let n = reached.len() as f64;
     let mean = |f: &dyn Fn(&TargetTime) -> f64| reached.iter().map(f).sum::<f64>() / n;
@@ -250,7 +246,7 @@ fn fill_reached(row: &mut Row, reached: &[TargetTime], solver: &str) -> Vec<Stri
     if planned > 1 {
         notes.push(format!("mean of {planned} seeds"));
     }
-    if solver == "adam" {
+    if solver == SolverKind::Adam {
         notes.push("u = training, precomp. = data upload; iterations are epochs".into());
     }
     notes
