@@ -28,16 +28,6 @@ struct ConditionFigure {
     curves: Vec<Curve>,
 }
 
-/// The columns of `kappa.parquet`, nulls as NaN.
-struct Kappa {
-    ranks: Vec<f64>,
-    a: Vec<f64>,
-    diag: Vec<f64>,
-    nys: Vec<f64>,
-    /// The paper code's Nystrom variant, when `admm-runner condition` computed it.
-    nys_ref: Option<Vec<f64>>,
-}
-
 pub(crate) fn render(ctx: &Context, file: &Path, stem: &Path) -> Result<Vec<PathBuf>, FigError> {
     let kappa = read_kappa(file)?;
     let curves = curves(&kappa);
@@ -61,21 +51,22 @@ pub(crate) fn render(ctx: &Context, file: &Path, stem: &Path) -> Result<Vec<Path
 
 /// Reads `file` (`results::KappaTable`): a missing column is an error naming it, and a file
 /// without rows is a figure with nothing to draw.
-fn read_kappa(file: &Path) -> Result<Kappa, FigError> {
+fn read_kappa(file: &Path) -> Result<KappaTable, FigError> {
     let t = KappaTable::read(file)?;
     if t.ranks.is_empty() {
         return Err(FigError::Empty(format!("{} has no rows", file.display())));
     }
-    Ok(Kappa {
-        ranks: t.ranks,
-        a: t.kappa_a,
-        diag: t.kappa_diag,
-        nys: t.kappa_nys,
-        nys_ref: t.kappa_nys_ref,
-    })
+    Ok(t)
 }
 
-impl Kappa {
+/// The figure's reading of the table.
+trait KappaPoints {
+    fn rank_span(&self) -> (f64, f64);
+    fn points(&self, v: &[f64]) -> Vec<(f64, f64)>;
+    fn flat(&self, v: &[f64]) -> Vec<(f64, f64)>;
+}
+
+impl KappaPoints for KappaTable {
     /// The smallest and largest rank.
     fn rank_span(&self) -> (f64, f64) {
         let first = self.ranks.iter().copied().fold(f64::INFINITY, f64::min);
@@ -106,31 +97,31 @@ impl Kappa {
 }
 
 /// The curves to draw, in legend order; curves without a single point are left out.
-fn curves(kappa: &Kappa) -> Vec<Curve> {
+fn curves(kappa: &KappaTable) -> Vec<Curve> {
     let mut curves = vec![
         Curve {
             label: "κ(A)".into(),
             color: RGBColor(0, 0, 0),
             dashed: true,
             wide: false,
-            points: kappa.flat(&kappa.a),
+            points: kappa.flat(&kappa.kappa_a),
         },
         Curve {
             label: "Jacobi: κ(diag(A)⁻¹A)".into(),
             color: RGBColor(0xD6, 0x27, 0x28),
             dashed: true,
             wide: false,
-            points: kappa.flat(&kappa.diag),
+            points: kappa.flat(&kappa.kappa_diag),
         },
         Curve {
             label: "Nyström: κ(P⁻¹A)".into(),
             color: RGBColor(0x2C, 0x8C, 0x3C),
             dashed: false,
             wide: false,
-            points: kappa.points(&kappa.nys),
+            points: kappa.points(&kappa.kappa_nys),
         },
     ];
-    if let Some(nys_ref) = &kappa.nys_ref {
+    if let Some(nys_ref) = &kappa.kappa_nys_ref {
         curves.push(Curve {
             label: "Nyström, paper code's variant: sketch of A, μ = ρ".into(),
             color: RGBColor(0xB8, 0xAE, 0xD8),
