@@ -1,10 +1,11 @@
 //! ADMM against an independently computed optimum, the convex/non-convex identity, and the
 //! CG u-step against the exact one.
 
-use crate::common::{optimum, problem_config, solver_config, Cpu, Quiet};
+use crate::common::{optimum, problem_config, solve_admm, solver_config, usolver, Cpu, Quiet};
+use admm_runner::admm;
 use admm_runner::admm::usolve::exact::blocks_to_vec;
-use admm_runner::admm::usolve::{cg, make_solver, Identity};
-use admm_runner::admm::{self, Stop};
+use admm_runner::admm::usolve::{cg, Identity};
+use admm_runner::executor::Stop;
 use admm_runner::manifest::SolverKind;
 use admm_runner::problem::{to_host, Problem};
 use burn::backend::NdArray;
@@ -16,8 +17,8 @@ fn solve_fixture<B: Backend>(name: &str, rho: f64, iters: usize) -> (Problem<B>,
     let opt = optimum(name);
     let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap();
     let cfg = solver_config(SolverKind::Exact, rho, iters);
-    let mut solver = make_solver::<B>(&cfg).unwrap();
-    let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
+    let mut solver = usolver::<B>(&cfg, 0);
+    let out = solve_admm(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
     (prob, out)
 }
 
@@ -127,7 +128,7 @@ fn cg_u_step_agrees_with_exact_u_step() {
         &prob.device,
     );
     let cfg = solver_config(SolverKind::Exact, rho, 1);
-    let mut exact = make_solver::<F64>(&cfg).unwrap();
+    let mut exact = usolver::<F64>(&cfg, 0);
     exact.prepare(&prob, rho).unwrap();
     let (xe, _) = exact
         .solve(&prob, rho, b.clone(), b.zeros_like(), 0)
@@ -162,8 +163,8 @@ fn cg_u_step_agrees_with_exact_u_step() {
     );
     // The CG solver behind the trait, with a loose tolerance, stops early but honestly.
     let mut loose = solver_config(SolverKind::Cg, rho, 1);
-    loose.inner_tol = 1e-3;
-    let mut solver = make_solver::<F64>(&loose).unwrap();
+    loose.cg.tol = 1e-3;
+    let mut solver = usolver::<F64>(&loose, 0);
     let (_, st) = solver
         .solve(&prob, rho, b.clone(), b.zeros_like(), 0)
         .unwrap();
@@ -179,10 +180,10 @@ fn exact_solver_refuses_a_large_problem() {
     let prob =
         Problem::<Cpu>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap();
     let mut cfg = solver_config(SolverKind::Exact, 1.0, 5);
-    cfg.exact_max_dim = 10;
-    let mut solver = make_solver::<Cpu>(&cfg).unwrap();
-    let err = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap_err();
-    assert!(err.to_string().contains("exact_max_dim"), "{err}");
+    cfg.exact.max_dim = 10;
+    let mut solver = usolver::<Cpu>(&cfg, 0);
+    let err = solve_admm(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap_err();
+    assert!(err.to_string().contains("solver.exact.max_dim"), "{err}");
 }
 
 #[test]
@@ -191,10 +192,10 @@ fn boyd_stopping_rule_fires_on_convergence() {
     let prob =
         Problem::<Cpu>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap();
     let mut cfg = solver_config(SolverKind::Exact, 0.1, 5000);
-    cfg.tol_abs = 1e-5;
-    cfg.tol_rel = 1e-4;
-    let mut solver = make_solver::<Cpu>(&cfg).unwrap();
-    let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
+    cfg.admm.tol_abs = 1e-5;
+    cfg.admm.tol_rel = 1e-4;
+    let mut solver = usolver::<Cpu>(&cfg, 0);
+    let out = solve_admm(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
     assert_eq!(out.stop, Stop::Converged);
     let r = out.last.unwrap();
     assert!(r.primal_residual <= r.eps_primal && r.dual_residual <= r.eps_dual);
@@ -211,9 +212,9 @@ impl admm_runner::backend::BackendTask for CgReachesOptimum {
         let opt = optimum("opt_small");
         let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, &device).unwrap();
         let mut cfg = solver_config(SolverKind::Cg, 0.1, 3000);
-        cfg.inner_tol = 1e-6;
-        let mut solver = make_solver::<B>(&cfg).unwrap();
-        let out = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
+        cfg.cg.tol = 1e-6;
+        let mut solver = usolver::<B>(&cfg, 0);
+        let out = solve_admm(&prob, &cfg, solver.as_mut(), &mut Quiet).unwrap();
         let m = out.last.unwrap().metrics;
         let rel = (m.objective - opt.objective).abs() / opt.objective;
         let name = B::name(&device);

@@ -22,7 +22,7 @@ const SMALL: &str = "
 name: small
 data: {source: synthetic, n_train: 60, n_test: 30, dim: 5, teacher_width: 3}
 problem: {patterns: 4, beta: 0.01}
-solver: {name: cg, rho: 0.5, max_iters: 15, target_train_acc: 0.5}
+solver: {name: cg, admm: {rho: 0.5}, max_iters: 15, target_train_acc: 0.5}
 sweep:
   solver: [exact, cg]
 ";
@@ -62,7 +62,7 @@ fn run_writes_results_and_rerun_skips_them() {
             .map(|c| column_f64(&df, c).unwrap()[0].unwrap())
             .sum();
         assert!((secs - parts).abs() < 1e-9);
-        assert!(column_f64(&df, "config.solver.rho").unwrap()[0] == Some(0.5));
+        assert!(column_f64(&df, "config.solver.admm.rho").unwrap()[0] == Some(0.5));
         assert!(
             column_f64(&df, "target_s").unwrap()[0].is_some(),
             "50% train accuracy is reached"
@@ -103,7 +103,7 @@ fn run_writes_results_and_rerun_skips_them() {
 fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     // The exact solver refuses (limit 1), cg succeeds.
-    let body = SMALL.replace("max_iters: 15,", "max_iters: 15, exact_max_dim: 1,");
+    let body = SMALL.replace("max_iters: 15,", "max_iters: 15, exact: {max_dim: 1},");
     let m = manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
@@ -115,7 +115,7 @@ fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
         let status = column_str(&df, "status").unwrap()[0].clone().unwrap();
         if status == "failed" {
             let reason = column_str(&df, "reason").unwrap()[0].clone().unwrap();
-            assert!(reason.contains("exact_max_dim"), "{reason}");
+            assert!(reason.contains("solver.exact.max_dim"), "{reason}");
         }
         statuses.push(status);
     }
@@ -180,7 +180,7 @@ fn bench_prints_kernel_and_solver_tables() {
         &SMALL.replace("[exact, cg]", "[cg, rbcd, adam]"),
     );
     // A target that cg with one inner iteration reaches only after a few ADMM iterations.
-    let (target, slow) = ("solver.target_train_acc=0.91", "solver.inner_max_iters=1");
+    let (target, slow) = ("solver.target_train_acc=0.91", "solver.cg.max_iters=1");
     let o = run(&["bench", m.to_str().unwrap(), "--set", target, "--set", slow]);
     assert!(o.status.success(), "{}", text(&o));
     let out = String::from_utf8_lossy(&o.stdout);

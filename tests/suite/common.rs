@@ -1,7 +1,15 @@
 //! Shared test helpers: fixtures and configurations.
 
+use admm_runner::admm::usolve::{
+    make_solver, CgOptions, ExactOptions, NysOptions, RbcdOptions, SolveError, TolSchedule, USolver,
+};
+use admm_runner::admm::{self, AdmmOptions};
 use admm_runner::data::{read_npy_f64, Dataset};
-use admm_runner::manifest::{ProblemConfig, SolverConfig, SolverKind, TolSchedule};
+use admm_runner::executor::{IterRecord, Observer};
+use admm_runner::manifest::{Engine, ProblemConfig, SolverKind, SolverSection};
+use admm_runner::mlp::AdamOptions;
+use admm_runner::problem::Problem;
+use burn::tensor::backend::Backend;
 use std::path::PathBuf;
 
 pub type Cpu = burn::backend::Flex;
@@ -63,50 +71,85 @@ pub fn problem_config(opt: &Optimum) -> ProblemConfig {
     }
 }
 
-pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverConfig {
-    SolverConfig {
+/// The manifest's `solver:` section the tests start from: the residual test off, tight fixed
+/// CG solves from the previous u, a rank-10 sketch, RBCD's reference options with a fixed
+/// threshold and 200 steps at most.
+pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverSection {
+    SolverSection {
         name,
-        rho,
-        gamma: 1.0,
         max_iters,
         time_limit: None,
-        tol_abs: 0.0,
-        tol_rel: 0.0,
         target_train_acc: None,
         stop_at_target: false,
-        inner_max_iters: 200,
-        inner_tol: 1e-6,
-        inner_tol_schedule: TolSchedule::Fixed,
-        warm_start: true,
-        exact_max_dim: 4000,
-        rank: 10,
-        nys_variant: Default::default(),
-        block_size: 3,
-        rbcd_threshold: 0.7,
-        rbcd_decay: 1.0,
-        rbcd_step0: 1.0,
-        rbcd_max_steps: None,
-        lr: 1e-3,
-        adam_beta1: 0.9,
-        adam_beta2: 0.999,
-        batch_size: 64,
-        width: None,
-        seed: 0,
+        admm: AdmmOptions {
+            rho,
+            gamma: 1.0,
+            tol_abs: 0.0,
+            tol_rel: 0.0,
+        },
+        cg: CgOptions {
+            max_iters: 200,
+            tol: 1e-6,
+            tol_schedule: TolSchedule::Fixed,
+            warm_start: true,
+        },
+        nys: NysOptions {
+            rank: 10,
+            variant: Default::default(),
+        },
+        rbcd: RbcdOptions {
+            block_size: 3,
+            threshold: 0.7,
+            decay: 1.0,
+            step0: 1.0,
+            max_steps: 200,
+            warm_start: true,
+        },
+        exact: ExactOptions { max_dim: 4000 },
+        adam: AdamOptions {
+            lr: 1e-3,
+            beta1: 0.9,
+            beta2: 0.999,
+            batch_size: 64,
+            width: None,
+        },
     }
 }
 
-/// Observer that keeps nothing and never stops.
+/// The ADMM options and u-solver a section resolves to (panics for Adam, which has none).
+fn admm_engine(cfg: &SolverSection) -> (AdmmOptions, admm::usolve::USolverSpec) {
+    match cfg.resolve().method.engine() {
+        Engine::Admm(opts, spec) => (opts, spec),
+        Engine::Adam(_) => panic!("{} is not an ADMM method", cfg.name),
+    }
+}
+
+/// The u-solver a section names, its random choices seeded by the run seed `seed`.
+pub fn usolver<B: Backend>(cfg: &SolverSection, seed: u64) -> Box<dyn USolver<B>> {
+    make_solver::<B>(&admm_engine(cfg).1, seed)
+}
+
+/// ADMM with the section's options and stop rules.
+pub fn solve_admm<B: Backend>(
+    prob: &Problem<B>,
+    cfg: &SolverSection,
+    usolver: &mut dyn USolver<B>,
+    observer: &mut dyn Observer,
+) -> Result<admm::Outcome<B>, SolveError> {
+    let (opts, _) = admm_engine(cfg);
+    admm::solve(prob, &opts, &cfg.resolve().stop, usolver, observer)
+}
+
+/// Observer that keeps nothing.
 pub struct Quiet;
 
-impl admm_runner::admm::Observer for Quiet {
-    fn observe(&mut self, _: &admm_runner::admm::IterRecord) -> Option<String> {
-        None
-    }
+impl Observer for Quiet {
+    fn observe(&mut self, _: &IterRecord) {}
 }
 
 /// Runs `task` on every compiled backend whose device is present, so that on a GPU machine the
 /// same check covers CUDA. Returns the backends it ran on.
-pub fn on_every_backend<T>(task: T) -> Vec<admm_runner::manifest::BackendKind>
+pub fn on_every_backend<T>(task: T) -> Vec<admm_runner::backend::BackendKind>
 where
     T: admm_runner::backend::BackendTask<Output = ()> + Clone,
 {

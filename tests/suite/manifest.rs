@@ -1,6 +1,6 @@
 //! Manifest loading, sweep expansion, overrides, strict errors, YAML/TOML equivalence.
 
-use admm_runner::manifest::{parse_overrides, plan, BackendKind, SolverKind};
+use admm_runner::manifest::{parse_overrides, plan, BackendKind, Method, SolverKind};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -34,7 +34,7 @@ fn sweep_axes_expand_as_a_cartesian_product() {
     assert_eq!(runs.len(), 12);
     let exact = runs
         .iter()
-        .filter(|r| r.config.solver.name == SolverKind::Exact)
+        .filter(|r| r.config.solver.method.kind() == SolverKind::Exact)
         .count();
     assert_eq!(exact, 6);
     assert!(runs
@@ -57,15 +57,20 @@ fn variants_cross_with_axes() {
         dir.path(),
         "m.yaml",
         &format!(
-            "{BASE}variants:\n  - {{solver: exact}}\n  - {{solver: cg, solver.inner_max_iters: 5}}\nsweep:\n  seed: [0, 1]\n"
+            "{BASE}variants:\n  - {{solver: exact}}\n  - {{solver: cg, solver.cg.max_iters: 5}}\nsweep:\n  seed: [0, 1]\n"
         ),
     );
     let runs = plan(&p, &[]).unwrap();
     assert_eq!(runs.len(), 4);
-    assert!(runs
+    let cg: Vec<_> = runs
         .iter()
-        .filter(|r| r.config.solver.name == SolverKind::Cg)
-        .all(|r| r.config.solver.inner_max_iters == 5));
+        .filter(|r| r.config.solver.method.kind() == SolverKind::Cg)
+        .collect();
+    assert_eq!(cg.len(), 2);
+    assert!(cg.iter().all(|r| matches!(
+        r.config.solver.method,
+        Method::Cg { cg, .. } if cg.max_iters == 5
+    )));
 }
 
 #[test]
@@ -77,21 +82,21 @@ fn set_overrides_win_and_can_change_the_sweep() {
         &format!("{BASE}sweep:\n  seed: [0, 1, 2]\n"),
     );
     let ov = parse_overrides(&[
-        "solver.rho=0.5".to_string(),
+        "solver.admm.rho=0.5".to_string(),
         "sweep.seed=[7]".to_string(),
         "backend=ndarray".to_string(),
-        "solver.lr=1e-4".to_string(),
+        "solver.cg.tol=1e-4".to_string(),
     ])
     .unwrap();
     let runs = plan(&p, &ov).unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].config.seed, 7);
-    assert_eq!(runs[0].config.solver.rho, 0.5);
+    let Method::Cg { admm, cg } = runs[0].config.solver.method else {
+        panic!("{:?}", runs[0].config.solver.method)
+    };
+    assert_eq!(admm.rho, 0.5);
     assert_eq!(runs[0].config.backend, BackendKind::Ndarray);
-    assert_eq!(
-        runs[0].config.solver.lr, 1e-4,
-        "exponent notation is a number"
-    );
+    assert_eq!(cg.tol, 1e-4, "exponent notation is a number");
     assert!(runs[0].id.starts_with("cg-ndarray-s7-"));
     assert!(parse_overrides(&["novalue".to_string()]).is_err());
 }
@@ -138,11 +143,11 @@ fn unknown_solver_and_bad_range_are_errors() {
     let p = write(
         dir.path(),
         "m2.yaml",
-        &BASE.replace("{name: cg}", "{name: cg, rho: -1}"),
+        &BASE.replace("{name: cg}", "{name: cg, admm: {rho: -1}}"),
     );
     let msg = plan(&p, &[]).unwrap_err().to_string();
     assert!(
-        msg.contains("m2.yaml") && msg.contains("solver.rho"),
+        msg.contains("m2.yaml") && msg.contains("solver.admm.rho"),
         "{msg}"
     );
     let msg = plan(&dir.path().join("missing.yaml"), &[])

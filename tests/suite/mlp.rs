@@ -2,8 +2,8 @@
 //! eq. (2), its training loop (accuracy, trace shape, determinism), and the identity between
 //! its objective and the convex objective at the equivalent convex weights (method.md sec. 1).
 
-use admm_runner::admm::{IterRecord, Observer, Stop};
 use admm_runner::data::Dataset;
+use admm_runner::executor::{IterRecord, Observer, Stop, StopRules};
 use admm_runner::manifest::ProblemConfig;
 use admm_runner::metrics::evaluate as convex_metrics;
 use admm_runner::mlp::{self, batch_loss, objective, AdamConfig, Inputs, Mlp};
@@ -64,37 +64,36 @@ fn config(width: usize, seed: u64) -> AdamConfig {
         beta1: 0.9,
         beta2: 0.999,
         batch_size: 8,
-        epochs: 5,
-        time_limit: None,
-        target_train_acc: None,
-        stop_at_target: false,
         seed,
         bias: true,
     }
 }
 
-/// Keeps the trace; stops once train accuracy reaches `target` (as the runner's observer does).
-struct Trace {
-    records: Vec<IterRecord>,
-    target: Option<f64>,
-}
-
-impl Observer for Trace {
-    fn observe(&mut self, r: &IterRecord) -> Option<String> {
-        self.records.push(*r);
-        match self.target {
-            Some(t) if r.metrics.train_acc >= t => Some("target".into()),
-            _ => None,
-        }
+/// `epochs` epochs at most, no time limit, no target.
+fn epochs(max_iters: usize) -> StopRules {
+    StopRules {
+        max_iters,
+        time_limit: None,
+        target_train_acc: None,
+        stop_at_target: false,
     }
 }
 
-fn trace(data: &Dataset, cfg: &AdamConfig, target: Option<f64>) -> (mlp::MlpOutcome, Vec<f64>) {
-    let mut obs = Trace {
-        records: vec![],
-        target,
-    };
-    let out = mlp::train::<CpuAd>(data, cfg, &Default::default(), &mut obs).unwrap();
+/// Keeps the trace.
+#[derive(Default)]
+struct Trace {
+    records: Vec<IterRecord>,
+}
+
+impl Observer for Trace {
+    fn observe(&mut self, r: &IterRecord) {
+        self.records.push(*r);
+    }
+}
+
+fn trace(data: &Dataset, cfg: &AdamConfig, rules: &StopRules) -> (mlp::MlpOutcome, Vec<f64>) {
+    let mut obs = Trace::default();
+    let out = mlp::train::<CpuAd>(data, cfg, rules, &Default::default(), &mut obs).unwrap();
     let objs = obs.records.iter().map(|r| r.metrics.objective).collect();
     (out, objs)
 }
@@ -178,16 +177,18 @@ fn mlp_grad(g: Option<Tensor<F64, 2>>) -> Vec<f64> {
 #[test]
 fn reaches_full_train_accuracy_on_separable_data() {
     let data = separable(64, 5, 3);
-    let cfg = AdamConfig {
-        epochs: 300,
-        ..config(8, 1)
+    let cfg = config(8, 1);
+    // Stops once train accuracy reaches the target (as a run with stop_at_target does).
+    let rules = StopRules {
+        target_train_acc: Some(1.0),
+        stop_at_target: true,
+        ..epochs(300)
     };
-    let mut obs = Trace {
-        records: vec![],
-        target: Some(1.0),
-    };
-    let out = mlp::train::<CpuAd>(&data, &cfg, &Default::default(), &mut obs).unwrap();
-    assert_eq!(out.stop, Stop::Observer("target".into()));
+    let mut obs = Trace::default();
+    let out = mlp::train::<CpuAd>(&data, &cfg, &rules, &Default::default(), &mut obs).unwrap();
+    assert_eq!(out.stop, Stop::TargetReached);
+    // Stopped at the first epoch that reached it (records hold NaN: compare the epochs).
+    assert_eq!(out.reached.map(|r| r.iter), out.last.map(|r| r.iter));
     let last = out.last.unwrap();
     assert_eq!(last.metrics.train_acc, 1.0);
     assert_eq!(last.metrics.train_acc_net, 1.0);
@@ -208,15 +209,9 @@ fn reaches_full_train_accuracy_on_separable_data() {
 #[test]
 fn training_lowers_the_objective_and_counts_short_batches() {
     let data = separable(50, 4, 5);
-    let cfg = AdamConfig {
-        epochs: 30,
-        ..config(6, 2)
-    };
-    let mut obs = Trace {
-        records: vec![],
-        target: None,
-    };
-    let out = mlp::train::<CpuAd>(&data, &cfg, &Default::default(), &mut obs).unwrap();
+    let cfg = config(6, 2);
+    let mut obs = Trace::default();
+    let out = mlp::train::<CpuAd>(&data, &cfg, &epochs(30), &Default::default(), &mut obs).unwrap();
     assert_eq!((out.stop, out.epochs), (Stop::MaxIters, 30));
     // 50 examples in batches of 8: six full batches and one of 2.
     assert!(obs.records.iter().all(|r| r.inner.iters == 7));
@@ -228,9 +223,9 @@ fn training_lowers_the_objective_and_counts_short_batches() {
 #[test]
 fn same_seed_same_trace_other_seed_other_trace() {
     let data = separable(40, 4, 7);
-    let (_, a) = trace(&data, &config(6, 5), None);
-    let (_, b) = trace(&data, &config(6, 5), None);
-    let (_, c) = trace(&data, &config(6, 6), None);
+    let (_, a) = trace(&data, &config(6, 5), &epochs(5));
+    let (_, b) = trace(&data, &config(6, 5), &epochs(5));
+    let (_, c) = trace(&data, &config(6, 6), &epochs(5));
     assert_eq!(a.len(), 5);
     assert_eq!(a, b);
     assert!(a.iter().zip(&c).all(|(x, y)| x != y), "{a:?} vs {c:?}");
@@ -239,17 +234,17 @@ fn same_seed_same_trace_other_seed_other_trace() {
 #[test]
 fn time_limit_is_a_failure_and_nan_diverges() {
     let data = separable(40, 4, 7);
-    let cfg = AdamConfig {
+    let rules = StopRules {
         time_limit: Some(0.0),
-        ..config(4, 1)
+        ..epochs(5)
     };
-    let (out, objs) = trace(&data, &cfg, None);
+    let (out, objs) = trace(&data, &config(4, 1), &rules);
     assert_eq!((out.stop.clone(), objs.len()), (Stop::TimeLimit(0.0), 1));
     assert!(out.stop.failure().is_some());
 
     let mut bad = data.clone();
     bad.x[0] = f32::NAN;
-    let (out, _) = trace(&bad, &config(4, 1), None);
+    let (out, _) = trace(&bad, &config(4, 1), &epochs(5));
     assert!(matches!(out.stop, Stop::Diverged(_)), "{:?}", out.stop);
 
     let zero = AdamConfig {
@@ -259,11 +254,9 @@ fn time_limit_is_a_failure_and_nan_diverges() {
     let err = mlp::train::<CpuAd>(
         &data,
         &zero,
+        &epochs(5),
         &Default::default(),
-        &mut Trace {
-            records: vec![],
-            target: None,
-        },
+        &mut Trace::default(),
     );
     assert!(err.unwrap_err().to_string().contains("batch_size"));
 }

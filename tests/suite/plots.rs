@@ -5,7 +5,8 @@
 
 use admm_runner::manifest::{plan, PlannedRun};
 use admm_runner::plots::{self, table, time_to_target, PlotError, PlotOptions, Trace};
-use admm_runner::results::{self, RunPaths, Values};
+use admm_runner::results::schema::{self, PhaseTimes};
+use admm_runner::results::{KappaTable, RunPaths, Status, Summary, TraceRow};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -57,69 +58,64 @@ fn hand_trace(seed: u64, acc0: f64, step: f64) -> Trace {
 }
 
 fn write_trace(path: &Path, t: &Trace) {
-    let f = |v: &[f64]| Values::F64(v.iter().map(|&x| Some(x)).collect());
-    results::write_columns(
-        path,
-        vec![
-            (
-                "iter".into(),
-                Values::I64(t.iter.iter().map(|&x| Some(x as i64)).collect()),
-            ),
-            ("elapsed_s".into(), f(&t.elapsed_s)),
-            ("wall_s".into(), f(&t.elapsed_s)),
-            ("precompute_s".into(), f(&t.precompute_s)),
-            ("u_s".into(), f(&t.u_s)),
-            ("v_s".into(), f(&t.v_s)),
-            ("dual_s".into(), f(&t.dual_s)),
-            ("train_loss".into(), f(&t.train_loss)),
-            ("train_acc".into(), f(&t.train_acc)),
-            ("test_loss".into(), f(&t.test_loss)),
-            ("test_acc".into(), f(&t.test_acc)),
-            // An ADMM-only column, NaN as Adam writes it.
-            ("primal_residual".into(), f(&vec![f64::NAN; t.len()])),
-        ],
-    )
-    .unwrap();
+    let rows: Vec<TraceRow> = (0..t.len())
+        .map(|k| TraceRow {
+            iter: t.iter[k] as i64,
+            elapsed_s: t.elapsed_s[k],
+            wall_s: t.elapsed_s[k],
+            precompute_s: t.precompute_s[k],
+            u_s: t.u_s[k],
+            v_s: t.v_s[k],
+            dual_s: t.dual_s[k],
+            train_loss: t.train_loss[k],
+            train_acc: t.train_acc[k],
+            test_loss: t.test_loss[k],
+            test_acc: t.test_acc[k],
+            // What the hand-made trace does not have is NaN, as Adam writes the ADMM-only
+            // quantities (residuals, rho, cone violation).
+            objective: f64::NAN,
+            train_acc_net: f64::NAN,
+            primal_residual: f64::NAN,
+            dual_residual: f64::NAN,
+            eps_primal: f64::NAN,
+            eps_dual: f64::NAN,
+            cone_violation: f64::NAN,
+            inner_rel_residual: f64::NAN,
+            rho: f64::NAN,
+            active_neurons: 0,
+            inner_iters: 0,
+        })
+        .collect();
+    schema::write_trace(path, &rows).unwrap();
 }
 
 fn write_summary(
     path: &Path,
     run: &PlannedRun,
-    status: &str,
+    status: Status,
     reason: Option<&str>,
     t: Option<&Trace>,
 ) {
     let last = |v: &[f64]| v.last().copied();
-    let s = |x: &str| Values::Str(vec![Some(x.to_string())]);
-    let f = |x: Option<f64>| Values::F64(vec![x]);
-    results::write_columns(
-        path,
-        vec![
-            ("run_id".into(), s(&run.id)),
-            ("status".into(), s(status)),
-            (
-                "reason".into(),
-                Values::Str(vec![reason.map(str::to_string)]),
-            ),
-            (
-                "stop_reason".into(),
-                Values::Str(vec![t.map(|_| "max_iters".to_string())]),
-            ),
-            ("solver".into(), s(&run.config.solver.name.to_string())),
-            ("backend".into(), s(&run.config.backend.to_string())),
-            (
-                "iterations".into(),
-                Values::I64(vec![Some(t.map_or(0, |t| t.len()) as i64)]),
-            ),
-            (
-                "precompute_s".into(),
-                f(t.and_then(|t| last(&t.precompute_s))),
-            ),
-            ("u_s".into(), f(t.and_then(|t| last(&t.u_s)))),
-            ("v_s".into(), f(t.and_then(|t| last(&t.v_s)))),
-            ("dual_s".into(), f(t.and_then(|t| last(&t.dual_s)))),
-        ],
-    )
+    Summary {
+        run_id: run.id.clone(),
+        experiment: run.config.experiment.clone(),
+        status,
+        reason: reason.map(str::to_string),
+        stop_reason: t.map(|_| "max_iters".to_string()),
+        solver: run.config.solver.method.kind().to_string(),
+        backend: run.config.backend.to_string(),
+        seed: run.config.seed as i64,
+        iterations: Some(t.map_or(0, |t| t.len()) as i64),
+        times: PhaseTimes {
+            precompute_s: t.and_then(|t| last(&t.precompute_s)),
+            u_s: t.and_then(|t| last(&t.u_s)),
+            v_s: t.and_then(|t| last(&t.v_s)),
+            dual_s: t.and_then(|t| last(&t.dual_s)),
+        },
+        ..Default::default()
+    }
+    .write(path)
     .unwrap();
 }
 
@@ -132,20 +128,20 @@ fn write_results(runs: &[PlannedRun], out: &Path) {
             write_summary(
                 &paths.summary,
                 run,
-                "failed",
+                Status::Failed,
                 Some("backend `cuda` unavailable: not compiled in"),
                 None,
             );
             continue;
         }
         let seed = run.config.seed;
-        let t = match run.config.solver.name.to_string().as_str() {
+        let t = match run.config.solver.method.kind().to_string().as_str() {
             "cg" => hand_trace(seed, 0.67, 0.1),
             "adam" => hand_trace(seed, 0.57, 0.1),
             _ => hand_trace(seed, 0.70, 0.05),
         };
         write_trace(&paths.trace, &t);
-        write_summary(&paths.summary, run, "ok", None, Some(&t));
+        write_summary(&paths.summary, run, Status::Ok, None, Some(&t));
     }
 }
 
@@ -238,16 +234,15 @@ fn condition_figure_renders_from_kappa_parquet() {
         "{err}"
     );
     let ranks: Vec<f64> = (1..=20).map(f64::from).collect();
-    let col = |f: &dyn Fn(f64) -> f64| Values::F64(ranks.iter().map(|&r| Some(f(r))).collect());
-    results::write_columns(
-        &opts.results.join("kap/kappa.parquet"),
-        vec![
-            ("rank".into(), Values::I64((1..=20).map(Some).collect())),
-            ("kappa_nys".into(), col(&|r| 1e9 / r.powi(2))),
-            ("kappa_a".into(), col(&|_| 1.1e9)),
-            ("kappa_diag".into(), col(&|_| 1.5e9)),
-        ],
-    )
+    let col = |f: &dyn Fn(f64) -> f64| ranks.iter().map(|&r| f(r)).collect();
+    KappaTable {
+        ranks: ranks.clone(),
+        kappa_nys: col(&|r| 1e9 / r.powi(2)),
+        kappa_a: col(&|_| 1.1e9),
+        kappa_diag: col(&|_| 1.5e9),
+        kappa_nys_ref: None,
+    }
+    .write(&opts.results.join("kap/kappa.parquet"))
     .unwrap();
     let report = plots::plot_manifest(&m, &[], &opts).unwrap();
     assert_eq!(png_size(&opts.plots.join("kap.png")), (1400, 1000));
@@ -286,7 +281,8 @@ fn table_numbers_are_the_times_in_the_parquet() {
             .runs
             .iter()
             .filter(|r| {
-                r.config.solver.name.to_string() == solver && r.config.backend.to_string() == "flex"
+                r.config.solver.method.kind().to_string() == solver
+                    && r.config.backend.to_string() == "flex"
             })
             .map(|r| Trace::read(&RunPaths::new(&s.opts.results, "figs", &r.id).trace).unwrap())
             .collect();
@@ -390,7 +386,7 @@ fn missing_results_name_the_manifest_to_run() {
     let runs = plan(&m, &[]).unwrap();
     for r in &runs {
         let paths = RunPaths::new(&opts.results, "figs", &r.id);
-        write_summary(&paths.summary, r, "failed", Some("boom"), None);
+        write_summary(&paths.summary, r, Status::Failed, Some("boom"), None);
     }
     let text = plots::plot_manifest(&m, &[], &opts)
         .unwrap_err()

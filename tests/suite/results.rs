@@ -1,21 +1,26 @@
 //! Parquet round trips and the atomic writer.
 
-use admm_runner::results::{self, column_f64, column_str, write_summary, Cell};
+use admm_runner::results::schema::{FinalMetrics, TargetCrossing};
+use admm_runner::results::{self, column_f64, column_str, Status, Summary, Values};
 
 #[test]
 fn summary_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("runs/a.parquet");
-    write_summary(
-        &path,
-        vec![
-            ("status".into(), Cell::Str(Some("ok".into()))),
-            ("objective".into(), Cell::F64(Some(1.5))),
-            ("target_s".into(), Cell::F64(None)),
-            ("iterations".into(), Cell::I64(Some(7))),
-        ],
-    )
-    .unwrap();
+    let summary = Summary {
+        status: Status::Ok,
+        last: FinalMetrics {
+            objective: Some(1.5),
+            ..Default::default()
+        },
+        target: TargetCrossing {
+            total_s: None,
+            ..Default::default()
+        },
+        iterations: Some(7),
+        ..Default::default()
+    };
+    summary.write(&path).unwrap();
     let df = results::read(&path).unwrap();
     assert_eq!(df.height(), 1);
     assert_eq!(
@@ -25,6 +30,8 @@ fn summary_round_trips() {
     assert_eq!(column_f64(&df, "objective").unwrap(), vec![Some(1.5)]);
     assert_eq!(column_f64(&df, "target_s").unwrap(), vec![None]);
     assert_eq!(column_f64(&df, "iterations").unwrap(), vec![Some(7.0)]);
+    // And the typed reader gives the same summary back.
+    assert_eq!(Summary::read(&path).unwrap(), summary);
 }
 
 #[test]
@@ -33,7 +40,7 @@ fn a_failed_write_leaves_no_file_and_no_temp() {
     // The target is an existing non-empty directory: the final rename must fail.
     let target = dir.path().join("runs/x.parquet");
     std::fs::create_dir_all(target.join("blocker")).unwrap();
-    let err = write_summary(&target, vec![("a".into(), Cell::F64(Some(1.0)))]);
+    let err = Summary::default().write(&target);
     assert!(err.is_err());
     let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("runs"))
         .unwrap()
@@ -50,10 +57,43 @@ fn a_failed_write_leaves_no_file_and_no_temp() {
 fn stale_temp_files_are_cleaned_but_results_kept() {
     let dir = tempfile::tempdir().unwrap();
     let done = dir.path().join("a.parquet");
-    write_summary(&done, vec![("a".into(), Cell::F64(Some(1.0)))]).unwrap();
+    Summary::default().write(&done).unwrap();
     let stale = dir.path().join(".b.parquet.tmp-999");
     std::fs::write(&stale, b"partial").unwrap();
     results::clean_stale_temp(dir.path());
     assert!(done.is_file());
     assert!(!stale.exists());
+}
+
+#[test]
+fn a_partial_summary_reads_with_missing_columns_as_none() {
+    // Hand-made or older summaries lack columns: those read back as None; no `status` is an
+    // error naming the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runs/p.parquet");
+    let s = |x: &str| Values::Str(vec![Some(x.to_string())]);
+    results::write_columns(
+        &path,
+        vec![
+            ("status".into(), s("ok")),
+            ("solver".into(), s("cg")),
+            ("iterations".into(), Values::I64(vec![Some(3)])),
+            ("u_s".into(), Values::F64(vec![Some(0.25)])),
+        ],
+    )
+    .unwrap();
+    let summary = Summary::read(&path).unwrap();
+    assert!(summary.ok());
+    assert_eq!(summary.solver, "cg");
+    assert_eq!(summary.iterations, Some(3));
+    assert_eq!(summary.times.u_s, Some(0.25));
+    assert_eq!(summary.times.precompute_s, None);
+    assert_eq!(summary.last.objective, None);
+    assert_eq!(summary.target.total_s, None);
+    assert_eq!(summary.reason, None);
+
+    let bare = dir.path().join("runs/q.parquet");
+    results::write_columns(&bare, vec![("solver".into(), s("cg"))]).unwrap();
+    let msg = Summary::read(&bare).unwrap_err().to_string();
+    assert!(msg.contains("q.parquet") && msg.contains("status"), "{msg}");
 }

@@ -1,16 +1,15 @@
 //! The paper's other u-step solvers (diag-PCG, Nystrom-PCG, RBCD) and Figure 2's condition
 //! numbers: against the independent optimum, the dense A, and their own invariants.
 
-use crate::common::{optimum, problem_config, solver_config, Cpu, Quiet};
+use crate::common::{optimum, problem_config, solve_admm, solver_config, usolver, Cpu, Quiet};
 use admm_runner::admm::usolve::diag::diag_a;
 use admm_runner::admm::usolve::exact::{blocks_to_vec, dense_a};
-use admm_runner::admm::usolve::make_solver;
 use admm_runner::admm::usolve::nystrom::nystrom_factors;
 use admm_runner::admm::usolve::rbcd::{BlockState, LineSearch};
-use admm_runner::admm::{self};
+use admm_runner::admm::usolve::NysVariant;
 use admm_runner::conditioning;
 use admm_runner::data::Dataset;
-use admm_runner::manifest::{ConditionConfig, NysVariant, SolverConfig, SolverKind};
+use admm_runner::manifest::{ConditionConfig, SolverKind, SolverSection};
 use admm_runner::problem::Problem;
 use burn::backend::NdArray;
 use burn::tensor::backend::Backend;
@@ -27,12 +26,13 @@ fn fixture<B: Backend>(name: &str) -> Problem<B> {
     Problem::<B>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap()
 }
 
-/// Runs ADMM on opt_small with `cfg` and returns the relative objective gap to the optimum.
-fn gap_to_optimum<B: Backend>(cfg: &SolverConfig, device: &B::Device) -> f64 {
+/// Runs ADMM on opt_small with `cfg` (the u-solver seeded by `seed`) and returns the relative
+/// objective gap to the optimum.
+fn gap_to_optimum<B: Backend>(cfg: &SolverSection, seed: u64, device: &B::Device) -> f64 {
     let opt = optimum("opt_small");
     let prob = Problem::<B>::new(&opt.data, &problem_config(&opt), 0, device).unwrap();
-    let mut solver = make_solver::<B>(cfg).unwrap();
-    let out = admm::solve(&prob, cfg, solver.as_mut(), &mut Quiet).unwrap();
+    let mut solver = usolver::<B>(cfg, seed);
+    let out = solve_admm(&prob, cfg, solver.as_mut(), &mut Quiet).unwrap();
     let m = out.last.unwrap().metrics;
     (m.objective - opt.objective).abs() / opt.objective
 }
@@ -45,8 +45,8 @@ impl admm_runner::backend::BackendTask for PcgReachesOptimum {
     type Output = ();
     fn run<B: Backend>(self, device: B::Device) {
         let mut cfg = solver_config(self.0, 0.1, 3000);
-        cfg.rank = 10;
-        let rel = gap_to_optimum::<B>(&cfg, &device);
+        cfg.nys.rank = 10;
+        let rel = gap_to_optimum::<B>(&cfg, 0, &device);
         let name = B::name(&device);
         assert!(rel < 1e-4, "{} on {name}: relative gap {rel:e}", self.0);
     }
@@ -104,8 +104,8 @@ fn block_jacobi_needs_fewer_cg_iterations_than_plain_cg() {
     let b = random_block(&prob);
     let iters = |kind| {
         let mut cfg = solver_config(kind, rho, 1);
-        (cfg.inner_max_iters, cfg.inner_tol) = (100_000, 1e-8);
-        let mut s = make_solver::<F64>(&cfg).unwrap();
+        (cfg.cg.max_iters, cfg.cg.tol) = (100_000, 1e-8);
+        let mut s = usolver::<F64>(&cfg, 0);
         let (_, st) = s.solve(&prob, rho, b.clone(), b.zeros_like(), 0).unwrap();
         assert!(st.rel_residual <= 1e-8, "{kind}: {st:?}");
         st.iters
@@ -119,10 +119,9 @@ fn block_jacobi_needs_fewer_cg_iterations_than_plain_cg() {
 fn rbcd_admm_reaches_the_optimum() {
     let mut cfg = solver_config(SolverKind::Rbcd, 0.1, 3000);
     // Tight inner solves (the gap reached measures how exact the u-steps are).
-    cfg.rbcd_threshold = 1e-8;
-    cfg.rbcd_max_steps = Some(100);
-    cfg.seed = 7;
-    let rel = gap_to_optimum::<Cpu>(&cfg, &Default::default());
+    cfg.rbcd.threshold = 1e-8;
+    cfg.rbcd.max_steps = 100;
+    let rel = gap_to_optimum::<Cpu>(&cfg, 7, &Default::default());
     assert!(rel < 1e-4, "rbcd: relative gap {rel:e}");
 }
 
@@ -195,13 +194,13 @@ fn nystrom_is_exact_when_the_rank_covers_h() {
 fn nystrom_refuses_a_rank_of_at_least_n() {
     let prob = fixture::<Cpu>("opt_small");
     let mut cfg = solver_config(SolverKind::NysPcg, 0.1, 5);
-    cfg.rank = prob.dim();
-    let mut solver = make_solver::<Cpu>(&cfg).unwrap();
-    let err = admm::solve(&prob, &cfg, solver.as_mut(), &mut Quiet)
+    cfg.nys.rank = prob.dim();
+    let mut solver = usolver::<Cpu>(&cfg, 0);
+    let err = solve_admm(&prob, &cfg, solver.as_mut(), &mut Quiet)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("solver.rank = 60") && err.contains("N = 2dP = 60"),
+        err.contains("solver.nys.rank = 60") && err.contains("N = 2dP = 60"),
         "{err}"
     );
 }
@@ -320,8 +319,8 @@ fn one_rbcd_pass_never_increases_q() {
     let u0 = random_block(&prob);
     let before = BlockState::new(&prob, rho, b.clone(), u0.clone()).objective();
     let mut cfg = solver_config(SolverKind::Rbcd, rho, 1);
-    cfg.rbcd_max_steps = Some(50);
-    let mut solver = make_solver::<F64>(&cfg).unwrap();
+    cfg.rbcd.max_steps = 50;
+    let mut solver = usolver::<F64>(&cfg, 0);
     let (u, stats) = solver.solve(&prob, rho, b.clone(), u0, 0).unwrap();
     let after = BlockState::new(&prob, rho, b, u).objective();
     assert!(after < before, "{before} -> {after}");
@@ -341,14 +340,14 @@ fn the_cg_family_honours_the_shared_inner_options() {
         SolverKind::BjPcg,
     ] {
         let mut cfg = solver_config(kind, rho, 1);
-        cfg.rank = 20;
-        cfg.inner_max_iters = 3;
-        let mut s = make_solver::<Cpu>(&cfg).unwrap();
+        cfg.nys.rank = 20;
+        cfg.cg.max_iters = 3;
+        let mut s = usolver::<Cpu>(&cfg, 0);
         let (_, st) = s.solve(&prob, rho, b.clone(), b.zeros_like(), 0).unwrap();
         assert_eq!(st.iters, 3, "{kind}: {st:?}");
-        cfg.inner_max_iters = 10_000;
-        cfg.inner_tol = 1e-3;
-        let mut s = make_solver::<Cpu>(&cfg).unwrap();
+        cfg.cg.max_iters = 10_000;
+        cfg.cg.tol = 1e-3;
+        let mut s = usolver::<Cpu>(&cfg, 0);
         let (_, st) = s.solve(&prob, rho, b.clone(), b.zeros_like(), 0).unwrap();
         assert!(
             st.rel_residual <= 1e-3 && st.iters < 10_000,
@@ -363,16 +362,17 @@ fn solver_names_parse_and_carry_the_run_seed() {
     let p = dir.path().join("m.yaml");
     std::fs::write(
         &p,
-        "data: {source: synthetic, n_train: 50, n_test: 10, dim: 4}\nproblem: {patterns: 3}\nsolver: {name: cg, rank: 7, block_size: 2}\nsweep:\n  solver: [rbcd, diag-pcg, nys-pcg]\n  seed: [4]\n",
+        "data: {source: synthetic, n_train: 50, n_test: 10, dim: 4}\nproblem: {patterns: 3}\nsolver: {name: cg, nys: {rank: 7}, rbcd: {block_size: 2}}\nsweep:\n  solver: [rbcd, diag-pcg, nys-pcg]\n  seed: [4]\n",
     )
     .unwrap();
     let runs = admm_runner::manifest::plan(&p, &[]).unwrap();
-    let kinds: Vec<_> = runs.iter().map(|r| r.config.solver.name).collect();
+    let kinds: Vec<_> = runs.iter().map(|r| r.config.solver.method.kind()).collect();
     assert_eq!(
         kinds,
         [SolverKind::Rbcd, SolverKind::DiagPcg, SolverKind::NysPcg]
     );
-    assert!(runs.iter().all(|r| r.config.solver.seed == 4));
+    // The run seed is the run's (it seeds the u-solver through `make_solver`).
+    assert!(runs.iter().all(|r| r.config.seed == 4));
     assert!(runs[0].id.starts_with("rbcd-flex-s4-"), "{}", runs[0].id);
     // The seed is the run's, not a solver key.
     std::fs::write(
@@ -392,7 +392,7 @@ fn condition_command_writes_kappa_per_rank() {
     let p = dir.path().join("c.yaml");
     std::fs::write(
         &p,
-        "name: cond\ndata: {source: synthetic, n_train: 60, n_test: 10, dim: 5}\nproblem: {patterns: 4}\nsolver: {name: nys-pcg, rho: 0.05}\ncondition: {max_rank: 6}\n",
+        "name: cond\ndata: {source: synthetic, n_train: 60, n_test: 10, dim: 5}\nproblem: {patterns: 4}\nsolver: {name: nys-pcg, admm: {rho: 0.05}}\ncondition: {max_rank: 6}\n",
     )
     .unwrap();
     let out = dir.path().join("res");
