@@ -773,7 +773,7 @@ mod tests {
     }
 
     fn config_json(run: &PlannedRun) -> serde_json::Value {
-        serde_json::to_value(&run.config.solver).unwrap()
+        serde_json::to_value(run.config.solver).unwrap()
     }
 
     #[test]

@@ -511,3 +511,26 @@ pub(super) fn fmt_obj(v: Option<f64>) -> String {
 pub(super) fn fmt_ratio(v: Option<f64>) -> String {
     v.map_or("-".into(), |x| format!("{x:.1}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The suite-wide check: the geometric mean of the runs' time factors against its own,
+    /// tighter limit, and only over enough runs to average the noise of single runs.
+    #[test]
+    fn suite_time_is_the_geometric_mean_of_the_run_factors() {
+        let tol = Tolerances::default();
+        let row = |f: &[f64]| suite_time(f, &tol);
+        // x1.6 everywhere: no run passes its own 3x limit, the suite does pass 1.5x.
+        let slow = row(&[1.6, 1.6, 1.6, 1.6]).expect("four runs are enough");
+        assert_eq!(slow.verdict, Verdict::Slower, "{slow:?}");
+        assert_eq!(slow.now, "1.60");
+        // Noise: one run at x2.5, the others at x1.0 and below: geomean (2.5 * 0.8 * 1.0 * 0.9)^(1/4).
+        let noisy = row(&[2.5, 0.8, 1.0, 0.9]).unwrap();
+        assert_eq!(noisy.verdict, Verdict::Ok, "{noisy:?}");
+        assert_eq!(noisy.now, format!("{:.2}", (2.5f64 * 0.8 * 0.9).powf(0.25)));
+        // Too few runs to average: no suite row.
+        assert!(row(&[5.0, 5.0, 5.0]).is_none());
+    }
+}
