@@ -19,6 +19,8 @@ fn main() -> ExitCode {
     }
 }
 
+/// One arm per subcommand (its length is the number of subcommands: each arm only unpacks
+/// its flags and calls the library or a helper below).
 fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Info => {

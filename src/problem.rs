@@ -151,7 +151,8 @@ pub fn scalar<B: Backend, const D: usize>(t: Tensor<B, D>) -> f64 {
 
 impl<B: Backend> Problem<B> {
     /// Samples (or loads) the gates, builds the mask, drops duplicate patterns and moves
-    /// everything the operators need onto the device.
+    /// everything the operators need onto the device. (A straight sequence of uploads, kept in
+    /// one piece so that `setup_seconds` visibly covers all of it.)
     pub fn new(
         data: &Dataset,
         cfg: &ProblemConfig,
