@@ -59,6 +59,9 @@ pub enum Stop {
     TimeLimit(f64),
     /// NaN or infinity appeared: recorded as a failure.
     Diverged(String),
+    /// The convergence test passed but nothing moved (the iterates stayed exactly where they
+    /// started): not convergence, recorded as a failure with what happened.
+    NothingMoved(String),
 }
 
 impl Stop {
@@ -70,6 +73,7 @@ impl Stop {
             Stop::TargetReached => "target_reached",
             Stop::TimeLimit(_) => "time_limit",
             Stop::Diverged(_) => "diverged",
+            Stop::NothingMoved(_) => "nothing_moved",
         }
     }
 
@@ -78,6 +82,7 @@ impl Stop {
         match self {
             Stop::TimeLimit(s) => Some(format!("time limit of {s} s reached before convergence")),
             Stop::Diverged(why) => Some(format!("diverged: {why}")),
+            Stop::NothingMoved(why) => Some(format!("nothing moved: {why}")),
             _ => None,
         }
     }
@@ -140,6 +145,12 @@ pub trait Iterate {
     fn divergence(&self, record: &IterRecord) -> Option<String> {
         let obj = record.metrics.objective;
         (!obj.is_finite()).then(|| format!("objective is {obj}"))
+    }
+
+    /// Asked only when the convergence test passed: why that pass is not convergence (the
+    /// iterates never left their start, so the residuals are zero because nothing moved).
+    fn nothing_moved(&self) -> Option<String> {
+        None
     }
 }
 
@@ -214,7 +225,10 @@ fn stop_after<M: Iterate + ?Sized>(
         return Some(Stop::TargetReached);
     }
     if step.converged {
-        return Some(Stop::Converged);
+        return Some(match method.nothing_moved() {
+            Some(why) => Stop::NothingMoved(why),
+            None => Stop::Converged,
+        });
     }
     match rules.time_limit {
         Some(limit) if r.times.total() >= limit => Some(Stop::TimeLimit(limit)),
@@ -294,6 +308,39 @@ mod tests {
             out.stop,
             Stop::Diverged("objective is NaN at iteration 2".into())
         );
+    }
+
+    #[test]
+    fn a_pass_of_the_convergence_test_where_nothing_moved_is_a_failure() {
+        struct Still(Script);
+        impl Iterate for Still {
+            type Error = String;
+            fn unit(&self) -> &'static str {
+                "iteration"
+            }
+            fn step(&mut self, k: usize) -> Result<Step, String> {
+                self.0.step(k)
+            }
+            fn nothing_moved(&self) -> Option<String> {
+                Some("the iterates stayed at zero".into())
+            }
+        }
+        let out = execute(
+            &mut Still(Script(vec![(0.0, 1.0, true)])),
+            &rules(3),
+            &mut (),
+        )
+        .unwrap();
+        assert_eq!(out.stop.label(), "nothing_moved");
+        assert!(out.stop.failure().unwrap().contains("stayed at zero"));
+        // Not asked when the test did not pass.
+        let out = execute(
+            &mut Still(Script(vec![(0.0, 1.0, false)])),
+            &rules(1),
+            &mut (),
+        )
+        .unwrap();
+        assert_eq!(out.stop, Stop::MaxIters);
     }
 
     #[test]

@@ -91,6 +91,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 /// `run`: executes the selected runs; exit 1 when any failed.
 fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
     let runs = planned(select)?;
+    check_writable(&opts.out)?;
     let report = runner::run_sweep(&runs, &opts);
     println!(
         "{} runs: {} ok, {} failed, {} skipped (finished earlier); results in {}",
@@ -191,7 +192,12 @@ fn regress(
         only: None,
         shard: select.shard.clone(),
     };
-    let runs = regress::select(planned(&all)?, select.only.as_deref())?;
+    let all_runs = planned(&all)?;
+    let count = all_runs.len();
+    let runs = regress::select(all_runs, select.only.as_deref())?;
+    if let Some(only) = select.only.as_deref() {
+        anyhow::ensure!(!runs.is_empty(), "{}", no_match(only, count));
+    }
     anyhow::ensure!(!runs.is_empty(), "no run selected");
     let manifests: Vec<String> = select
         .manifests
@@ -239,5 +245,36 @@ fn planned(select: &Select) -> anyhow::Result<Vec<PlannedRun>> {
         Some(text) => Some(shard::parse_shard(text, |k| std::env::var(k).ok())?),
         None => None,
     };
-    Ok(shard::select(runs, select.only.as_deref(), shard))
+    let count = runs.len();
+    let only = select.only.as_deref();
+    if let Some(text) = only {
+        let matched = shard::select(runs.clone(), only, None).len();
+        anyhow::ensure!(matched > 0, "{}", no_match(text, count));
+    }
+    Ok(shard::select(runs, only, shard))
+}
+
+/// The error for an `--only` filter that selects nothing.
+fn no_match(only: &str, planned: usize) -> String {
+    format!(
+        "--only {only:?} matches none of the {planned} planned runs (it matches a substring of \
+         the lines `admm-runner plan` prints)"
+    )
+}
+
+/// Creates the results folder and writes (then removes) a probe file in it, so that an
+/// output folder that cannot be written is found before the first solve, not after it.
+fn check_writable(out: &std::path::Path) -> anyhow::Result<()> {
+    use anyhow::Context;
+    std::fs::create_dir_all(out)
+        .with_context(|| format!("--out {}: cannot create the results folder", out.display()))?;
+    let probe = out.join(format!(".admm-runner-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe").with_context(|| {
+        format!(
+            "--out {}: cannot write in the results folder",
+            out.display()
+        )
+    })?;
+    std::fs::remove_file(&probe)
+        .with_context(|| format!("--out {}: cannot remove {}", out.display(), probe.display()))
 }

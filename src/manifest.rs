@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+mod dupkeys;
+
 /// Prefix of environment variables that override manifest keys: `ADMM_SET_SOLVER__ADMM__RHO=0.1`
 /// sets `solver.admm.rho` (a double underscore separates nested keys).
 pub const ENV_PREFIX: &str = "ADMM_SET_";
@@ -513,7 +515,7 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
     let file: ManifestFile = with_overrides(base.clone(), overrides)
         .extract()
         .map_err(|e| schema_error(path, e))?;
-    let experiment = experiment_name(path, file.name.as_deref());
+    let experiment = experiment_name(path, file.name.as_deref())?;
     let mut runs = Vec::new();
     for point in sweep_points(path, &file)? {
         let mut fig = base.clone();
@@ -586,20 +588,58 @@ pub fn plot_plan(
                 .into(),
         });
     }
-    let experiment = experiment_name(path, file.name.as_deref());
+    let experiment = experiment_name(path, file.name.as_deref())?;
     Ok((file.plot, experiment, plan(path, overrides)?))
 }
 
-/// The experiment name: the manifest's `name`, else the file stem.
-fn experiment_name(path: &Path, name: Option<&str>) -> String {
-    name.map(str::to_string).unwrap_or_else(|| {
-        path.file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "experiment".into())
-    })
+/// The characters an experiment name may use (it becomes one path component of the results
+/// and plots folders).
+pub const NAME_CHARS: &str = "A-Z a-z 0-9 . _ -";
+
+/// The experiment name: the manifest's `name`, else the file stem. Either must be one safe
+/// path component: only [A-Za-z0-9._-], not empty, not starting with '.', so that results and
+/// plots never land outside `--out` and `--plots`.
+fn experiment_name(path: &Path, name: Option<&str>) -> Result<String, ManifestError> {
+    let (text, whence) = match name {
+        Some(n) => (n.to_string(), None),
+        None => (
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Some("the file stem is used when `name` is absent; set `name:` to a safe name"),
+        ),
+    };
+    let why = if text.is_empty() {
+        Some("is empty".to_string())
+    } else if text.starts_with('.') {
+        Some(format!("{text:?} starts with '.'"))
+    } else {
+        text.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| format!("{text:?} contains {c:?}"))
+    };
+    match why {
+        None => Ok(text),
+        Some(why) => Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            key: "name".into(),
+            reason: format!(
+                "the experiment name {why}: it names a results folder, so it must be one path \
+                 component of the characters {NAME_CHARS} only, not empty and not starting with \
+                 '.'{}",
+                whence.map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+        }),
+    }
 }
 
 fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
+    if path.is_dir() {
+        return Err(ManifestError::Read {
+            path: path.to_path_buf(),
+            reason: "is a directory, not a manifest file".into(),
+        });
+    }
     if !path.is_file() {
         return Err(ManifestError::Read {
             path: path.to_path_buf(),
@@ -608,7 +648,10 @@ fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
     }
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let fig = match ext {
-        "yaml" | "yml" => Figment::from(Yaml::file_exact(path)),
+        "yaml" | "yml" => {
+            reject_duplicate_keys(path)?;
+            Figment::from(Yaml::file_exact(path))
+        }
         "toml" => Figment::from(Toml::file_exact(path)),
         _ => {
             return Err(ManifestError::Extension {
@@ -617,6 +660,26 @@ fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
         }
     };
     Ok(fig.merge(Env::prefixed(ENV_PREFIX).split("__")))
+}
+
+/// A YAML mapping that repeats a key is an error (figment would silently keep the last).
+fn reject_duplicate_keys(path: &Path) -> Result<(), ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let Some((key, lines)) = dupkeys::first_duplicate(&text) else {
+        return Ok(());
+    };
+    let at = match lines.as_slice() {
+        [first, .., second] => format!(" (lines {first} and {second})"),
+        _ => String::new(),
+    };
+    Err(ManifestError::Invalid {
+        path: path.to_path_buf(),
+        key,
+        reason: format!("the key is given twice in one mapping{at}: keep one"),
+    })
 }
 
 fn with_overrides(mut fig: Figment, overrides: &[(String, Value)]) -> Figment {
@@ -679,7 +742,9 @@ fn validate(path: &Path, file: &ManifestFile) -> Result<(), ManifestError> {
     if file.data.n_train == 0 && file.data.source != crate::data::DataSource::Npy {
         return Err(bad(("data.n_train".into(), "must be at least 1".into())));
     }
-    Ok(())
+    file.data
+        .validate()
+        .map_err(|(k, why)| bad((format!("data.{k}"), why)))
 }
 
 /// A stable, readable id: `<solver>-<backend>-s<seed>-<hash of the resolved config>`.

@@ -371,6 +371,14 @@ fn load_gates(
                     "has {cols} gates but problem.patterns = {patterns}"
                 )));
             }
+            if let Some(i) = vals.iter().position(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "value {} at row {}, column {} is not finite: gates must be finite numbers",
+                    vals[i],
+                    i / *cols,
+                    i % *cols
+                )));
+            }
             // Keep the first `patterns` columns.
             let g = (0..d)
                 .flat_map(|r| (0..patterns).map(move |c| (r, c)))

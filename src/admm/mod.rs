@@ -238,6 +238,23 @@ impl<B: Backend> Iterate for Admm<'_, B> {
         Ok(self.record(k + 1, &gu, parts, inner))
     }
 
+    /// u, v, s and both duals all exactly zero: the u-step returned zero (rho so large that
+    /// F^T y / rho vanishes, data scaled out of f32's range, ...), so the residual test passed
+    /// without a step taken.
+    fn nothing_moved(&self) -> Option<String> {
+        let st = &self.st;
+        let all_zero = [&st.u, &st.v, &st.lambda, &st.s, &st.nu]
+            .into_iter()
+            .all(|t| sq(t) == 0.0);
+        all_zero.then(|| {
+            format!(
+                "the iterates stayed at zero, so the residual test passed without a step taken \
+                 (rho = {} too large for the data scale?)",
+                self.opts.rho
+            )
+        })
+    }
+
     /// An inner solve that overflowed f32, or a NaN or infinite objective or residual.
     fn divergence(&self, r: &IterRecord) -> Option<String> {
         if r.inner.rel_residual == f64::INFINITY {

@@ -119,6 +119,31 @@ pub struct DataConfig {
     pub y_test: Option<PathBuf>,
 }
 
+impl DataConfig {
+    /// Ranges serde cannot express, checked at plan time whatever the source (a bad value is a
+    /// mistake in the file even where this source does not read it): the first bad field
+    /// (relative key) and why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.dim == 0 {
+            return Err(("dim", "must be at least 1 (0 features)".into()));
+        }
+        if self.downsample == Some(0) {
+            return Err(("downsample", "must be at least 1 (0 features)".into()));
+        }
+        let [a, b] = self.classes;
+        if a > 9 || b > 9 {
+            return Err(("classes", format!("[{a}, {b}]: CIFAR-10 classes are 0-9")));
+        }
+        if a == b {
+            return Err((
+                "classes",
+                format!("[{a}, {b}]: the two classes must differ"),
+            ));
+        }
+        Ok(())
+    }
+}
+
 fn default_classes() -> [u8; 2] {
     [0, 1]
 }

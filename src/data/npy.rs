@@ -216,6 +216,18 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
         cfg.n_train,
         "n_train",
     )?;
+    if train.y.is_empty() {
+        return Err(DataError::file(
+            cfg.x.as_deref().unwrap_or(Path::new("")),
+            "has 0 rows: the training set needs at least one example",
+        ));
+    }
+    if train.d == 0 {
+        return Err(DataError::file(
+            cfg.x.as_deref().unwrap_or(Path::new("")),
+            "has 0 columns: the data needs at least one feature",
+        ));
+    }
     let test = match (&cfg.x_test, &cfg.y_test) {
         (Some(xt), Some(yt)) => {
             let test = Pair::read(xt, yt, cfg.n_test, "n_test")?;

@@ -426,3 +426,107 @@ fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
         "temp files were cleaned and all runs written"
     );
 }
+
+#[test]
+fn a_run_that_never_left_zero_is_recorded_failed_not_converged() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = "name: still\ndata: {source: synthetic, n_train: 40, n_test: 10, dim: 4, \
+                teacher_width: 3}\nproblem: {patterns: 4, beta: 0.01}\n\
+                solver: {name: cg, admm: {rho: 1.0e30}, max_iters: 5}\n";
+    let m = manifest(dir.path(), body);
+    let out = dir.path().join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("nothing moved"), "{}", text(&o));
+    let summaries = files(&out.join("still/runs"));
+    assert_eq!(summaries.len(), 1);
+    let df = results::read(&summaries[0]).unwrap();
+    assert_eq!(
+        column_str(&df, "status").unwrap()[0].as_deref(),
+        Some("failed")
+    );
+    assert_eq!(
+        column_str(&df, "stop_reason").unwrap()[0].as_deref(),
+        Some("nothing_moved")
+    );
+}
+
+#[test]
+fn only_matching_nothing_exits_2_naming_the_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), SMALL);
+    let out = dir.path().join("res");
+    for cmd in [
+        vec!["plan", m.to_str().unwrap(), "--only", "no-such-run"],
+        vec![
+            "run",
+            m.to_str().unwrap(),
+            "--only",
+            "no-such-run",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        vec!["bench", m.to_str().unwrap(), "--only", "no-such-run"],
+    ] {
+        let o = run(&cmd);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", text(&o));
+        assert!(
+            text(&o).contains("no-such-run") && text(&o).contains("2 planned runs"),
+            "{}",
+            text(&o)
+        );
+    }
+    assert!(!out.exists(), "nothing is run");
+}
+
+#[test]
+fn a_directory_as_manifest_exits_2_saying_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = run(&["plan", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("is a directory"), "{}", text(&o));
+}
+
+#[test]
+fn classes_out_of_range_exit_2_at_plan_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = SMALL.replace("teacher_width: 3}", "teacher_width: 3, classes: [3, 12]}");
+    let m = manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    for args in [
+        vec!["plan", m.to_str().unwrap()],
+        vec!["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains("data.classes"), "{}", text(&o));
+    }
+    assert!(!out.exists(), "no run was attempted");
+}
+
+#[test]
+fn an_unsafe_name_exits_2_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(
+        dir.path(),
+        &SMALL.replace("name: small", "name: ../escaped"),
+    );
+    let out = dir.path().join("a/b");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("name"), "{}", text(&o));
+    assert!(!dir.path().join("a/escaped").exists());
+}
+
+#[test]
+fn an_unwritable_out_exits_2_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manifest(dir.path(), SMALL);
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "x").unwrap();
+    let out = blocker.join("res");
+    let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains(out.to_str().unwrap()), "{}", text(&o));
+    assert!(!text(&o).contains("[1/2]"), "no run started: {}", text(&o));
+}

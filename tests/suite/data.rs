@@ -632,3 +632,39 @@ fn real_cifar10_files_load_balanced() {
     let (m, s) = mean_std(ds.x.iter().copied());
     assert!(m.abs() < 1e-4 && (s - 1.0).abs() < 1e-3, "{m} {s}");
 }
+
+#[test]
+fn npy_with_zero_training_rows_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = npy_fixture(dir.path());
+    write_npy(&dir.path().join("x0.npy"), 1, "<f4", "(0, 2)", &[]);
+    write_npy(&dir.path().join("y0.npy"), 1, "<f8", "(0,)", &[]);
+    c.x = Some(dir.path().join("x0.npy"));
+    c.y = Some(dir.path().join("y0.npy"));
+    let err = admm_runner::data::load(&c, 0).unwrap_err().to_string();
+    assert!(err.contains("x0.npy") && err.contains("0 rows"), "{err}");
+}
+
+#[test]
+fn gates_with_nan_or_inf_are_an_error_naming_the_file() {
+    use admm_runner::problem::{Problem, ProblemConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let ds = small_dataset();
+    for (name, bad) in [("nan.npy", f64::NAN), ("inf.npy", f64::INFINITY)] {
+        let gates = dir.path().join(name);
+        let mut vals = vec![0.5; ds.d * 2];
+        vals[1] = bad;
+        write_npy(&gates, 1, "<f8", &format!("({}, 2)", ds.d), &f8(&vals));
+        let cfg = ProblemConfig {
+            patterns: 2,
+            beta: 1e-3,
+            loss: Default::default(),
+            bias: false,
+            gates: Some(gates),
+        };
+        let err = Problem::<burn::backend::Flex>::new(&ds, &cfg, 0, &Default::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(name) && err.contains("not finite"), "{err}");
+    }
+}

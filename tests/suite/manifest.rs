@@ -219,3 +219,98 @@ fn shard_and_only_select_runs() {
     let msg = parse_shard("slurm", |_| None).unwrap_err().to_string();
     assert!(msg.contains("SLURM_ARRAY_TASK_ID"), "{msg}");
 }
+
+fn plan_error(dir: &Path, file: &str, text: &str) -> String {
+    let p = write(dir, file, text);
+    plan(&p, &[]).unwrap_err().to_string()
+}
+
+#[test]
+fn an_unsafe_experiment_name_is_rejected_naming_the_allowed_characters() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "../../x", "/tmp/abs", "\"\"", ".", "..", ".hidden", "a/b", "a b",
+    ] {
+        let text = BASE.replace("name: t", &format!("name: {name}"));
+        let err = plan_error(dir.path(), "m.yaml", &text);
+        assert!(
+            err.contains("m.yaml") && err.contains("name") && err.contains("A-Z a-z 0-9 . _ -"),
+            "{name}: {err}"
+        );
+    }
+    for ok in ["fig1", "table1-mid", "a.b_c-1"] {
+        let p = write(
+            dir.path(),
+            "m.yaml",
+            &BASE.replace("name: t", &format!("name: {ok}")),
+        );
+        assert_eq!(plan(&p, &[]).unwrap()[0].config.experiment, ok);
+    }
+}
+
+#[test]
+fn an_unsafe_file_stem_is_rejected_when_no_name_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = BASE.replace("name: t\n", "");
+    let err = plan_error(dir.path(), "my exp.yaml", &text);
+    assert!(
+        err.contains("my exp.yaml") && err.contains("set `name:`"),
+        "{err}"
+    );
+    let p = write(dir.path(), "fine.yaml", &text);
+    assert_eq!(plan(&p, &[]).unwrap()[0].config.experiment, "fine");
+}
+
+#[test]
+fn zero_features_are_rejected_at_plan_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = plan_error(dir.path(), "m.yaml", &BASE.replace("dim: 4", "dim: 0"));
+    assert!(err.contains("data.dim") && err.contains("m.yaml"), "{err}");
+    let err = plan_error(
+        dir.path(),
+        "m.yaml",
+        &BASE.replace("dim: 4", "dim: 4, downsample: 0"),
+    );
+    assert!(err.contains("data.downsample"), "{err}");
+}
+
+#[test]
+fn classes_out_of_range_or_equal_are_rejected_at_plan_time() {
+    let dir = tempfile::tempdir().unwrap();
+    for classes in ["[3, 12]", "[4, 4]"] {
+        let text = BASE.replace("dim: 4", &format!("dim: 4, classes: {classes}"));
+        let err = plan_error(dir.path(), "m.yaml", &text);
+        assert!(
+            err.contains("data.classes") && err.contains("m.yaml"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn duplicate_yaml_keys_are_rejected_naming_the_key_and_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "name: t\ndata: {source: synthetic, n_train: 50, dim: 4}\nproblem:\n  \
+                patterns: 3\n  beta: 0.1\n  patterns: 5\nsolver: {name: cg}\n";
+    let err = plan_error(dir.path(), "m.yaml", text);
+    assert!(
+        err.contains("m.yaml") && err.contains("problem.patterns") && err.contains("lines 4 and 6"),
+        "{err}"
+    );
+    let err = plan_error(
+        dir.path(),
+        "m.yaml",
+        &BASE.replace("solver: {name: cg}", "solver: {name: cg, name: exact}"),
+    );
+    assert!(err.contains("solver.name"), "{err}");
+}
+
+#[test]
+fn a_directory_given_as_manifest_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = plan(dir.path(), &[]).unwrap_err().to_string();
+    assert!(
+        err.contains("is a directory") && !err.contains("no such file"),
+        "{err}"
+    );
+}
