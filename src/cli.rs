@@ -40,8 +40,11 @@ pub enum Command {
         /// Rerun runs whose results already exist.
         #[arg(long)]
         force: bool,
-        /// Rerun runs recorded as failed (finished ok runs are still skipped).
+        /// Skip runs recorded as failed (by default a rerun retries them; ok runs are skipped).
         #[arg(long)]
+        keep_failed: bool,
+        /// The default now (failed runs are retried); kept so that older scripts still work.
+        #[arg(long, hide = true, conflicts_with = "keep_failed")]
         retry_failed: bool,
         /// Print only failures and the final count.
         #[arg(long, short)]

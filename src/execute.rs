@@ -131,6 +131,7 @@ impl Session {
             run_id: run.id.clone(),
             experiment: cfg.experiment.clone(),
             manifest: run.manifest.display().to_string(),
+            data_path: data_location(&cfg.data),
             solver: cfg.solver.method.kind().to_string(),
             backend: cfg.backend.to_string(),
             seed: cfg.seed as i64,
@@ -144,6 +145,53 @@ impl Session {
             version: env!("CARGO_PKG_VERSION").into(),
             config,
             ..Summary::default()
+        }
+    }
+}
+
+/// Where a run's data comes from, for its summary: the resolved CIFAR-10 directory (`data.path`
+/// or `$CIFAR10_DIR`, inside `cifar-10-batches-bin` when present) or its explicit files, the
+/// `.npy` files, or `synthetic`; absolute paths, comma-separated.
+pub fn data_location(cfg: &data::DataConfig) -> String {
+    use data::DataSource;
+    let abs = |p: &std::path::Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string()
+    };
+    let list = |paths: Vec<&std::path::PathBuf>| {
+        paths
+            .into_iter()
+            .map(|p| abs(p))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match cfg.source {
+        DataSource::Synthetic => "synthetic".into(),
+        DataSource::Npy => list(
+            [&cfg.x, &cfg.y, &cfg.x_test, &cfg.y_test]
+                .into_iter()
+                .flatten()
+                .collect(),
+        ),
+        DataSource::Cifar10 if !cfg.train_files.is_empty() => {
+            list(cfg.train_files.iter().chain(&cfg.test_files).collect())
+        }
+        DataSource::Cifar10 => {
+            let dir = cfg.path.clone().or_else(|| {
+                std::env::var_os("CIFAR10_DIR")
+                    .filter(|v| !v.is_empty())
+                    .map(std::path::PathBuf::from)
+            });
+            match dir {
+                Some(dir) => {
+                    let nested = dir.join("cifar-10-batches-bin");
+                    abs(if nested.is_dir() { &nested } else { &dir })
+                }
+                None => "(not set)".into(),
+            }
         }
     }
 }

@@ -74,14 +74,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             select,
             out,
             force,
-            retry_failed,
+            keep_failed,
+            retry_failed: _,
             quiet,
         } => run(
             &select,
             RunOptions {
                 out,
                 force,
-                retry_failed,
+                keep_failed,
                 quiet,
             },
         ),
@@ -92,13 +93,15 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
     let runs = planned(select)?;
     check_writable(&opts.out)?;
+    runner::install_interrupt_cleanup()?;
     let report = runner::run_sweep(&runs, &opts);
     println!(
-        "{} runs: {} ok, {} failed, {} skipped (finished earlier); results in {}",
+        "{} runs: {} ok, {} failed, {} skipped (finished earlier), {} claimed by another process; results in {}",
         runs.len(),
         report.ok,
         report.failed,
         report.skipped,
+        report.claimed,
         opts.out.display()
     );
     Ok(if report.failed > 0 {

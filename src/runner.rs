@@ -1,12 +1,14 @@
-//! Executes planned runs: skip finished ones, load data, solve on the chosen backend, write
-//! trace and summary. A failing run (bad data, divergence, panic) is recorded and the sweep
+//! Executes planned runs: skip finished ones, claim the rest, load data, solve on the chosen
+//! backend, write trace then summary (the commit marker), release the claim. A failing run (bad data, divergence, panic) is recorded and the sweep
 //! goes on.
 
 use crate::execute::{self, Hooks, Outcome, Session};
 use crate::executor::{IterRecord, Observer};
 use crate::manifest::PlannedRun;
-use crate::results::{self, schema, RunPaths, Summary};
+use crate::results::store::{self, ClaimResult};
+use crate::results::{schema, RunPaths, Status, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -16,8 +18,8 @@ pub struct RunOptions {
     pub out: PathBuf,
     /// Rerun runs whose results exist.
     pub force: bool,
-    /// Rerun runs recorded as failed.
-    pub retry_failed: bool,
+    /// Skip runs recorded as failed (by default a rerun retries them, as make does).
+    pub keep_failed: bool,
     pub quiet: bool,
 }
 
@@ -26,7 +28,10 @@ pub struct RunOptions {
 pub struct SweepReport {
     pub ok: usize,
     pub failed: usize,
+    /// Finished earlier (by this or another process).
     pub skipped: usize,
+    /// Held by another live process's claim: that process computes it.
+    pub claimed: usize,
 }
 
 /// Drives a run's progress bar.
@@ -99,50 +104,123 @@ impl Progress {
     }
 }
 
-/// Runs every planned run, skipping finished ones unless `force`.
+/// Runs every planned run, skipping finished ones unless `force` and runs another live
+/// process has claimed. A run is claimed (`store::claim`) before it is solved and released
+/// after its summary is written, so processes sharing a results folder never compute one run
+/// twice (unless `force`).
 pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
     let mut report = SweepReport::default();
     let progress = Progress::new(runs.len(), opts.quiet);
     let mut session = Session::new();
+    let mut cleaned = HashSet::new();
     for (i, run) in runs.iter().enumerate() {
         let paths = RunPaths::new(&opts.out, &run.config.experiment, &run.id);
-        for dir in [&paths.summary, &paths.trace] {
-            if let Some(parent) = dir.parent() {
-                results::clean_stale_temp(parent);
+        for file in [&paths.summary, &paths.trace, &paths.claim] {
+            if let Some(dir) = file.parent().filter(|d| cleaned.insert(d.to_path_buf())) {
+                store::clean_stale_temp(dir);
             }
         }
         let tag = format!("[{}/{}] {}", i + 1, runs.len(), run.id);
-        if !opts.force && is_finished(&paths, opts.retry_failed) {
+        let finished = |report: &mut SweepReport| {
             report.skipped += 1;
             progress.line(&format!(
                 "{tag}: finished earlier, skipped (--force reruns)"
             ));
+        };
+        if !opts.force && is_finished(&paths, opts.keep_failed) {
+            finished(&mut report);
             progress.sweep.inc(1);
             continue;
         }
-        match run_one(run, &paths, &progress, &mut session) {
-            Ok(line) => {
-                report.ok += 1;
-                progress.line(&format!("{tag}: {line}"));
+        let claim = match store::claim(&paths.claim) {
+            Ok(ClaimResult::Claimed { claim, taken_over }) => {
+                if let Some(dead) = taken_over {
+                    progress.line(&format!(
+                        "{tag}: took over the claim of pid {} (no longer running)",
+                        dead.pid
+                    ));
+                }
+                claim
             }
-            Err(why) => {
+            Ok(ClaimResult::Held(owner)) => {
+                report.claimed += 1;
+                let who = owner.map_or("an unreadable claim".to_string(), |o| {
+                    format!("pid {} on {}", o.pid, o.host)
+                });
+                progress.line(&format!(
+                    "{tag}: claimed by {who}, skipped ({})",
+                    paths.claim.display()
+                ));
+                progress.sweep.inc(1);
+                continue;
+            }
+            Err(e) => {
                 report.failed += 1;
-                // Failures are shown even when quiet.
+                let why = format!("could not claim {}: {e}", paths.claim.display());
                 progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
+                progress.sweep.inc(1);
+                continue;
+            }
+        };
+        // Another process may have finished it between the check above and our claim.
+        if !opts.force && is_finished(&paths, opts.keep_failed) {
+            finished(&mut report);
+        } else {
+            match run_one(run, &paths, &progress, &mut session) {
+                Ok(line) => {
+                    report.ok += 1;
+                    progress.line(&format!("{tag}: {line}"));
+                }
+                Err(why) => {
+                    report.failed += 1;
+                    // Failures are shown even when quiet.
+                    progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
+                }
             }
         }
+        drop(claim);
         progress.sweep.inc(1);
     }
     progress.sweep.finish_and_clear();
     report
 }
 
-/// A run is finished when its summary exists (and, with `retry_failed`, says ok).
-fn is_finished(paths: &RunPaths, retry_failed: bool) -> bool {
-    if !paths.summary.is_file() {
+/// Whether a run is finished. Its summary is the commit marker: the run is finished only when
+/// the summary reads back and either records a failure (then finished only with
+/// `keep_failed`: a plain rerun retries failed runs) or says ok with a trace that reads back
+/// with as many rows as the summary's `iterations`. An unreadable summary, or an ok summary
+/// whose trace is missing, unreadable or short, means not finished: the run is computed again.
+pub fn is_finished(paths: &RunPaths, keep_failed: bool) -> bool {
+    let Ok(summary) = Summary::read(&paths.summary) else {
         return false;
+    };
+    if !summary.ok() {
+        return keep_failed;
     }
-    !retry_failed || Summary::read(&paths.summary).is_ok_and(|s| s.ok())
+    match summary.iterations {
+        Some(n) if n > 0 => {
+            schema::read_trace(&paths.trace).is_ok_and(|rows| rows.len() as i64 == n)
+        }
+        _ => true,
+    }
+}
+
+/// On SIGINT or SIGTERM: remove this process's temp files and claims, and exit 130 or 143
+/// (128 + the signal). The run in progress is left unfinished (its summary, the commit
+/// marker, is not written), so the next run computes it. Call once, from the binary.
+pub fn install_interrupt_cleanup() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("interrupt-cleanup".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                // Held until exit: no new temp file or claim appears after the cleanup.
+                let _registry = store::remove_live_files();
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(())
 }
 
 /// Executes one run and writes its files, the summary last. Ok(one-line result) or
@@ -153,6 +231,7 @@ fn run_one(
     progress: &Progress,
     session: &mut Session,
 ) -> Result<String, String> {
+    uncommit(paths)?;
     let mut bar = progress.run_bar(run).map(Bar);
     let hooks = Hooks {
         observer: bar.as_mut().map(|b| b as &mut dyn Observer),
@@ -169,17 +248,46 @@ fn run_one(
     }
 }
 
-/// Writes the trace (when there is one), then the summary.
+/// Writes the trace (when there is one), then the summary, the commit marker.
+///
+/// When the trace cannot be written, the summary written is a *failed* one whose reason says
+/// so (rather than none): the attempt and its cause stay visible to the user and to `plot`,
+/// and since a plain rerun retries failed runs, the run is computed again next time. An ok
+/// summary is only ever written after its trace is on disk.
 fn store(paths: &RunPaths, outcome: &Outcome) -> Result<(), String> {
-    let mut write_err = None;
+    let mut summary = std::borrow::Cow::Borrowed(&outcome.summary);
+    let mut trace_err = None;
     if !outcome.trace.is_empty() {
-        write_err = schema::write_trace(&paths.trace, &outcome.trace).err();
+        if let Err(e) = schema::write_trace(&paths.trace, &outcome.trace) {
+            let why = format!("the trace could not be written: {e}");
+            let s = summary.to_mut();
+            s.status = Status::Failed;
+            s.reason = Some(match s.reason.take() {
+                Some(earlier) => format!("{why}; {earlier}"),
+                None => why.clone(),
+            });
+            trace_err = Some(why);
+        }
     }
-    if let Err(e) = outcome.summary.write(&paths.summary) {
+    if let Err(e) = summary.write(&paths.summary) {
         return Err(format!("could not write results: {e}"));
     }
-    match write_err {
-        Some(e) => Err(format!("could not write the trace: {e}")),
-        None => Ok(()),
+    trace_err.map_or(Ok(()), Err)
+}
+
+/// Removes a run's summary (first: the commit marker) and trace before it is computed again,
+/// so that an interrupted recomputation is never mistaken for the earlier result.
+fn uncommit(paths: &RunPaths) -> Result<(), String> {
+    for file in [&paths.summary, &paths.trace] {
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
+            Err(e) => return Err(format!("could not remove {}: {e}", file.display())),
+        }
     }
+    Ok(())
 }

@@ -3,11 +3,15 @@
 //! column names and the typed records.
 //!
 //! Layout: `<out>/<experiment>/trace/<run-id>.parquet`, `<out>/<experiment>/runs/<run-id>.parquet`.
-//! The summary is written last: its presence means the run is finished.
+//! The summary is written last and is the run's commit marker (see `runner::is_finished`).
+//! Several processes may share one results folder: `store` holds the rules (owned temp files,
+//! claims, cleanup on interrupt).
 
 pub mod schema;
+pub mod store;
 
 pub use schema::{KappaTable, Status, Summary, TraceRow};
+pub use store::clean_stale_temp;
 
 use polars::prelude::{
     Column, DataFrame, NamedFrom, ParquetReader, ParquetWriter, SerReader, Series,
@@ -78,6 +82,8 @@ impl Values {
 pub struct RunPaths {
     pub summary: PathBuf,
     pub trace: PathBuf,
+    /// `<out>/<experiment>/claims/<run-id>.claim` (`store::claim`).
+    pub claim: PathBuf,
 }
 
 impl RunPaths {
@@ -86,6 +92,7 @@ impl RunPaths {
         RunPaths {
             summary: dir.join("runs").join(format!("{run_id}.parquet")),
             trace: dir.join("trace").join(format!("{run_id}.parquet")),
+            claim: store::claim_path(&dir, run_id),
         }
     }
 }
@@ -105,10 +112,12 @@ pub fn write_columns(path: &Path, columns: Vec<(String, Values)>) -> Result<(), 
     })
 }
 
-/// Writes a file atomically: `fill` writes a temp file in the same directory, which is synced
-/// and then renamed over `path`. A crash leaves either the old file or the new one, and a
-/// failed write removes its temp file. Every result file (Parquet, figures, tables) goes
-/// through here.
+/// Writes a file atomically: `fill` writes a temp file in the same directory
+/// (`store::temp_path`: named after this process and host), which is synced and then renamed
+/// over `path`; the directory is synced too, so that the rename is on disk before the caller
+/// goes on (the summary, written last, must not land before the trace). A crash leaves either
+/// the old file or the new one, and a failed write removes its temp file. Every result file
+/// (Parquet, figures, tables) goes through here.
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut File) -> Result<(), String>,
@@ -118,34 +127,24 @@ pub fn write_atomically(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(|e| err(&tmp, e))?;
-        fill(&mut file).map_err(|e| err(&tmp, e))?;
-        file.sync_all().map_err(|e| err(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| err(path, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Removes temp files left by an interrupted writer (never a finished result).
-pub fn clean_stale_temp(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".parquet.tmp-") {
-            let _ = std::fs::remove_file(e.path());
+    let tmp = store::temp_path(&dir.join(path.file_name().unwrap_or_default()));
+    let mut file =
+        store::create_registered(&tmp, || File::create(&tmp)).map_err(|e| err(&tmp, e))?;
+    let written = fill(&mut file)
+        .map_err(|e| err(&tmp, e))
+        .and_then(|()| file.sync_all().map_err(|e| err(&tmp, e)));
+    // Renamed into place, or removed: either way no longer ours to clean up.
+    store::finish_registered(&tmp, || {
+        let result = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| err(path, e)));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
         }
+        result
+    })?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
     }
+    Ok(())
 }
 
 /// Reads a Parquet file.

@@ -11,3 +11,4 @@ mod problem;
 mod regress;
 mod results;
 mod solvers;
+mod store;

@@ -54,18 +54,6 @@ fn a_failed_write_leaves_no_file_and_no_temp() {
 }
 
 #[test]
-fn stale_temp_files_are_cleaned_but_results_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let done = dir.path().join("a.parquet");
-    Summary::default().write(&done).unwrap();
-    let stale = dir.path().join(".b.parquet.tmp-999");
-    std::fs::write(&stale, b"partial").unwrap();
-    results::clean_stale_temp(dir.path());
-    assert!(done.is_file());
-    assert!(!stale.exists());
-}
-
-#[test]
 fn a_partial_summary_reads_with_missing_columns_as_none() {
     // Hand-made or older summaries lack columns: those read back as None; no `status` is an
     // error naming the file.
