@@ -121,68 +121,88 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
             }
         }
         let tag = format!("[{}/{}] {}", i + 1, runs.len(), run.id);
-        let finished = |report: &mut SweepReport| {
-            report.skipped += 1;
-            progress.line(&format!(
-                "{tag}: finished earlier, skipped (--force reruns)"
-            ));
-        };
-        if !opts.force && is_finished(&paths, opts.keep_failed) {
-            finished(&mut report);
-            progress.sweep.inc(1);
-            continue;
-        }
-        let claim = match store::claim(&paths.claim) {
-            Ok(ClaimResult::Claimed { claim, taken_over }) => {
-                if let Some(dead) = taken_over {
-                    progress.line(&format!(
-                        "{tag}: took over the claim of pid {} (no longer running)",
-                        dead.pid
-                    ));
-                }
-                claim
+        match sweep_one(run, &paths, opts, &progress, &mut session, &tag) {
+            Done::Ok(line) => {
+                report.ok += 1;
+                progress.line(&format!("{tag}: {line}"));
             }
-            Ok(ClaimResult::Held(owner)) => {
-                report.claimed += 1;
-                let who = owner.map_or("an unreadable claim".to_string(), |o| {
-                    format!("pid {} on {}", o.pid, o.host)
-                });
-                progress.line(&format!(
-                    "{tag}: claimed by {who}, skipped ({})",
-                    paths.claim.display()
-                ));
-                progress.sweep.inc(1);
-                continue;
-            }
-            Err(e) => {
+            Done::Failed(why) => {
                 report.failed += 1;
-                let why = format!("could not claim {}: {e}", paths.claim.display());
+                // Failures are shown even when quiet.
                 progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
-                progress.sweep.inc(1);
-                continue;
             }
-        };
-        // Another process may have finished it between the check above and our claim.
-        if !opts.force && is_finished(&paths, opts.keep_failed) {
-            finished(&mut report);
-        } else {
-            match run_one(run, &paths, &progress, &mut session) {
-                Ok(line) => {
-                    report.ok += 1;
-                    progress.line(&format!("{tag}: {line}"));
-                }
-                Err(why) => {
-                    report.failed += 1;
-                    // Failures are shown even when quiet.
-                    progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
-                }
+            Done::Skipped => {
+                report.skipped += 1;
+                progress.line(&format!(
+                    "{tag}: finished earlier, skipped (--force reruns)"
+                ));
+            }
+            Done::Claimed(line) => {
+                report.claimed += 1;
+                progress.line(&format!("{tag}: {line}"));
             }
         }
-        drop(claim);
         progress.sweep.inc(1);
     }
     progress.sweep.finish_and_clear();
     report
+}
+
+/// What became of one planned run in a sweep.
+enum Done {
+    /// Computed and ok: the one-line result.
+    Ok(String),
+    /// Computed (or not even claimed) and failed: why.
+    Failed(String),
+    /// Finished earlier.
+    Skipped,
+    /// Another live process holds its claim: who.
+    Claimed(String),
+}
+
+/// One run of a sweep: skip it if finished, else claim it (so that no other process computes
+/// it too), check again under the claim, compute it and write its files; the claim is
+/// released when its guard drops.
+fn sweep_one(
+    run: &PlannedRun,
+    paths: &RunPaths,
+    opts: &RunOptions,
+    progress: &Progress,
+    session: &mut Session,
+    tag: &str,
+) -> Done {
+    if !opts.force && is_finished(paths, opts.keep_failed) {
+        return Done::Skipped;
+    }
+    let _claim = match store::claim(&paths.claim) {
+        Ok(ClaimResult::Claimed { claim, taken_over }) => {
+            if let Some(dead) = taken_over {
+                progress.line(&format!(
+                    "{tag}: took over the claim of pid {} (no longer running)",
+                    dead.pid
+                ));
+            }
+            claim
+        }
+        Ok(ClaimResult::Held(owner)) => {
+            let who = owner.map_or("an unreadable claim".to_string(), |o| {
+                format!("pid {} on {}", o.pid, o.host)
+            });
+            return Done::Claimed(format!(
+                "claimed by {who}, skipped ({})",
+                paths.claim.display()
+            ));
+        }
+        Err(e) => return Done::Failed(format!("could not claim {}: {e}", paths.claim.display())),
+    };
+    // Another process may have finished it between the check above and our claim.
+    if !opts.force && is_finished(paths, opts.keep_failed) {
+        return Done::Skipped;
+    }
+    match run_one(run, paths, progress, session) {
+        Ok(line) => Done::Ok(line),
+        Err(why) => Done::Failed(why),
+    }
 }
 
 /// Whether a run is finished. Its summary is the commit marker: the run is finished only when

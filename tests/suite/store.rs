@@ -1,7 +1,7 @@
 //! The results store shared by several writers: owned temp files, claims, the summary as the
 //! commit marker, retrying failed runs, and cleanup on SIGINT/SIGTERM.
 
-use crate::common::text;
+use crate::common::{text, write_npy};
 use admm_runner::manifest;
 use admm_runner::results::store::{self, ClaimResult};
 use admm_runner::results::{self, schema, RunPaths, Status, Summary, TraceRow};
@@ -355,28 +355,6 @@ fn a_trace_write_failure_never_leaves_an_ok_summary() {
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(counts(&o), (2, 0, 0, 0), "{}", text(&o));
-}
-
-/// A minimal .npy (v1.0, little-endian f64) writer.
-fn write_npy(path: &Path, shape: &[usize], data: &[f64]) {
-    let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
-    let shape_txt = if shape.len() == 1 {
-        format!("({},)", dims[0])
-    } else {
-        format!("({})", dims.join(", "))
-    };
-    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape_txt}, }}");
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
 
 #[test]
