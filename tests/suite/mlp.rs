@@ -2,6 +2,7 @@
 //! eq. (2), its training loop (accuracy, trace shape, determinism), and the identity between
 //! its objective and the convex objective at the equivalent convex weights (method.md sec. 1).
 
+use crate::common::write_npy;
 use admm_runner::data::Dataset;
 use admm_runner::executor::{IterRecord, Observer, Stop, StopRules};
 use admm_runner::manifest::ProblemConfig;
@@ -14,7 +15,6 @@ use burn::tensor::{Tensor, TensorData};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::StandardNormal;
-use std::path::Path;
 
 type F64 = NdArray<f64>;
 type F64Ad = Autodiff<F64>;
@@ -332,24 +332,4 @@ fn convex_weights(w1: &[f64], w2: &[f64], d: usize) -> Vec<f64> {
         }
     }
     v
-}
-
-/// A minimal .npy (v1.0, little-endian f64) writer.
-fn write_npy(path: &Path, shape: &[usize], data: &[f64]) {
-    let dims: Vec<String> = shape.iter().map(|s| s.to_string()).collect();
-    let mut header = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({}), }}",
-        dims.join(", ")
-    );
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(header.as_bytes());
-    for v in data {
-        bytes.extend_from_slice(&v.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
 }
