@@ -1,21 +1,17 @@
 //! The binary end to end: run, skip on rerun, --force, failures recorded while the sweep
 //! goes on, plan output and errors.
 
-use crate::common::{text, write_npy};
+use crate::common::{admm_runner, text, write_manifest, write_npy};
 use admm_runner::results::{self, column_f64, column_str};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_admm-runner"))
+    admm_runner()
 }
 
 fn run(args: &[&str]) -> Output {
-    bin()
-        .args(args)
-        .env_remove("ADMM_SET_PROBLEM__BETA")
-        .output()
-        .unwrap()
+    bin().args(args).output().unwrap()
 }
 
 const SMALL: &str = "
@@ -26,12 +22,6 @@ solver: {name: cg, admm: {rho: 0.5}, max_iters: 15, target_train_acc: 0.5}
 sweep:
   solver: [exact, cg]
 ";
-
-fn manifest(dir: &Path, body: &str) -> PathBuf {
-    let p = dir.join("m.yaml");
-    std::fs::write(&p, body).unwrap();
-    p
-}
 
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -44,7 +34,7 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn run_writes_results_and_rerun_skips_them() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), SMALL);
+    let m = write_manifest(dir.path(), SMALL);
     let out = dir.path().join("res");
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -104,7 +94,7 @@ fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     // The exact solver refuses (limit 1), cg succeeds.
     let body = SMALL.replace("max_iters: 15,", "max_iters: 15, exact: {max_dim: 1},");
-    let m = manifest(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -128,7 +118,7 @@ fn adam_runs_through_the_same_harness() {
     let dir = tempfile::tempdir().unwrap();
     let body =
         SMALL.replace("[exact, cg]", "[cg, adam]") + "variants:\n  - {solver.max_iters: 6}\n";
-    let m = manifest(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
@@ -175,7 +165,7 @@ fn adam_runs_through_the_same_harness() {
 #[test]
 fn bench_prints_kernel_and_solver_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
         &SMALL.replace("[exact, cg]", "[cg, rbcd, adam]"),
     );
@@ -248,7 +238,7 @@ fn a_diverging_run_is_recorded_as_failed() {
         x.display(),
         y.display()
     );
-    let m = manifest(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -281,7 +271,7 @@ fn plan_prints_one_line_per_run() {
 #[test]
 fn bad_input_exits_2_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), &SMALL.replace("patterns: 4", "patterns: four"));
+    let m = write_manifest(dir.path(), &SMALL.replace("patterns: 4", "patterns: four"));
     let o = run(&["plan", m.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let msg = text(&o);
@@ -306,7 +296,7 @@ fn cuda_without_a_device_fails_clearly_and_the_sweep_goes_on() {
         "sweep:\n  solver: [exact, cg]",
         "sweep:\n  backend: [cuda, flex]",
     );
-    let m = manifest(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let plan = run(&["plan", m.to_str().unwrap()]);
     assert!(text(&plan).contains("backend=cuda"), "{}", text(&plan));
     let out = dir.path().join("res");
@@ -350,7 +340,7 @@ fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
             "sweep:\n  solver: [exact, cg]",
             "sweep:\n  seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]",
         );
-    let m = manifest(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let runs = out.join("small/runs");
     let mut child = bin()
@@ -411,7 +401,7 @@ fn a_run_that_never_left_zero_is_recorded_failed_not_converged() {
     let body = "name: still\ndata: {source: synthetic, n_train: 40, n_test: 10, dim: 4, \
                 teacher_width: 3}\nproblem: {patterns: 4, beta: 0.01}\n\
                 solver: {name: cg, admm: {rho: 1.0e30}, max_iters: 5}\n";
-    let m = manifest(dir.path(), body);
+    let m = write_manifest(dir.path(), body);
     let out = dir.path().join("res");
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -432,7 +422,7 @@ fn a_run_that_never_left_zero_is_recorded_failed_not_converged() {
 #[test]
 fn only_matching_nothing_exits_2_naming_the_filter() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), SMALL);
+    let m = write_manifest(dir.path(), SMALL);
     let out = dir.path().join("res");
     for cmd in [
         vec!["plan", m.to_str().unwrap(), "--only", "no-such-run"],
@@ -469,7 +459,7 @@ fn a_directory_as_manifest_exits_2_saying_so() {
 fn classes_out_of_range_exit_2_at_plan_time() {
     let dir = tempfile::tempdir().unwrap();
     let body = SMALL.replace("teacher_width: 3}", "teacher_width: 3, classes: [3, 12]}");
-    let m = manifest(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     for args in [
         vec!["plan", m.to_str().unwrap()],
@@ -485,7 +475,7 @@ fn classes_out_of_range_exit_2_at_plan_time() {
 #[test]
 fn an_unsafe_name_exits_2_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(
+    let m = write_manifest(
         dir.path(),
         &SMALL.replace("name: small", "name: ../escaped"),
     );
@@ -499,7 +489,7 @@ fn an_unsafe_name_exits_2_and_writes_nothing() {
 #[test]
 fn an_unwritable_out_exits_2_before_any_run() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest(dir.path(), SMALL);
+    let m = write_manifest(dir.path(), SMALL);
     let blocker = dir.path().join("file");
     std::fs::write(&blocker, "x").unwrap();
     let out = blocker.join("res");

@@ -196,3 +196,18 @@ pub fn write_npy(path: &std::path::Path, shape: &[usize], data: &[f64]) {
     }
     std::fs::write(path, bytes).unwrap();
 }
+
+/// The admm-runner binary, isolated from the one environment override a developer's shell
+/// might carry into these tests.
+pub fn admm_runner() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_admm-runner"));
+    c.env_remove("ADMM_SET_PROBLEM__BETA");
+    c
+}
+
+/// Writes `body` as `dir/m.yaml` and returns its path.
+pub fn write_manifest(dir: &std::path::Path, body: &str) -> PathBuf {
+    let p = dir.join("m.yaml");
+    std::fs::write(&p, body).unwrap();
+    p
+}

@@ -1,19 +1,17 @@
 //! The results store shared by several writers: owned temp files, claims, the summary as the
 //! commit marker, retrying failed runs, and cleanup on SIGINT/SIGTERM.
 
-use crate::common::{text, write_npy};
+use crate::common::{admm_runner, text, write_manifest, write_npy};
 use admm_runner::manifest;
 use admm_runner::results::store::{self, ClaimResult};
 use admm_runner::results::{self, schema, RunPaths, Status, Summary, TraceRow};
 use admm_runner::runner::is_finished;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_admm-runner"));
-    c.env_remove("ADMM_SET_PROBLEM__BETA");
-    c
+    admm_runner()
 }
 
 fn run(args: &[&str]) -> Output {
@@ -28,12 +26,6 @@ solver: {name: cg, admm: {rho: 0.5}, max_iters: 15}
 sweep:
   solver: [exact, cg]
 ";
-
-fn manifest_file(dir: &Path, body: &str) -> PathBuf {
-    let p = dir.join("m.yaml");
-    std::fs::write(&p, body).unwrap();
-    p
-}
 
 /// Names in `dir` (empty when it does not exist), sorted.
 fn names(dir: &Path) -> Vec<String> {
@@ -225,7 +217,7 @@ fn a_run_is_finished_only_when_its_summary_and_trace_read_back() {
 #[test]
 fn a_live_claim_makes_a_second_runner_skip_the_run() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest_file(dir.path(), SMALL);
+    let m = write_manifest(dir.path(), SMALL);
     let out = dir.path().join("res");
     let runs = manifest::plan(&m, &[]).unwrap();
     let live = LiveProcess::start();
@@ -248,7 +240,7 @@ fn a_live_claim_makes_a_second_runner_skip_the_run() {
 #[test]
 fn a_dead_claim_is_taken_over_by_the_runner() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest_file(dir.path(), SMALL);
+    let m = write_manifest(dir.path(), SMALL);
     let out = dir.path().join("res");
     let runs = manifest::plan(&m, &[]).unwrap();
     let dead = dead_pid();
@@ -276,7 +268,7 @@ fn concurrent_processes_and_shards_compute_every_run_exactly_once() {
             "sweep:\n  solver: [exact, cg]",
             "sweep:\n  solver: [exact, cg]\n  seed: [0, 1, 2, 3, 4, 5]",
         );
-    let m = manifest_file(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let planned = manifest::plan(&m, &[]).unwrap();
     let spawn = |extra: &[&str]| {
@@ -334,7 +326,7 @@ fn concurrent_processes_and_shards_compute_every_run_exactly_once() {
 #[test]
 fn a_trace_write_failure_never_leaves_an_ok_summary() {
     let dir = tempfile::tempdir().unwrap();
-    let m = manifest_file(dir.path(), SMALL);
+    let m = write_manifest(dir.path(), SMALL);
     let out = dir.path().join("res");
     // The trace directory is a file: no trace can be written.
     std::fs::create_dir_all(out.join("small")).unwrap();
@@ -368,7 +360,7 @@ fn a_failed_run_is_retried_by_a_plain_rerun_and_kept_with_keep_failed() {
         x.display(),
         y.display()
     );
-    let m = manifest_file(dir.path(), &body);
+    let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let args = ["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()];
     let o = run(&args);
@@ -418,7 +410,7 @@ fn sigint_and_sigterm_leave_no_temp_or_claim_and_the_run_unfinished() {
                 "sweep:\n  solver: [exact, cg]",
                 "sweep:\n  seed: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]",
             );
-        let m = manifest_file(dir.path(), &body);
+        let m = write_manifest(dir.path(), &body);
         let out = dir.path().join("res");
         let mut child = bin()
             .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
