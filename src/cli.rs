@@ -94,6 +94,10 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         select: Select,
+        /// Also print each run's estimated peak memory and what the machine has (a run above
+        /// it is refused as failed; README, "Memory").
+        #[arg(long)]
+        memory: bool,
     },
     /// Run a regression suite and compare it with committed baselines: final accuracies,
     /// objective, iterations to the target and a normalized timing; prints a table and exits

@@ -8,6 +8,7 @@ use crate::backend::{self, BackendTask};
 use crate::data::{self, Dataset};
 use crate::executor::{IterRecord, Observer, Stop, Times};
 use crate::manifest::{Engine, PlannedRun, RunConfig};
+use crate::memory;
 use crate::mlp::{self, AdamConfig};
 use crate::problem::Problem;
 use crate::results::flatten_json;
@@ -90,23 +91,30 @@ impl Session {
         };
         backend::reset_peak_host_memory();
         let mut load_s = None;
-        let result = self.data(cfg).and_then(|(data, secs)| {
-            load_s = Some(secs);
-            let task = SolveTask {
-                cfg,
-                data,
-                observer: &mut recorder,
-                u_step_delay: hooks.u_step_delay,
-            };
-            catch_panic(|| backend::dispatch(cfg.backend, task))
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .and_then(|inner| inner)
-        });
+        // Refused before anything large is allocated when it cannot fit.
+        let estimate = memory::estimate(cfg).map_err(|e| e.to_string());
+        let mem_estimate_bytes = estimate.as_ref().ok().map(|e| e.bytes() as i64);
+        let admitted = estimate.and_then(|e| memory::check(&e));
+        let result = admitted
+            .and_then(|()| self.data(cfg))
+            .and_then(|(data, secs)| {
+                load_s = Some(secs);
+                let task = SolveTask {
+                    cfg,
+                    data,
+                    observer: &mut recorder,
+                    u_step_delay: hooks.u_step_delay,
+                };
+                catch_panic(|| backend::dispatch(cfg.backend, task))
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                    .and_then(|inner| inner)
+            });
         let mut summary = Summary {
             load_s,
             wall_s: Some(wall.elapsed().as_secs_f64()),
             started_at: Some(started),
             peak_host_rss_bytes: backend::peak_host_memory_bytes().map(|b| b as i64),
+            mem_estimate_bytes,
             device_mem_reserved_bytes: backend::device_memory_reserved_bytes(cfg.backend)
                 .map(|b| b as i64),
             ..self.identity(run)

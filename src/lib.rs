@@ -7,7 +7,7 @@
 //!
 //! Two halves with one typed seam: the engine (`data`, `problem`, `metrics`, `executor`,
 //! `admm`, `mlp`, `backend`) takes its own option types and never reads a manifest; the
-//! harness (`manifest`, `execute`, `runner`, `bench`, `regress`, `results`, `plots`) converts a
+//! harness (`manifest`, `memory`, `execute`, `runner`, `bench`, `regress`, `results`, `plots`) converts a
 //! manifest's run into engine types once (`manifest::Method::engine`).
 
 pub mod admm;
@@ -19,6 +19,7 @@ pub mod data;
 pub mod execute;
 pub mod executor;
 pub mod manifest;
+pub mod memory;
 pub mod metrics;
 pub mod mlp;
 pub mod plots;

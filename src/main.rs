@@ -3,6 +3,7 @@
 
 use admm_runner::cli::{Cli, Command, Select};
 use admm_runner::manifest::{self, PlannedRun};
+use admm_runner::memory;
 use admm_runner::runner::{self, RunOptions};
 use admm_runner::shard;
 use clap::Parser;
@@ -64,12 +65,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reps,
             (time_factor, suite_time_factor),
         ),
-        Command::Plan { select } => {
-            for run in planned(&select)? {
-                println!("{}", run.describe());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Plan { select, memory } => plan(&select, memory),
         Command::Run {
             select,
             out,
@@ -238,6 +234,35 @@ fn regress(
 }
 
 /// Expands all manifests, then applies --only and --shard.
+/// `plan`: one line per run, with its memory estimate when asked.
+fn plan(select: &Select, with_memory: bool) -> anyhow::Result<ExitCode> {
+    let runs = planned(select)?;
+    if with_memory {
+        match memory::available().map_err(anyhow::Error::msg)? {
+            Some(a) => println!(
+                "available memory: {} ({})",
+                memory::human(a.bytes),
+                a.source
+            ),
+            None => println!("available memory: not known (no check)"),
+        }
+    }
+    for run in runs {
+        println!("{}", run.describe());
+        if with_memory {
+            match memory::estimate(&run.config) {
+                Ok(e) => println!(
+                    "  estimated memory: {} MiB: {}",
+                    e.bytes() >> 20,
+                    e.describe()
+                ),
+                Err(e) => println!("  estimated memory: unknown ({e})"),
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn planned(select: &Select) -> anyhow::Result<Vec<PlannedRun>> {
     let overrides = manifest::parse_overrides(&select.set)?;
     let mut runs = Vec::new();

@@ -8,7 +8,7 @@ mod npy;
 mod preprocess;
 mod synthetic;
 
-pub use npy::read_npy_f64;
+pub use npy::{read_npy_f64, read_shape};
 pub use preprocess::{avg_pool, standardize};
 
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,45 @@ pub fn load(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
     };
     standardize(&mut ds, cfg.standardize);
     Ok(ds)
+}
+
+/// The sizes a `data:` section produces, known without loading it (for the memory estimate).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shapes {
+    pub n: usize,
+    /// Features before any bias column.
+    pub d: usize,
+    pub n_test: usize,
+}
+
+/// The sizes `load` would produce: from the manifest for CIFAR-10 and synthetic data, from the
+/// `.npy` headers (not the data) for `npy`.
+pub fn shapes(cfg: &DataConfig) -> Result<Shapes, DataError> {
+    Ok(match cfg.source {
+        DataSource::Cifar10 => Shapes {
+            n: cfg.n_train,
+            d: cfg.downsample.unwrap_or(3 * 32 * 32),
+            n_test: cfg.n_test,
+        },
+        DataSource::Synthetic => Shapes {
+            n: cfg.n_train,
+            d: cfg.dim,
+            n_test: cfg.n_test,
+        },
+        DataSource::Npy => {
+            let rows =
+                |path: &Option<PathBuf>, wanted: usize| -> Result<(usize, usize), DataError> {
+                    let Some(path) = path else { return Ok((0, 0)) };
+                    let shape = read_shape(path)?;
+                    let all = shape.first().copied().unwrap_or(1);
+                    let cols = shape.iter().skip(1).product();
+                    Ok((if wanted == 0 { all } else { wanted.min(all) }, cols))
+                };
+            let (n, d) = rows(&cfg.x, cfg.n_train)?;
+            let (n_test, _) = rows(&cfg.x_test, cfg.n_test)?;
+            Shapes { n, d, n_test }
+        }
+    })
 }
 
 /// Where the examples come from.

@@ -96,20 +96,8 @@ fn read_npy(path: &Path) -> Result<Array, DataError> {
 }
 
 fn parse_npy(bytes: &[u8]) -> Result<Array, String> {
-    if !bytes.starts_with(MAGIC) || bytes.len() < 10 {
-        return Err("not a .npy file (no \\x93NUMPY magic)".into());
-    }
-    let (header_len, start) = match bytes[6] {
-        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
-        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(array(&bytes[8..12])) as usize, 12),
-        v => return Err(format!("unsupported .npy format version {v}.{}", bytes[7])),
-    };
-    let header = bytes
-        .get(start..start + header_len)
-        .ok_or("the header is cut short")?;
-    let header = std::str::from_utf8(header).map_err(|_| "the header is not text")?;
-    let header = Header::parse(header)?;
-    let data = &bytes[start + header_len..];
+    let (header, data_start) = parse_header(bytes)?;
+    let data = &bytes[data_start..];
     let size = header.dtype.size();
     let count = header
         .shape
@@ -134,6 +122,40 @@ fn parse_npy(bytes: &[u8]) -> Result<Array, String> {
         shape: header.shape,
         dtype: header.dtype,
     })
+}
+
+/// The header of a `.npy` file and the offset where its data begins. `bytes` may be only the
+/// start of the file (at least the header).
+fn parse_header(bytes: &[u8]) -> Result<(Header, usize), String> {
+    if !bytes.starts_with(MAGIC) || bytes.len() < 10 {
+        return Err("not a .npy file (no \\x93NUMPY magic)".into());
+    }
+    let (header_len, start) = match bytes[6] {
+        1 => (usize::from(u16::from_le_bytes([bytes[8], bytes[9]])), 10),
+        2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes(array(&bytes[8..12])) as usize, 12),
+        v => return Err(format!("unsupported .npy format version {v}.{}", bytes[7])),
+    };
+    let header = bytes
+        .get(start..start + header_len)
+        .ok_or("the header is cut short")?;
+    let header = std::str::from_utf8(header).map_err(|_| "the header is not text")?;
+    Ok((Header::parse(header)?, start + header_len))
+}
+
+/// The shape an `.npy` file declares, from its header alone: what the memory estimate needs
+/// before anything is loaded.
+pub fn read_shape(path: &Path) -> Result<Vec<usize>, DataError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| DataError::file(path, e))?;
+    let mut head = Vec::new();
+    // Magic, version and length (12 bytes), then a header of at most 4 GiB; real headers are
+    // under a kilobyte, so read a generous prefix and let `parse_header` say if it is cut.
+    file.take(1 << 20)
+        .read_to_end(&mut head)
+        .map_err(|e| DataError::file(path, e))?;
+    parse_header(&head)
+        .map(|(h, _)| h.shape)
+        .map_err(|reason| DataError::file(path, reason))
 }
 
 /// The three keys of the header dict.

@@ -95,6 +95,8 @@ pub struct Summary {
     pub last: FinalMetrics,
     pub target: TargetCrossing,
     pub peak_host_rss_bytes: Option<i64>,
+    /// The memory estimate the run was admitted (or refused) by (src/memory.rs).
+    pub mem_estimate_bytes: Option<i64>,
     pub device_mem_reserved_bytes: Option<i64>,
     pub git_commit: String,
     pub host: String,
@@ -153,6 +155,7 @@ impl Summary {
         row.extend(phase_cells("target_", &t.times));
         row.extend([
             ("peak_host_rss_bytes", i(self.peak_host_rss_bytes)),
+            ("mem_estimate_bytes", i(self.mem_estimate_bytes)),
             (
                 "device_mem_reserved_bytes",
                 i(self.device_mem_reserved_bytes),
@@ -215,6 +218,7 @@ impl Summary {
                 times: c.phases("target_"),
             },
             peak_host_rss_bytes: c.int("peak_host_rss_bytes"),
+            mem_estimate_bytes: c.int("mem_estimate_bytes"),
             device_mem_reserved_bytes: c.int("device_mem_reserved_bytes"),
             git_commit: c.str("git_commit").unwrap_or_default(),
             host: c.str("host").unwrap_or_default(),

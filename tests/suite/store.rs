@@ -450,3 +450,103 @@ fn sigint_and_sigterm_leave_no_temp_or_claim_and_the_run_unfinished() {
         assert!(finished < runs.len());
     }
 }
+
+/// Result lines ("[k/N] <id>: ok ..." or "failed") of run `id`: one per computation.
+fn computations(all: &str, id: &str) -> usize {
+    let (ok, failed) = (format!("] {id}: ok"), format!("] {id}: failed"));
+    all.lines()
+        .filter(|l| l.contains(&ok) || l.contains(&failed))
+        .count()
+}
+
+#[test]
+fn four_writers_and_a_kill_9_then_a_rerun_leave_every_run_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = SMALL
+        .replace("n_train: 60", "n_train: 400")
+        .replace("max_iters: 15", "max_iters: 400")
+        .replace(
+            "admm: {rho: 0.5}",
+            "admm: {rho: 0.5, tol_abs: 0, tol_rel: 0}",
+        )
+        .replace(
+            "sweep:\n  solver: [exact, cg]",
+            "sweep:\n  solver: [exact, cg]\n  seed: [0, 1, 2, 3, 4, 5]",
+        );
+    let m = write_manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    let planned = manifest::plan(&m, &[]).unwrap();
+    let spawn = |extra: &[&str]| {
+        bin()
+            .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut victim = spawn(&[]);
+    let others = [
+        spawn(&[]),
+        spawn(&["--shard", "0/2"]),
+        spawn(&["--shard", "1/2"]),
+    ];
+    // kill -9 the first writer while it holds a claim: in the middle of a run.
+    let claims = out.join("small/claims");
+    let mine = format!("{} ", victim.id());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let held = names(&claims)
+            .iter()
+            .any(|n| std::fs::read_to_string(claims.join(n)).is_ok_and(|t| t.starts_with(&mine)));
+        if held {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first writer never claimed a run"
+        );
+        assert!(
+            victim.try_wait().unwrap().is_none(),
+            "the first writer ended early"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    victim.kill().unwrap(); // SIGKILL: no cleanup of its temp files or claim
+    let killed = victim.wait_with_output().unwrap();
+    let mut all = text(&killed);
+    for child in others {
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(counts(&o).1, 0, "{}", text(&o));
+        all.push_str(&text(&o));
+    }
+    let rerun = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert!(rerun.status.success(), "{}", text(&rerun));
+    all.push_str(&text(&rerun));
+    for r in &planned {
+        assert_eq!(
+            computations(&all, &r.id),
+            1,
+            "{} computed once: {all}",
+            r.id
+        );
+        let paths = RunPaths::new(&out, "small", &r.id);
+        let s = Summary::read(&paths.summary).unwrap();
+        assert!(s.ok(), "{:?}", s.reason);
+        let rows = schema::read_trace(&paths.trace).unwrap();
+        assert_eq!(Some(rows.len() as i64), s.iterations);
+    }
+    // Exactly one summary and one trace per run; no temp file or claim survives.
+    for sub in ["runs", "trace"] {
+        let files: Vec<String> = names(&out.join("small").join(sub))
+            .into_iter()
+            .filter(|n| n != ".lock")
+            .collect();
+        assert_eq!(files.len(), planned.len(), "{sub}: {files:?}");
+    }
+    let left: Vec<String> = names(&claims)
+        .into_iter()
+        .filter(|n| n.ends_with(".claim") || n.starts_with(".c"))
+        .collect();
+    assert!(left.is_empty(), "claims: {left:?}");
+}
