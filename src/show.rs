@@ -135,7 +135,8 @@ impl Entry {
                 "its trace is missing or short: the next `run` computes it again".into()
             }
             State::Missing { claimed: true } => {
-                "claimed: being computed (or its process died; see the claims folder)".into()
+                "claimed by a process computing it (a dead one's claim is taken over by the next run)"
+                    .into()
             }
             State::Missing { claimed: false } => "not run yet".into(),
             State::Unreadable(why) => why.clone(),
@@ -303,6 +304,9 @@ fn from_manifest(opts: &Options) -> anyhow::Result<Listing> {
     let runs = crate::shard::select(all, opts.only.as_deref(), None);
     let entries = from_plan(&runs, &opts.results);
     let mut hint = format!("admm-runner run {}", opts.target.display());
+    for (key, value) in &opts.overrides {
+        hint += &format!(" --set '{key}={}'", crate::manifest::value_text(value));
+    }
     if opts.results != Path::new("results") {
         hint += &format!(" --out {}", opts.results.display());
     }
@@ -635,12 +639,13 @@ fn footer(listing: &Listing, markdown: bool) -> String {
         };
         out += &format!("{label} ({} of {}):\n", bad.len(), entries.len());
         let bullet = if markdown { "- " } else { "  " };
+        let width = bad.iter().map(|e| e.id.len()).max().unwrap_or(0);
         for e in &bad {
             let at = match e.state {
                 State::Unreadable(_) => format!(" ({})", e.file.display()),
                 _ => String::new(),
             };
-            out += &format!("{bullet}{}  {}{at}\n", e.id, e.status_text());
+            out += &format!("{bullet}{:<width$}  {}{at}\n", e.id, e.status_text());
         }
         if let Some(hint) = &listing.hint {
             out += &format!("compute them: {hint}\n");
