@@ -14,6 +14,9 @@ Examples:
   CIFAR10_DIR=../shared/data/cifar10 admm-runner condition experiments/fig2.yaml
   admm-runner plot experiments/fig1.yaml          # figures from results/, into plots/
   admm-runner plot --all
+  admm-runner show results/fig1                   # one line per run: status, accuracy, seconds
+  admm-runner show experiments/fig1.yaml --sort test_acc --reverse   # and what is not done
+  admm-runner submit experiments/fig1.yaml --slurm --shards 6 --time 01:00:00 [--now]
   admm-runner regress experiments/ci.yaml --baseline tests/baselines/ci.json [--update]
   CIFAR10_DIR=../shared/data/cifar10 admm-runner bench experiments/bench.yaml
 Environment:
@@ -89,6 +92,75 @@ pub enum Command {
         /// Where figures and tables are written.
         #[arg(long, default_value = "plots")]
         plots: PathBuf,
+    },
+    /// One line per run (status and reason, iterations, train/test accuracy, objective,
+    /// seconds, seconds to the target), read from the Parquet summaries; given a manifest,
+    /// also the planned runs that are missing or failed.
+    Show {
+        /// A results folder (results/ or results/<experiment>/) or a manifest file.
+        #[arg(value_name = "RESULTS_DIR_OR_MANIFEST")]
+        target: PathBuf,
+        /// The same overrides as the `run` (they select a manifest's run ids).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Where a manifest's results are (`run --out`).
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// Keep runs whose line contains TEXT (for a manifest: its `plan` line, as `run`).
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+        /// Sort by a column (numbers numerically; runs without a value last).
+        #[arg(long, value_name = "KEY")]
+        sort: Option<crate::show::Column>,
+        /// Sort descending.
+        #[arg(long, requires = "sort")]
+        reverse: bool,
+        /// Output format: an aligned table, Markdown, or CSV / JSON with every run as a row.
+        #[arg(long, value_enum, default_value = "table")]
+        format: crate::show::Format,
+    },
+    /// Write a SLURM job-array script for a manifest (one array task per shard, every task
+    /// running `admm-runner run MANIFEST --shard slurm --out DIR` into one shared results
+    /// folder); with --now, hand it to sbatch. Resources: the manifest's `launcher:` section,
+    /// overridden by these flags.
+    Submit {
+        /// Manifest file (.yaml, .yml or .toml).
+        #[arg(value_name = "MANIFEST")]
+        manifest: PathBuf,
+        /// The scheduler (SLURM is the one supported).
+        #[arg(long, required = true)]
+        slurm: bool,
+        /// Submit the script with sbatch right away.
+        #[arg(long)]
+        now: bool,
+        /// Override a manifest key by dotted path (repeatable); passed on to every task.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Keep only runs whose plan line contains TEXT; passed on to every task.
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+        /// The shared results folder; the script and the logs go to <out>/<experiment>/slurm/.
+        #[arg(long, default_value = "results")]
+        out: PathBuf,
+        /// Array tasks (default: one per run).
+        #[arg(long, value_name = "N")]
+        shards: Option<usize>,
+        /// Time limit per task (SLURM's format: 01:30:00, 2-00:00:00).
+        #[arg(long)]
+        time: Option<String>,
+        /// CPUs per task (also the solver's threads).
+        #[arg(long)]
+        cpus: Option<usize>,
+        /// Memory per task (16G).
+        #[arg(long)]
+        mem: Option<String>,
+        #[arg(long)]
+        partition: Option<String>,
+        #[arg(long)]
+        account: Option<String>,
+        /// GPUs per task (for backend: cuda).
+        #[arg(long)]
+        gpus: Option<usize>,
     },
     /// Print the expanded runs without running them, one line each.
     Plan {

@@ -28,3 +28,5 @@ pub mod regress;
 pub mod results;
 pub mod runner;
 pub mod shard;
+pub mod show;
+pub mod submit;

@@ -65,6 +65,63 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reps,
             (time_factor, suite_time_factor),
         ),
+        Command::Show {
+            target,
+            set,
+            results,
+            only,
+            sort,
+            reverse,
+            format,
+        } => {
+            let opts = admm_runner::show::Options {
+                target,
+                overrides: manifest::parse_overrides(&set)?,
+                results,
+                only,
+                sort,
+                reverse,
+                format,
+            };
+            print!("{}", admm_runner::show::show(&opts)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Submit {
+            manifest,
+            slurm: _,
+            now,
+            set,
+            only,
+            out,
+            shards,
+            time,
+            cpus,
+            mem,
+            partition,
+            account,
+            gpus,
+        } => {
+            let flags = admm_runner::submit::Launcher {
+                shards,
+                time,
+                cpus,
+                mem,
+                partition,
+                account,
+                gpus,
+                ..Default::default()
+            };
+            submit(
+                admm_runner::submit::Request {
+                    manifest,
+                    set,
+                    only,
+                    out,
+                    flags,
+                },
+                now,
+            )
+        }
         Command::Plan { select, memory } => plan(&select, memory),
         Command::Run {
             select,
@@ -105,6 +162,27 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `submit --slurm`: writes the job-array script and, with `now`, hands it to sbatch.
+fn submit(req: admm_runner::submit::Request, now: bool) -> anyhow::Result<ExitCode> {
+    use admm_runner::submit;
+    let job = submit::prepare(&req)?;
+    let path = submit::write(&job)?;
+    println!(
+        "written {}: {} runs of {} in {} array tasks, results into {}",
+        path.display(),
+        job.runs,
+        job.experiment,
+        job.shards(),
+        job.out.display()
+    );
+    if now {
+        println!("{}", submit::sbatch(&path)?);
+    } else {
+        println!("submit it with: sbatch {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// kappa(A), kappa(diag), and kappa_nys at rank 1, every multiple of 10, and the last rank.

@@ -438,6 +438,9 @@ struct ManifestFile {
     /// What `admm-runner plot` renders; ignored by `run` and by run ids.
     #[serde(default)]
     plot: Option<PlotConfig>,
+    /// What `admm-runner submit` asks a cluster for; ignored by `run` and by run ids.
+    #[serde(default)]
+    launcher: Option<crate::submit::Launcher>,
 }
 
 /// One expanded run, ready to execute.
@@ -590,6 +593,19 @@ pub fn plot_plan(
     }
     let experiment = experiment_name(path, file.name.as_deref())?;
     Ok((file.plot, experiment, plan(path, overrides)?))
+}
+
+/// The manifest's `launcher:` section (None when it has none), its experiment name, and its
+/// runs.
+pub fn launcher_plan(
+    path: &Path,
+    overrides: &[(String, Value)],
+) -> Result<(Option<crate::submit::Launcher>, String, Vec<PlannedRun>), ManifestError> {
+    let file: ManifestFile = with_overrides(base_figment(path)?, overrides)
+        .extract()
+        .map_err(|e| schema_error(path, e))?;
+    let experiment = experiment_name(path, file.name.as_deref())?;
+    Ok((file.launcher, experiment, plan(path, overrides)?))
 }
 
 /// The characters an experiment name may use (it becomes one path component of the results

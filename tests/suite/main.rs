@@ -12,5 +12,7 @@ mod plots;
 mod problem;
 mod regress;
 mod results;
+mod show;
 mod solvers;
 mod store;
+mod submit;
