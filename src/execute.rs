@@ -256,6 +256,9 @@ fn final_metrics(r: &TraceRow) -> FinalMetrics {
         active_neurons: Some(r.active_neurons),
         primal_residual: Some(r.primal_residual),
         dual_residual: Some(r.dual_residual),
+        lower_bound: Some(r.lower_bound),
+        rel_gap: Some(r.rel_gap),
+        rho_changes: Some(r.rho_changes),
     }
 }
 

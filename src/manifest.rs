@@ -170,6 +170,19 @@ impl Method {
         }
     }
 
+    /// The ADMM options, for ADMM methods, to change (the bench's before/after race).
+    pub fn admm_mut(&mut self) -> Option<&mut AdmmOptions> {
+        match self {
+            Method::Exact { admm, .. }
+            | Method::Cg { admm, .. }
+            | Method::DiagPcg { admm, .. }
+            | Method::NysPcg { admm, .. }
+            | Method::BjPcg { admm, .. }
+            | Method::Rbcd { admm, .. } => Some(admm),
+            Method::Adam { .. } => None,
+        }
+    }
+
     /// The ADMM options, for ADMM methods.
     pub fn admm(&self) -> Option<&AdmmOptions> {
         match self {

@@ -1,0 +1,188 @@
+//! The duality-gap certificate, the adaptive penalty, over-relaxation and Anderson
+//! acceleration, against the independent optima of tests/fixtures (docs/certificate.md).
+
+use crate::common::{optimum, problem_config, solve_admm, solver_config, usolver};
+use admm_runner::admm::{Admm, AdmmOptions, RhoRule};
+use admm_runner::executor::{IterRecord, Iterate, Observer, Stop};
+use admm_runner::manifest::{SolverKind, SolverSection};
+use admm_runner::problem::{to_host, Problem};
+use burn::backend::NdArray;
+
+type F64 = NdArray<f64>;
+
+fn fixture(name: &str) -> Problem<F64> {
+    let opt = optimum(name);
+    Problem::<F64>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap()
+}
+
+/// Keeps every record.
+#[derive(Default)]
+struct Keep(Vec<IterRecord>);
+
+impl Observer for Keep {
+    fn observe(&mut self, r: &IterRecord) {
+        self.0.push(*r);
+    }
+}
+
+/// The exact u-step with `admm` options on fixture `name`: every record and the stop.
+fn run(name: &str, admm: AdmmOptions, iters: usize) -> (Vec<IterRecord>, Stop) {
+    let prob = fixture(name);
+    let mut cfg: SolverSection = solver_config(SolverKind::Exact, admm.rho, iters);
+    cfg.admm = admm;
+    let mut solver = usolver::<F64>(&cfg, 0);
+    let mut keep = Keep::default();
+    let out = solve_admm(&prob, &cfg, solver.as_mut(), &mut keep).unwrap();
+    (keep.0, out.stop)
+}
+
+/// The test options: residual test off, the given rho.
+fn opts(rho: f64) -> AdmmOptions {
+    AdmmOptions {
+        rho,
+        tol_abs: 0.0,
+        tol_rel: 0.0,
+        ..AdmmOptions::default()
+    }
+}
+
+#[test]
+fn the_bound_and_the_objective_bracket_the_optimum_and_the_gap_closes() {
+    for (name, rho) in [("opt_small", 0.1), ("opt_medium", 0.3)] {
+        let opt = optimum(name).objective;
+        // The bound is rigorous up to rounding; the objective is at v, feasible only up to
+        // its cone violation (the run stops at a relative primal residual of 1e-5), so it may
+        // dip below the optimum by about that much.
+        let (tol, tol_obj) = (1e-9 * opt, 1e-5 * opt);
+        let (records, stop) = run(
+            name,
+            AdmmOptions {
+                tol_gap: 1e-5,
+                ..opts(rho)
+            },
+            5000,
+        );
+        for r in &records {
+            let (lb, obj) = (r.lower_bound, r.metrics.objective);
+            assert!(
+                lb <= opt + tol,
+                "{name} iter {}: bound {lb} > optimum {opt}",
+                r.iter
+            );
+            assert!(
+                opt <= obj + tol_obj,
+                "{name} iter {}: objective {obj} < optimum {opt}",
+                r.iter
+            );
+        }
+        assert_eq!(stop, Stop::GapReached, "{name}");
+        let last = records.last().unwrap();
+        assert!(last.rel_gap <= 1e-5, "{name}: gap {}", last.rel_gap);
+        assert!((opt - last.lower_bound) / opt <= 1e-5);
+        // The first iterations certify little, the last almost everything: the gap closes.
+        assert!(records[0].rel_gap > 1e-2, "{name}: {}", records[0].rel_gap);
+    }
+}
+
+#[test]
+fn every_rho_rule_alpha_and_acceleration_reaches_the_optimum() {
+    let opt = optimum("opt_small").objective;
+    for rule in [RhoRule::Fixed, RhoRule::Balance, RhoRule::Spectral] {
+        for (alpha, anderson) in [(1.0, 0), (1.6, 0), (0.7, 0), (1.0, 5)] {
+            let o = AdmmOptions {
+                rho_rule: rule,
+                alpha,
+                anderson,
+                tol_gap: 1e-6,
+                ..opts(0.1)
+            };
+            let (records, _) = run("opt_small", o, 4000);
+            let obj = records.last().unwrap().metrics.objective;
+            let rel = (obj - opt).abs() / opt;
+            assert!(
+                rel < 1e-4,
+                "{rule:?} alpha {alpha} anderson {anderson}: rel {rel:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn adaptive_rules_recover_from_a_bad_rho_and_record_it() {
+    let opt = optimum("opt_medium").objective;
+    // The spectral rule recovers from a rho too small, not (within 4000 iterations) from
+    // one 300x too large on this fixture: BENCHMARKS.md, "Adaptive ADMM".
+    for (rule, rho) in [
+        (RhoRule::Balance, 1e-3),
+        (RhoRule::Balance, 1e2),
+        (RhoRule::Spectral, 1e-3),
+    ] {
+        {
+            let o = AdmmOptions {
+                rho_rule: rule,
+                tol_gap: 1e-6,
+                ..opts(rho)
+            };
+            let (records, stop) = run("opt_medium", o, 4000);
+            let last = records.last().unwrap();
+            let rel = (last.metrics.objective - opt).abs() / opt;
+            assert!(rel < 1e-4, "{rule:?} from rho {rho}: rel {rel:e}, {stop:?}");
+            assert!(
+                last.rho_changes >= 1,
+                "{rule:?} from rho {rho}: rho never moved"
+            );
+            // The trace's rho is the penalty each iteration used: it changes exactly as often
+            // as the count says.
+            let moves = records.windows(2).filter(|w| w[0].rho != w[1].rho).count();
+            assert_eq!(moves, last.rho_changes, "{rule:?} from rho {rho}");
+        }
+    }
+}
+
+/// Relative change of v over one more iteration of `admm`.
+fn v_move(admm: &mut Admm<'_, F64>, k: usize) -> f64 {
+    let before = to_host(admm.state().v.clone());
+    admm.step(k).unwrap();
+    let after = to_host(admm.state().v.clone());
+    let diff: f64 = before
+        .iter()
+        .zip(&after)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum();
+    let norm: f64 = before.iter().map(|a| a * a).sum();
+    (diff / norm).sqrt()
+}
+
+#[test]
+fn a_rho_change_rescales_the_duals_so_the_fixed_point_stays() {
+    let prob = fixture("opt_small");
+    let cfg = solver_config(SolverKind::Exact, 0.1, 1);
+    let mut solver = usolver::<F64>(&cfg, 0);
+    let mut admm = Admm::new(&prob, &opts(0.1), solver.as_mut()).unwrap();
+    for k in 0..3000 {
+        admm.step(k).unwrap();
+    }
+    let still = v_move(&mut admm, 3000);
+    admm.set_rho(1.0).unwrap();
+    let rescaled = v_move(&mut admm, 3001);
+    assert!(
+        rescaled < 1e-6,
+        "v moved by {rescaled:e} after a rescaled rho change (at rest: {still:e})"
+    );
+
+    // The control: the same state read with rho = 1 but duals left scaled for rho = 0.1 (a
+    // forgotten rescale) leaves the fixed point.
+    let state = admm.state().clone();
+    let wrong = admm_runner::admm::State {
+        lambda: state.lambda.clone().mul_scalar(10.0),
+        nu: state.nu.clone().mul_scalar(10.0),
+        ..state
+    };
+    let mut solver = usolver::<F64>(&cfg, 0);
+    let mut stale = Admm::from_state(&prob, &opts(1.0), solver.as_mut(), wrong).unwrap();
+    let forgot = v_move(&mut stale, 0);
+    assert!(
+        forgot > 100.0 * rescaled.max(1e-9),
+        "forgotten rescale moved v by only {forgot:e}"
+    );
+}
