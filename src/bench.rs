@@ -11,8 +11,8 @@
 //! mid size in one process; `experiments/bench.yaml` covers the three sizes without a target.
 //!
 //! `admm-runner bench --gap SECONDS` races instead: every ADMM run twice, with today's fixed
-//! rho and with the new defaults (rho rule, over-relaxation, acceleration; the manifest's rho
-//! as the start), timing the first iteration whose certified relative gap is below 1e-3 and
+//! rho (rule, over-relaxation and acceleration off) and with the manifest's `solver.admm` as
+//! given (e.g. `--set solver.admm.rho_rule=spectral`; the manifest's rho as the start), timing the first iteration whose certified relative gap is below 1e-3 and
 //! 1e-4 (`gap_race`).
 //!
 //! Timings are printed as Markdown tables, so the output can go straight into BENCHMARKS.md.
@@ -310,7 +310,7 @@ pub struct GapTiming {
     pub n: usize,
     pub d: usize,
     pub p: usize,
-    /// "fixed rho" or "new defaults", with the options spelled out.
+    /// The options spelled out (fixed rho, or the run's own).
     pub setting: String,
     /// Algorithm seconds (precomputation included) and iterations to each of `GAP_LEVELS`.
     pub to_gap: [Option<(f64, usize)>; 2],
@@ -328,15 +328,6 @@ fn fixed_rho(m: &AdmmOptions) -> AdmmOptions {
         rho_rule: RhoRule::Fixed,
         alpha: 1.0,
         anderson: 0,
-        ..AdmmOptions::default()
-    }
-}
-
-/// The new defaults, started from the manifest's rho and gamma (no per-problem tuning).
-fn new_defaults(m: &AdmmOptions) -> AdmmOptions {
-    AdmmOptions {
-        rho: m.rho,
-        gamma: m.gamma,
         ..AdmmOptions::default()
     }
 }
@@ -360,7 +351,7 @@ fn race_config(cfg: &RunConfig, admm: AdmmOptions, budget_s: f64) -> RunConfig {
     c
 }
 
-/// Runs every ADMM run of `runs` twice (fixed rho, new defaults), each for `budget_s`
+/// Runs every ADMM run of `runs` twice (fixed rho, its own options), each for `budget_s`
 /// seconds at most, and times the gap levels from the trace.
 pub fn gap_race(
     runs: &[PlannedRun],
@@ -373,7 +364,7 @@ pub fn gap_race(
         let Some(m) = run.config.solver.method.admm().copied() else {
             continue; // Adam has no certificate
         };
-        for admm in [fixed_rho(&m), new_defaults(&m)] {
+        for admm in [fixed_rho(&m), m] {
             let planned = PlannedRun {
                 config: race_config(&run.config, admm, budget_s),
                 ..run.clone()

