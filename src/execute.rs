@@ -127,6 +127,12 @@ impl Session {
         if let Ok(json) = serde_json::to_value(cfg) {
             flatten_json("config", &json, &mut config);
         }
+        if let Some(admm) = cfg.solver.method.admm() {
+            // The run id's serialization leaves out options that are off; the table has them.
+            let prefix = "config.solver.admm";
+            config.retain(|(k, _)| !k.starts_with(&format!("{prefix}.")));
+            flatten_json(prefix, &admm.all_options(), &mut config);
+        }
         Summary {
             run_id: run.id.clone(),
             experiment: cfg.experiment.clone(),

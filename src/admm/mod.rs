@@ -24,7 +24,8 @@ use std::time::Instant;
 use usolve::{SolveError, USolver};
 
 /// The ADMM options every u-solver shares (the manifest's `solver.admm` section).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Serialized (into the run id and the summary) by hand: see the `Serialize` impl below.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdmmOptions {
     /// The penalty rho (the starting value when `rho_rule` adapts it).
@@ -67,7 +68,57 @@ impl Default for AdmmOptions {
     }
 }
 
+/// Only the options that take effect are serialized, as a run carries only its own method's
+/// options: the adaptive-rho keys only with a rule other than `fixed`, and `alpha`, `anderson`
+/// and `tol_gap` only when they are not off (1, 0, 0). The run id hashes this serialization,
+/// so a manifest that does not use these keys keeps the id (and the results and baselines) it
+/// had before they existed. Off is the value, not the default: if a default changes, runs that
+/// use it get new ids, as they should.
+impl Serialize for AdmmOptions {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let adaptive = self.rho_rule != RhoRule::Fixed;
+        let mut st = ser.serialize_struct("AdmmOptions", 10)?;
+        st.serialize_field("rho", &self.rho)?;
+        st.serialize_field("gamma", &self.gamma)?;
+        st.serialize_field("tol_abs", &self.tol_abs)?;
+        st.serialize_field("tol_rel", &self.tol_rel)?;
+        if adaptive {
+            st.serialize_field("rho_rule", &self.rho_rule)?;
+            st.serialize_field("rho_factor", &self.rho_factor)?;
+            st.serialize_field("rho_interval", &self.rho_interval)?;
+        }
+        if self.alpha != 1.0 {
+            st.serialize_field("alpha", &self.alpha)?;
+        }
+        if self.anderson != 0 {
+            st.serialize_field("anderson", &self.anderson)?;
+        }
+        if self.tol_gap != 0.0 {
+            st.serialize_field("tol_gap", &self.tol_gap)?;
+        }
+        st.end()
+    }
+}
+
 impl AdmmOptions {
+    /// Every option, including those the serialization leaves out because they are off: the
+    /// summary's `config.solver.admm.*` columns, so that a sweep over them has no empty cells.
+    pub fn all_options(&self) -> serde_json::Value {
+        serde_json::json!({
+            "rho": self.rho,
+            "gamma": self.gamma,
+            "tol_abs": self.tol_abs,
+            "tol_rel": self.tol_rel,
+            "rho_rule": self.rho_rule,
+            "rho_factor": self.rho_factor,
+            "rho_interval": self.rho_interval,
+            "alpha": self.alpha,
+            "anderson": self.anderson,
+            "tol_gap": self.tol_gap,
+        })
+    }
+
     /// Ranges serde cannot express: the first bad field (relative key) and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if !(self.rho > 0.0 && self.rho.is_finite()) {
@@ -467,7 +518,7 @@ impl<'a, B: Backend> Admm<'a, B> {
 
     /// The rule's proposal after iteration `k` (0-based), applied at the start of the next.
     fn propose(&mut self, k: usize, res: &Residuals, gu: &Tensor<B, 2>, mv: Moves<B>) {
-        let due = (k + 1) % self.opts.rho_interval == 0;
+        let due = (k + 1).is_multiple_of(self.opts.rho_interval);
         self.adapt.pending = match self.opts.rho_rule {
             RhoRule::Fixed => None,
             RhoRule::Balance => due.then(|| rho::balance(self.rho, res)).flatten(),

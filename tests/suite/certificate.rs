@@ -50,18 +50,24 @@ fn opts(rho: f64) -> AdmmOptions {
 fn the_bound_and_the_objective_bracket_the_optimum_and_the_gap_closes() {
     for (name, rho) in [("opt_small", 0.1), ("opt_medium", 0.3)] {
         let opt = optimum(name).objective;
-        // The bound is rigorous up to rounding; the objective is at v, feasible only up to
-        // its cone violation (the run stops at a relative primal residual of 1e-5), so it may
-        // dip below the optimum by about that much.
-        let (tol, tol_obj) = (1e-9 * opt, 1e-5 * opt);
+        // The bound is rigorous up to rounding (f64 here), at every iteration.
+        let tol = 1e-9 * opt;
+        // The objective is evaluated at v, which meets the cone constraints only up to the
+        // primal residual: far from convergence it can lie well below the optimum (opt_medium
+        // does at iteration 7), so it is an upper bound only at nearly feasible iterates, the
+        // ones where the gap stop may fire (relative primal residual <= tol_gap). There the
+        // dip is at most tol_gap (measured: 5.5e-6 on opt_small, 1.2e-7 on opt_medium): a
+        // cone violation of relative size eps moves the objective by about eps of itself.
+        let tol_gap = 1e-5;
         let (records, stop) = run(
             name,
             AdmmOptions {
-                tol_gap: 1e-5,
+                tol_gap,
                 ..opts(rho)
             },
             5000,
         );
+        let mut worst_dip: f64 = f64::NEG_INFINITY;
         for r in &records {
             let (lb, obj) = (r.lower_bound, r.metrics.objective);
             assert!(
@@ -69,17 +75,20 @@ fn the_bound_and_the_objective_bracket_the_optimum_and_the_gap_closes() {
                 "{name} iter {}: bound {lb} > optimum {opt}",
                 r.iter
             );
-            assert!(
-                opt <= obj + tol_obj,
-                "{name} iter {}: objective {obj} < optimum {opt}",
-                r.iter
-            );
+            if r.rel_primal <= tol_gap {
+                worst_dip = worst_dip.max((opt - obj) / opt);
+            }
         }
+        assert!(
+            worst_dip <= tol_gap,
+            "{name}: objective dips {worst_dip:e} below the optimum"
+        );
         assert_eq!(stop, Stop::GapReached, "{name}");
         let last = records.last().unwrap();
-        assert!(last.rel_gap <= 1e-5, "{name}: gap {}", last.rel_gap);
-        // Implied by the gap and the objective tolerance above.
-        assert!((opt - last.lower_bound) / opt <= 2e-5);
+        assert!(last.rel_gap <= tol_gap, "{name}: gap {}", last.rel_gap);
+        // The bound itself within 1e-5 of the optimum (bound > optimum fails above):
+        // opt - lb = (opt - obj) + (obj - lb) <= dip + gap * obj.
+        assert!((opt - last.lower_bound) / opt <= worst_dip.max(0.0) + tol_gap * (1.0 + 1e-3));
         // The first iterations certify little, the last almost everything: the gap closes.
         assert!(records[0].rel_gap > 1e-2, "{name}: {}", records[0].rel_gap);
     }
