@@ -8,7 +8,7 @@
 //! the seconds to run (wall clock, certificate excluded) and optional `key=value` overrides.
 
 use admm_runner::admm::usolve::make_solver;
-use admm_runner::admm::Admm;
+use admm_runner::admm::{certificate, Admm, State};
 use admm_runner::execute::Session;
 use admm_runner::executor::Iterate;
 use admm_runner::manifest::{parse_overrides, plan, Engine};
@@ -23,6 +23,7 @@ fn main() -> Result<(), String> {
         return Err("usage: gap_trace MANIFEST RUN_ID_SUBSTRING SECONDS [key=value ...]".into());
     };
     let secs: f64 = secs.parse().map_err(|e| format!("seconds: {e}"))?;
+    let diagnose = std::env::var_os("DIAGNOSE").is_some();
     let overrides = parse_overrides(rest).map_err(|e| e.to_string())?;
     let runs = plan(Path::new(manifest), &overrides).map_err(|e| e.to_string())?;
     let run = runs
@@ -56,10 +57,45 @@ fn main() -> Result<(), String> {
                 r.iter, r.metrics.objective, r.lower_bound, r.rel_gap, r.rel_primal
             );
             next_print *= 2.0;
+            if diagnose {
+                candidates(&prob, admm.state(), admm.rho());
+            }
         }
         if s >= secs {
             break;
         }
     }
     Ok(())
+}
+
+/// DIAGNOSE=1: the bound from z = F u - y and from z = F v - y, with mu from the scaled dual
+/// as it is and after 5 and 20 per-group improvement steps.
+fn candidates(prob: &Problem<Cpu>, st: &State<Cpu>, rho: f64) {
+    let mu = st.nu.clone().mul_scalar(-rho);
+    let z = prob.f(&st.u) - prob.y.clone();
+    let w = prob.ft(&z) - prob.gt(&mu.clone().clamp_min(0.0));
+    let norms = |t: &burn::tensor::Tensor<Cpu, 2>| {
+        admm_runner::problem::to_host((t.clone() * t.clone()).sum_dim(0).sqrt())
+    };
+    let (wn, vn) = (norms(&w), norms(&st.v));
+    let mut pairs: Vec<(f64, f64)> = wn.iter().map(|x| x / prob.beta).zip(vn).collect();
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let show: Vec<String> = pairs
+        .iter()
+        .map(|(w, v)| format!("{w:.0}/{v:.1e}"))
+        .collect();
+    println!(
+        "    ||w_j||/beta / ||v_j||, worst first: {}",
+        show.join(" ")
+    );
+    for (label, x) in [("u", &st.u), ("v", &st.v)] {
+        let z = prob.f(x) - prob.y.clone();
+        for steps in [0, 5, 20] {
+            let b = certificate::bound_along(prob, &z, mu.clone(), steps);
+            println!(
+                "    z from {label}, {steps:2} mu steps: t_max {:.3e}, t {:.3e}, bound {:.6e}",
+                b.t_max, b.t, b.lower
+            );
+        }
+    }
 }

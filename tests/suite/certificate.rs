@@ -196,3 +196,39 @@ fn a_rho_change_rescales_the_duals_so_the_fixed_point_stays() {
         "forgotten rescale moved v by only {forgot:e}"
     );
 }
+
+#[test]
+fn improving_mu_group_by_group_only_raises_the_bound_and_stays_below_the_optimum() {
+    use admm_runner::admm::certificate::bound_along;
+    let prob = fixture("opt_medium");
+    let opt = optimum("opt_medium").objective;
+    let cfg = solver_config(SolverKind::Exact, 0.3, 1);
+    let mut solver = usolver::<F64>(&cfg, 0);
+    let mut admm = Admm::new(&prob, &opts(0.3), solver.as_mut()).unwrap();
+    for k in 0..40 {
+        admm.step(k).unwrap();
+    }
+    let st = admm.state();
+    let z = prob.f(&st.u) - prob.y.clone();
+    let mu = st.nu.clone().mul_scalar(-admm.rho());
+    let plain = bound_along(&prob, &z, mu.clone(), 0);
+    let mut last = plain.lower;
+    for steps in [1, 5, 50] {
+        let b = bound_along(&prob, &z, mu.clone(), steps);
+        assert!(b.lower >= last, "{steps} steps lowered the bound");
+        assert!(
+            b.lower <= opt * (1.0 + 1e-9),
+            "{steps} steps: {} > {opt}",
+            b.lower
+        );
+        last = b.lower;
+    }
+    // From a start far from any multiplier (every mu_j = 1), many steps are still a bound.
+    let far = bound_along(&prob, &z, mu.ones_like(), 200);
+    assert!(far.lower <= opt * (1.0 + 1e-9), "{} > {opt}", far.lower);
+    assert!(
+        last > plain.lower,
+        "the steps never helped: {last} vs {}",
+        plain.lower
+    );
+}
