@@ -10,9 +10,15 @@
 //! So `admm-runner bench experiments/table1-mid.yaml` gives every number of issue 7 for the
 //! mid size in one process; `experiments/bench.yaml` covers the three sizes without a target.
 //!
+//! `admm-runner bench --gap SECONDS` races instead: every ADMM run twice, with today's fixed
+//! rho (rule, over-relaxation and acceleration off) and with the manifest's `solver.admm` as
+//! given (e.g. `--set solver.admm.rho_rule=spectral`; the manifest's rho as the start), timing the first iteration whose certified relative gap is below 1e-3 and
+//! 1e-4 (`gap_race`).
+//!
 //! Timings are printed as Markdown tables, so the output can go straight into BENCHMARKS.md.
 //! They are never asserted on: this is a measuring tool, not a test.
 
+use crate::admm::{AdmmOptions, RhoRule};
 use crate::backend::{self, BackendTask};
 use crate::data::Dataset;
 use crate::execute::{Hooks, Outcome, Session};
@@ -289,6 +295,185 @@ pub fn markdown(report: &Report) -> String {
                 "{lead} {:.4} | {:.3} | {} | {:.4} | {target} {rss} |\n",
                 t.per_iter_s, t.precompute_s, t.iters, t.train_acc
             )),
+        }
+    }
+    s
+}
+
+/// The relative gaps `gap_race` times.
+pub const GAP_LEVELS: [f64; 2] = [1e-3, 1e-4];
+
+/// One run of the race: a solver under one set of ADMM options.
+#[derive(Debug, Clone)]
+pub struct GapTiming {
+    pub solver: String,
+    pub n: usize,
+    pub d: usize,
+    pub p: usize,
+    /// The options spelled out (fixed rho, or the run's own).
+    pub setting: String,
+    /// Algorithm seconds (precomputation included) and iterations to each of `GAP_LEVELS`.
+    pub to_gap: [Option<(f64, usize)>; 2],
+    pub final_gap: f64,
+    pub iters: usize,
+    pub rho_changes: i64,
+    pub error: Option<String>,
+}
+
+/// Today's ADMM: the manifest's rho and gamma, fixed, no relaxation or acceleration.
+fn fixed_rho(m: &AdmmOptions) -> AdmmOptions {
+    AdmmOptions {
+        rho: m.rho,
+        gamma: m.gamma,
+        rho_rule: RhoRule::Fixed,
+        alpha: 1.0,
+        anderson: 0,
+        ..AdmmOptions::default()
+    }
+}
+
+/// `cfg` as a race entrant: `admm` with the residual test off and the gap test at the last
+/// level, no accuracy target, and `budget_s` seconds at most.
+fn race_config(cfg: &RunConfig, admm: AdmmOptions, budget_s: f64) -> RunConfig {
+    let mut c = cfg.clone();
+    c.solver.stop.max_iters = 1_000_000;
+    c.solver.stop.time_limit = Some(budget_s);
+    c.solver.stop.target_train_acc = None;
+    c.solver.stop.stop_at_target = false;
+    if let Some(a) = c.solver.method.admm_mut() {
+        *a = AdmmOptions {
+            tol_abs: 0.0,
+            tol_rel: 0.0,
+            tol_gap: GAP_LEVELS[1],
+            ..admm
+        };
+    }
+    c
+}
+
+/// Runs every ADMM run of `runs` twice (fixed rho, its own options), each for `budget_s`
+/// seconds at most, and times the gap levels from the trace.
+pub fn gap_race(
+    runs: &[PlannedRun],
+    budget_s: f64,
+    mut progress: impl FnMut(&str),
+) -> Vec<GapTiming> {
+    let mut session = Session::new();
+    let mut out = Vec::new();
+    for run in runs {
+        let Some(m) = run.config.solver.method.admm().copied() else {
+            continue; // Adam has no certificate
+        };
+        for admm in [fixed_rho(&m), m] {
+            let planned = PlannedRun {
+                config: race_config(&run.config, admm, budget_s),
+                ..run.clone()
+            };
+            let t = gap_timing(
+                &planned.config,
+                &admm,
+                &session.execute(&planned, Hooks::default()),
+            );
+            progress(&gap_line(&t));
+            out.push(t);
+        }
+    }
+    out
+}
+
+/// How a race entry's options read in the table.
+fn setting(a: &AdmmOptions) -> String {
+    let rule = serde_json::to_value(a.rho_rule).ok();
+    let rule = rule.as_ref().and_then(|v| v.as_str()).unwrap_or("?");
+    format!(
+        "rho {} {rule}, alpha {}, anderson {}",
+        a.rho, a.alpha, a.anderson
+    )
+}
+
+/// The race entry from its executed run: the first trace row at or below each gap level, in
+/// both the gap and the relative primal residual (the stop rule of `solver.admm.tol_gap`).
+fn gap_timing(cfg: &RunConfig, admm: &AdmmOptions, out: &Outcome) -> GapTiming {
+    let s = &out.summary;
+    let first = |level: f64| {
+        out.trace
+            .iter()
+            .find(|r| r.rel_gap <= level && r.rel_primal <= level)
+            .map(|r| (r.elapsed_s, r.iter as usize))
+    };
+    let timed_out = s.stop_reason.as_deref() == Some("time_limit");
+    GapTiming {
+        solver: s.solver.clone(),
+        n: cfg.data.n_train,
+        d: s.d.unwrap_or(0) as usize,
+        p: s.p.map_or(cfg.problem.patterns, |p| p as usize),
+        setting: setting(admm),
+        to_gap: [first(GAP_LEVELS[0]), first(GAP_LEVELS[1])],
+        final_gap: s.last.rel_gap.unwrap_or(f64::NAN),
+        iters: s.iterations.unwrap_or(0).max(0) as usize,
+        rho_changes: s.last.rho_changes.unwrap_or(0),
+        error: if timed_out {
+            None
+        } else {
+            out.failure().map(str::to_string)
+        },
+    }
+}
+
+fn gap_cell(t: Option<(f64, usize)>) -> String {
+    t.map_or("not reached | -".to_string(), |(s, i)| {
+        format!("{s:.3} | {i}")
+    })
+}
+
+fn gap_line(t: &GapTiming) -> String {
+    format!(
+        "{} n={} d={} P={} [{}]: gap 1e-3 at {}, 1e-4 at {}; final gap {:.2e} after {} iterations{}",
+        t.solver,
+        t.n,
+        t.d,
+        t.p,
+        t.setting,
+        gap_cell(t.to_gap[0]).replace(" | ", " s, iteration "),
+        gap_cell(t.to_gap[1]).replace(" | ", " s, iteration "),
+        t.final_gap,
+        t.iters,
+        t.error.as_ref().map_or(String::new(), |e| format!(" (failed: {e})"))
+    )
+}
+
+/// The race as one Markdown table, the two settings of each run side by side with the
+/// speed-up to 1e-4 (fixed-rho seconds / new seconds; a lower bound when fixed rho never got
+/// there within the budget).
+pub fn gap_markdown(rows: &[GapTiming], budget_s: f64) -> String {
+    let mut s = String::from(
+        "| solver | n | d | P | setting | s to 1e-3 | iters | s to 1e-4 | iters | final gap | rho changes | speed-up to 1e-4 |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for pair in rows.chunks(2) {
+        let speedup = match (pair[0].to_gap[1], pair.get(1).and_then(|t| t.to_gap[1])) {
+            (Some((a, _)), Some((b, _))) => format!("{:.1}x", a / b),
+            (None, Some((b, _))) => format!(">{:.1}x", budget_s / b),
+            _ => "-".to_string(),
+        };
+        for (i, t) in pair.iter().enumerate() {
+            let fail = t
+                .error
+                .as_ref()
+                .map_or(String::new(), |e| format!(" (failed: {e})"));
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {}{fail} | {} | {} | {:.2e} | {} | {} |\n",
+                t.solver,
+                t.n,
+                t.d,
+                t.p,
+                t.setting,
+                gap_cell(t.to_gap[0]),
+                gap_cell(t.to_gap[1]),
+                t.final_gap,
+                t.rho_changes,
+                if i == 1 { speedup.as_str() } else { "" }
+            ));
         }
     }
     s

@@ -73,6 +73,10 @@ pub enum Command {
     Bench {
         #[command(flatten)]
         select: Select,
+        /// Race instead: each ADMM run with fixed rho and with its own solver.admm, seconds to
+        /// certified relative gap 1e-3 and 1e-4, each given at most SECONDS.
+        #[arg(long, value_name = "SECONDS")]
+        gap: Option<f64>,
     },
     /// Render the figures and tables the manifests' `plot:` sections declare, from the Parquet
     /// results only (PNG + SVG figures; Markdown, CSV and LaTeX tables).

@@ -135,6 +135,12 @@ impl Session {
         if let Ok(json) = serde_json::to_value(cfg) {
             flatten_json("config", &json, &mut config);
         }
+        if let Some(admm) = cfg.solver.method.admm() {
+            // The run id's serialization leaves out options that are off; the table has them.
+            let prefix = "config.solver.admm";
+            config.retain(|(k, _)| !k.starts_with(&format!("{prefix}.")));
+            flatten_json(prefix, &admm.all_options(), &mut config);
+        }
         Summary {
             run_id: run.id.clone(),
             experiment: cfg.experiment.clone(),
@@ -264,6 +270,9 @@ fn final_metrics(r: &TraceRow) -> FinalMetrics {
         active_neurons: Some(r.active_neurons),
         primal_residual: Some(r.primal_residual),
         dual_residual: Some(r.dual_residual),
+        lower_bound: Some(r.lower_bound),
+        rel_gap: Some(r.rel_gap),
+        rho_changes: Some(r.rho_changes),
     }
 }
 

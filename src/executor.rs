@@ -30,7 +30,7 @@ pub struct InnerStats {
 }
 
 /// Everything known after one step (an ADMM iteration or an Adam epoch).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct IterRecord {
     /// 1-based step number.
     pub iter: usize,
@@ -43,7 +43,17 @@ pub struct IterRecord {
     pub eps_primal: f64,
     pub eps_dual: f64,
     pub inner: InnerStats,
+    /// The penalty this step used.
     pub rho: f64,
+    /// A certified lower bound on the optimal objective (NaN where the method has none).
+    pub lower_bound: f64,
+    /// (objective - lower_bound) / |objective|.
+    pub rel_gap: f64,
+    /// The primal residual relative to the iterates' size: the objective is an upper bound
+    /// on the optimum only at a feasible point, so a gap counts only where this is small too.
+    pub rel_primal: f64,
+    /// How often rho has changed so far.
+    pub rho_changes: usize,
 }
 
 /// Why the loop ended.
@@ -62,6 +72,9 @@ pub enum Stop {
     /// The convergence test passed but nothing moved (the iterates stayed exactly where they
     /// started): not convergence, recorded as a failure with what happened.
     NothingMoved(String),
+    /// The method's certified relative duality gap reached its tolerance (ADMM's
+    /// `solver.admm.tol_gap`): converged, with a proof of how close.
+    GapReached,
 }
 
 impl Stop {
@@ -74,6 +87,7 @@ impl Stop {
             Stop::TimeLimit(_) => "time_limit",
             Stop::Diverged(_) => "diverged",
             Stop::NothingMoved(_) => "nothing_moved",
+            Stop::GapReached => "gap_reached",
         }
     }
 
@@ -152,6 +166,11 @@ pub trait Iterate {
     fn nothing_moved(&self) -> Option<String> {
         None
     }
+
+    /// Whether `record`'s certified optimality gap is small enough to stop.
+    fn gap_reached(&self, _record: &IterRecord) -> bool {
+        false
+    }
 }
 
 /// The end of an executed loop.
@@ -173,8 +192,8 @@ impl Executed {
 }
 
 /// Drives `method` until a stop rule fires. After each step: the observer sees the record;
-/// then divergence, the target (when it stops the run), the method's convergence test and the
-/// time limit are checked, in that order.
+/// then divergence, the target (when it stops the run), the method's convergence test, its
+/// certified gap and the time limit are checked, in that order.
 pub fn execute<M: Iterate + ?Sized>(
     method: &mut M,
     rules: &StopRules,
@@ -230,6 +249,9 @@ fn stop_after<M: Iterate + ?Sized>(
             None => Stop::Converged,
         });
     }
+    if method.gap_reached(r) {
+        return Some(Stop::GapReached);
+    }
     match rules.time_limit {
         Some(limit) if r.times.total() >= limit => Some(Stop::TimeLimit(limit)),
         _ => None,
@@ -269,6 +291,7 @@ mod tests {
                 eps_dual: 0.0,
                 inner: InnerStats::default(),
                 rho: 1.0,
+                ..IterRecord::default()
             };
             Ok(Step { record, converged })
         }

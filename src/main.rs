@@ -38,7 +38,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("written {}", file.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Bench { select } => {
+        Command::Bench {
+            select,
+            gap: Some(budget),
+        } => {
+            let runs = planned(&select)?;
+            let rows = admm_runner::bench::gap_race(&runs, budget, |line| eprintln!("{line}"));
+            print!("{}", admm_runner::bench::gap_markdown(&rows, budget));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { select, gap: None } => {
             let runs = planned(&select)?;
             let report = admm_runner::bench::run(&runs, |line| eprintln!("{line}"));
             print!("{}", admm_runner::bench::markdown(&report));

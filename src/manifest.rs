@@ -170,6 +170,19 @@ impl Method {
         }
     }
 
+    /// The ADMM options, for ADMM methods, to change (the bench's before/after race).
+    pub fn admm_mut(&mut self) -> Option<&mut AdmmOptions> {
+        match self {
+            Method::Exact { admm, .. }
+            | Method::Cg { admm, .. }
+            | Method::DiagPcg { admm, .. }
+            | Method::NysPcg { admm, .. }
+            | Method::BjPcg { admm, .. }
+            | Method::Rbcd { admm, .. } => Some(admm),
+            Method::Adam { .. } => None,
+        }
+    }
+
     /// The ADMM options, for ADMM methods.
     pub fn admm(&self) -> Option<&AdmmOptions> {
         match self {
@@ -885,6 +898,62 @@ mod tests {
         assert_eq!(config_json(&runs[1])["nys"]["rank"], 3);
         assert!(runs[3].describe().contains("lr=0.01") && !runs[3].describe().contains("rho"));
         assert!(runs[0].describe().contains("rho=0.5"));
+    }
+
+    /// The ids `plan` gave experiments/ci.yaml at commit 237ff75, before `solver.admm` grew
+    /// rho_rule, rho_factor, rho_interval, alpha, anderson and tol_gap (tests/baselines/ci.json
+    /// of that commit): results and baselines of manifests that do not use those keys stay
+    /// valid.
+    const CI_IDS_237FF75: [&str; 14] = [
+        "adam-flex-s0-9396f503",
+        "bj-pcg-flex-s0-34ff6e48",
+        "cg-flex-s0-bc640c23",
+        "diag-pcg-flex-s0-f77c2225",
+        "exact-flex-s0-24a6279d",
+        "nys-pcg-flex-s0-333e13ed",
+        "rbcd-flex-s0-5bc1b27c",
+        "adam-flex-s0-6b10ae38",
+        "bj-pcg-flex-s0-8d863f8f",
+        "cg-flex-s0-f9b3f512",
+        "diag-pcg-flex-s0-a8d0b250",
+        "exact-flex-s0-3f8c4478",
+        "nys-pcg-flex-s0-e78650a6",
+        "rbcd-flex-s0-2f2c216b",
+    ];
+
+    #[test]
+    fn options_that_are_off_leave_the_run_ids_of_older_manifests_alone() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/ci.yaml");
+        let mut ids: Vec<String> = plan(&path, &[])
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let mut want: Vec<String> = CI_IDS_237FF75.iter().map(|s| s.to_string()).collect();
+        ids.sort();
+        want.sort();
+        assert_eq!(ids, want);
+        // Switching one on changes the ids of the ADMM runs only.
+        for key in [
+            "solver.admm.rho_rule=balance",
+            "solver.admm.alpha=1.6",
+            "solver.admm.anderson=5",
+            "solver.admm.tol_gap=1e-4",
+        ] {
+            let on = plan(&path, &parse_overrides(&[key.to_string()]).unwrap()).unwrap();
+            for r in on {
+                let old = CI_IDS_237FF75.contains(&r.id.as_str());
+                assert_eq!(old, r.id.starts_with("adam-"), "{key}: {}", r.id);
+            }
+        }
+        // With a fixed rho the adaptive rule's knobs take no effect, so they leave the id.
+        let knob = parse_overrides(&["solver.admm.rho_interval=3".to_string()]).unwrap();
+        let same: Vec<String> = plan(&path, &knob)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert!(same.iter().all(|id| CI_IDS_237FF75.contains(&id.as_str())));
     }
 
     #[test]

@@ -353,6 +353,10 @@ fn epoch_record(
             rel_residual: f64::NAN,
         },
         rho: f64::NAN,
+        lower_bound: f64::NAN,
+        rel_gap: f64::NAN,
+        rel_primal: f64::NAN,
+        rho_changes: 0,
     }
 }
 

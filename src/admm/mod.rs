@@ -4,6 +4,9 @@
 //! what happens with each iteration (progress bars, traces, the time-to-target clock) are the
 //! executor's and its observers' business, as in argmin.
 
+pub mod anderson;
+pub mod certificate;
+pub mod rho;
 pub mod usolve;
 
 use crate::executor::{
@@ -11,23 +14,41 @@ use crate::executor::{
 };
 use crate::metrics::evaluate;
 use crate::problem::{scalar, Problem};
+use anderson::Anderson;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+pub use rho::RhoRule;
+use rho::{Residuals, SpectralPoint};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 use usolve::{SolveError, USolver};
 
 /// The ADMM options every u-solver shares (the manifest's `solver.admm` section).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Serialized (into the run id and the summary) by hand: see the `Serialize` impl below.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdmmOptions {
-    /// The penalty rho.
+    /// The penalty rho (the starting value when `rho_rule` adapts it).
     pub rho: f64,
     /// Dual step ratio (1 = standard ADMM).
     pub gamma: f64,
     /// Boyd et al. absolute and relative tolerances; 0 for both disables the test.
     pub tol_abs: f64,
     pub tol_rel: f64,
+    /// How rho adapts (rho.rs).
+    pub rho_rule: RhoRule,
+    /// A rule's proposal is adopted only when it moves rho by more than this factor (OSQP: 5),
+    /// so the u-solver's rho-dependent work is redone rarely.
+    pub rho_factor: f64,
+    /// The rule is consulted every this many iterations.
+    pub rho_interval: usize,
+    /// Over-relaxation alpha in (0, 2) (Boyd et al. sec. 3.4.3; 1 = none).
+    pub alpha: f64,
+    /// Anderson acceleration memory (0 = off).
+    pub anderson: usize,
+    /// Stop when the certified relative gap (objective - lower bound) / objective and the
+    /// relative primal residual are both at most this (0 = never).
+    pub tol_gap: f64,
 }
 
 impl Default for AdmmOptions {
@@ -37,23 +58,92 @@ impl Default for AdmmOptions {
             gamma: 1.0,
             tol_abs: 1e-6,
             tol_rel: 1e-4,
+            rho_rule: RhoRule::Fixed,
+            rho_factor: 5.0,
+            rho_interval: 10,
+            alpha: 1.0,
+            anderson: 0,
+            tol_gap: 0.0,
         }
     }
 }
 
+/// Only the options that take effect are serialized, as a run carries only its own method's
+/// options: the adaptive-rho keys only with a rule other than `fixed`, and `alpha`, `anderson`
+/// and `tol_gap` only when they are not off (1, 0, 0). The run id hashes this serialization,
+/// so a manifest that does not use these keys keeps the id (and the results and baselines) it
+/// had before they existed. Off is the value, not the default: if a default changes, runs that
+/// use it get new ids, as they should.
+impl Serialize for AdmmOptions {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let adaptive = self.rho_rule != RhoRule::Fixed;
+        let mut st = ser.serialize_struct("AdmmOptions", 10)?;
+        st.serialize_field("rho", &self.rho)?;
+        st.serialize_field("gamma", &self.gamma)?;
+        st.serialize_field("tol_abs", &self.tol_abs)?;
+        st.serialize_field("tol_rel", &self.tol_rel)?;
+        if adaptive {
+            st.serialize_field("rho_rule", &self.rho_rule)?;
+            st.serialize_field("rho_factor", &self.rho_factor)?;
+            st.serialize_field("rho_interval", &self.rho_interval)?;
+        }
+        if self.alpha != 1.0 {
+            st.serialize_field("alpha", &self.alpha)?;
+        }
+        if self.anderson != 0 {
+            st.serialize_field("anderson", &self.anderson)?;
+        }
+        if self.tol_gap != 0.0 {
+            st.serialize_field("tol_gap", &self.tol_gap)?;
+        }
+        st.end()
+    }
+}
+
 impl AdmmOptions {
+    /// Every option, including those the serialization leaves out because they are off: the
+    /// summary's `config.solver.admm.*` columns, so that a sweep over them has no empty cells.
+    pub fn all_options(&self) -> serde_json::Value {
+        serde_json::json!({
+            "rho": self.rho,
+            "gamma": self.gamma,
+            "tol_abs": self.tol_abs,
+            "tol_rel": self.tol_rel,
+            "rho_rule": self.rho_rule,
+            "rho_factor": self.rho_factor,
+            "rho_interval": self.rho_interval,
+            "alpha": self.alpha,
+            "anderson": self.anderson,
+            "tol_gap": self.tol_gap,
+        })
+    }
+
     /// Ranges serde cannot express: the first bad field (relative key) and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         if !(self.rho > 0.0 && self.rho.is_finite()) {
             return Err(("rho", format!("must be > 0, got {}", self.rho)));
         }
-        if !(self.gamma > 0.0 && self.gamma < 2.0) {
-            return Err(("gamma", format!("must be in (0, 2), got {}", self.gamma)));
+        for (key, v) in [("gamma", self.gamma), ("alpha", self.alpha)] {
+            if !(v > 0.0 && v < 2.0) {
+                return Err((key, format!("must be in (0, 2), got {v}")));
+            }
         }
-        for (key, t) in [("tol_abs", self.tol_abs), ("tol_rel", self.tol_rel)] {
+        for (key, t) in [
+            ("tol_abs", self.tol_abs),
+            ("tol_rel", self.tol_rel),
+            ("tol_gap", self.tol_gap),
+        ] {
             if !(t >= 0.0 && t.is_finite()) {
                 return Err((key, format!("must be >= 0, got {t}")));
             }
+        }
+        if !(self.rho_factor >= 1.0 && self.rho_factor.is_finite()) {
+            let f = self.rho_factor;
+            return Err(("rho_factor", format!("must be >= 1, got {f}")));
+        }
+        if self.rho_interval == 0 {
+            return Err(("rho_interval", "must be at least 1".into()));
         }
         Ok(())
     }
@@ -72,15 +162,95 @@ pub struct Outcome<B: Backend> {
     pub v: Tensor<B, 2>,
     /// The u copy, for diagnostics.
     pub u: Tensor<B, 2>,
+    /// The whole end state (to warm-start another solve with `Admm::from_state`).
+    pub state: State<B>,
+    /// The penalty at the end, which the scaled duals of `state` belong to.
+    pub rho: f64,
 }
 
-/// ADMM state in scaled form.
-struct State<B: Backend> {
-    u: Tensor<B, 2>,
-    v: Tensor<B, 2>,
-    lambda: Tensor<B, 2>,
-    s: Tensor<B, 2>,
-    nu: Tensor<B, 2>,
+/// ADMM state in scaled form: the duals lambda (of u - v) and nu (of G u - s) are the
+/// unscaled multipliers divided by rho.
+#[derive(Debug, Clone)]
+pub struct State<B: Backend> {
+    pub u: Tensor<B, 2>,
+    pub v: Tensor<B, 2>,
+    pub lambda: Tensor<B, 2>,
+    pub s: Tensor<B, 2>,
+    pub nu: Tensor<B, 2>,
+}
+
+impl<B: Backend> State<B> {
+    /// Everything zero: the cold start.
+    pub fn zeros(prob: &Problem<B>) -> Self {
+        State {
+            u: prob.zeros_u(),
+            v: prob.zeros_u(),
+            lambda: prob.zeros_u(),
+            s: prob.zeros_s(),
+            nu: prob.zeros_s(),
+        }
+    }
+
+    /// (v, s, lambda, nu), the point of the fixed-point map, as one 1 x N row.
+    fn flat(&self) -> Tensor<B, 2> {
+        let row = |t: &Tensor<B, 2>| {
+            let [a, b] = t.dims();
+            t.clone().reshape([1, a * b])
+        };
+        Tensor::cat(
+            vec![row(&self.v), row(&self.s), row(&self.lambda), row(&self.nu)],
+            1,
+        )
+    }
+
+    /// The inverse of `flat`, with u taken from `self`.
+    fn with_flat(&self, x: Tensor<B, 2>) -> Self {
+        let ([d, c], [n, _]) = (self.v.dims(), self.s.dims());
+        let mut at = 0;
+        let mut take = |rows: usize| {
+            let t = x
+                .clone()
+                .slice([0..1, at..at + rows * c])
+                .reshape([rows, c]);
+            at += rows * c;
+            t
+        };
+        let (v, s, lambda, nu) = (take(d), take(n), take(d), take(n));
+        State {
+            u: self.u.clone(),
+            v,
+            lambda,
+            s,
+            nu,
+        }
+    }
+}
+
+/// What one iteration's v-, s- and dual steps changed, for the record and the rho rule.
+struct Moves<B: Backend> {
+    r_u: Tensor<B, 2>,
+    r_s: Tensor<B, 2>,
+    v_old: Tensor<B, 2>,
+    s_old: Tensor<B, 2>,
+    /// The spectral rule's hat dual (unscaled), when that rule is on.
+    y_hat: Option<[Tensor<B, 2>; 2]>,
+}
+
+/// The rho rule's memory: the proposal waiting for the next iteration and the spectral
+/// rule's earlier point.
+struct Adapt<B: Backend> {
+    pending: Option<f64>,
+    then: Option<SpectralPoint<B>>,
+    changes: usize,
+}
+
+/// Anderson acceleration's memory and its safeguard.
+struct Accel<B: Backend> {
+    aa: Anderson<B>,
+    /// The accelerated point the next iteration starts from.
+    next: Option<State<B>>,
+    /// ||T(x) - x|| of the last iteration: an accelerated start must not increase it.
+    last_residual: f64,
 }
 
 /// One ADMM run in progress: the problem, the u-solver, the state and the clocks.
@@ -88,20 +258,34 @@ pub struct Admm<'a, B: Backend> {
     prob: &'a Problem<B>,
     opts: AdmmOptions,
     usolver: &'a mut dyn USolver<B>,
+    /// The current penalty.
+    rho: f64,
     /// F^T y / rho: the constant part of the u-step's right-hand side.
     b_fixed: Tensor<B, 2>,
     st: State<B>,
+    adapt: Adapt<B>,
+    accel: Option<Accel<B>>,
     times: Times,
     start: Instant,
 }
 
 impl<'a, B: Backend> Admm<'a, B> {
-    /// Precomputation: the u-solver's factorizations and the constant part of b, charged to
-    /// `times.precompute` with the problem's own setup.
+    /// A cold start (everything zero). Precomputation: the u-solver's factorizations and the
+    /// constant part of b, charged to `times.precompute` with the problem's own setup.
     pub fn new(
         prob: &'a Problem<B>,
         opts: &AdmmOptions,
         usolver: &'a mut dyn USolver<B>,
+    ) -> Result<Self, SolveError> {
+        Self::from_state(prob, opts, usolver, State::zeros(prob))
+    }
+
+    /// A warm start from `state`, whose scaled duals belong to `opts.rho`.
+    pub fn from_state(
+        prob: &'a Problem<B>,
+        opts: &AdmmOptions,
+        usolver: &'a mut dyn USolver<B>,
+        state: State<B>,
     ) -> Result<Self, SolveError> {
         let start = Instant::now();
         let mut times = Times {
@@ -113,22 +297,60 @@ impl<'a, B: Backend> Admm<'a, B> {
         let b_fixed = prob.ft(&prob.y).div_scalar(opts.rho);
         sync(prob);
         times.precompute += t0.elapsed().as_secs_f64();
-        let st = State {
-            u: prob.zeros_u(),
-            v: prob.zeros_u(),
-            lambda: prob.zeros_u(),
-            s: prob.zeros_s(),
-            nu: prob.zeros_s(),
-        };
+        let accel = (opts.anderson > 0).then(|| Accel {
+            aa: Anderson::new(opts.anderson),
+            next: None,
+            last_residual: f64::INFINITY,
+        });
         Ok(Admm {
             prob,
             opts: *opts,
             usolver,
+            rho: opts.rho,
             b_fixed,
-            st,
+            st: state,
+            adapt: Adapt {
+                pending: None,
+                then: None,
+                changes: 0,
+            },
+            accel,
             times,
             start,
         })
+    }
+
+    /// The current iterates.
+    pub fn state(&self) -> &State<B> {
+        &self.st
+    }
+
+    /// The current penalty.
+    pub fn rho(&self) -> f64 {
+        self.rho
+    }
+
+    /// Changes rho to `rho`: the scaled duals are rescaled so that the unscaled multipliers
+    /// (and so the fixed point) stay where they are, and the u-solver redoes its rho-dependent
+    /// work (charged to precomputation).
+    pub fn set_rho(&mut self, rho: f64) -> Result<(), SolveError> {
+        let t = Instant::now();
+        let ratio = self.rho / rho;
+        self.st.lambda = self.st.lambda.clone().mul_scalar(ratio);
+        self.st.nu = self.st.nu.clone().mul_scalar(ratio);
+        self.b_fixed = self.b_fixed.clone().mul_scalar(ratio);
+        self.usolver.prepare(self.prob, rho)?;
+        self.rho = rho;
+        self.adapt.changes += 1;
+        if let Some(acc) = &mut self.accel {
+            // The history's duals are in the old scaling.
+            acc.aa.reset();
+            acc.next = None;
+            acc.last_residual = f64::INFINITY;
+        }
+        sync(self.prob);
+        self.times.precompute += t.elapsed().as_secs_f64();
+        Ok(())
     }
 
     /// The u-step: A u = F^T y / rho + (v - lambda) + G^T (s - nu). Returns G u.
@@ -138,9 +360,7 @@ impl<'a, B: Backend> Admm<'a, B> {
         let b = self.b_fixed.clone()
             + (st.v.clone() - st.lambda.clone())
             + prob.gt(&(st.s.clone() - st.nu.clone()));
-        let (u, inner) = self
-            .usolver
-            .solve(prob, self.opts.rho, b, st.u.clone(), k)?;
+        let (u, inner) = self.usolver.solve(prob, self.rho, b, st.u.clone(), k)?;
         st.u = u;
         let gu = prob.g(&st.u);
         sync(prob);
@@ -148,67 +368,185 @@ impl<'a, B: Backend> Admm<'a, B> {
         Ok((gu, inner))
     }
 
-    /// The v-step (group soft-threshold) and s-step (projection onto s >= 0), then the dual
-    /// updates. Returns the residuals r_u = u - v, r_s = G u - s and the previous v and s.
-    fn v_and_dual_steps(&mut self, gu: &Tensor<B, 2>) -> [Tensor<B, 2>; 4] {
-        let (prob, st, rho) = (self.prob, &mut self.st, self.opts.rho);
+    /// The v-step (group soft-threshold) and s-step (projection onto s >= 0) at the
+    /// over-relaxed points alpha u + (1 - alpha) v_old and alpha G u + (1 - alpha) s_old, then
+    /// the dual updates.
+    fn v_and_dual_steps(&mut self, gu: &Tensor<B, 2>) -> Moves<B> {
+        let (prob, st, rho, a) = (self.prob, &mut self.st, self.rho, self.opts.alpha);
         let t = Instant::now();
         let v_old = st.v.clone();
         let s_old = st.s.clone();
-        st.v = group_soft_threshold(st.u.clone() + st.lambda.clone(), prob.beta / rho);
-        st.s = (gu.clone() + st.nu.clone()).clamp_min(0.0);
+        let relax = |x: &Tensor<B, 2>, old: &Tensor<B, 2>| {
+            if a == 1.0 {
+                x.clone()
+            } else {
+                x.clone().mul_scalar(a) + old.clone().mul_scalar(1.0 - a)
+            }
+        };
+        let (u_hat, g_hat) = (relax(&st.u, &v_old), relax(gu, &s_old));
+        let y_hat = (self.opts.rho_rule == RhoRule::Spectral).then(|| {
+            [
+                (st.lambda.clone() + u_hat.clone() - v_old.clone()).mul_scalar(rho),
+                (st.nu.clone() + g_hat.clone() - s_old.clone()).mul_scalar(rho),
+            ]
+        });
+        st.v = group_soft_threshold(u_hat.clone() + st.lambda.clone(), prob.beta / rho);
+        st.s = (g_hat.clone() + st.nu.clone()).clamp_min(0.0);
         sync(prob);
         self.times.v += t.elapsed().as_secs_f64();
 
         let t = Instant::now();
-        let r_u = st.u.clone() - st.v.clone();
-        let r_s = gu.clone() - st.s.clone();
-        st.lambda = st.lambda.clone() + r_u.clone().mul_scalar(self.opts.gamma);
-        st.nu = st.nu.clone() + r_s.clone().mul_scalar(self.opts.gamma);
+        let gamma = self.opts.gamma;
+        st.lambda = st.lambda.clone() + (u_hat - st.v.clone()).mul_scalar(gamma);
+        st.nu = st.nu.clone() + (g_hat - st.s.clone()).mul_scalar(gamma);
         sync(prob);
         self.times.dual += t.elapsed().as_secs_f64();
-        [r_u, r_s, v_old, s_old]
+        Moves {
+            r_u: st.u.clone() - st.v.clone(),
+            r_s: gu.clone() - st.s.clone(),
+            v_old,
+            s_old,
+            y_hat,
+        }
     }
 
-    /// Untimed: residuals and tolerances (Boyd et al. sec. 3.3, scaled form) and metrics.
+    /// One plain ADMM iteration from the current state.
+    fn plain_step(&mut self, k: usize) -> Result<(Tensor<B, 2>, Moves<B>, InnerStats), SolveError> {
+        let (gu, inner) = self.u_step(k)?;
+        let moves = self.v_and_dual_steps(&gu);
+        Ok((gu, moves, inner))
+    }
+
+    /// A plain iteration, from the accelerated point when there is one. The safeguard: if the
+    /// fixed-point residual grew from an accelerated start, the iteration is redone from the
+    /// plain point it replaced, and the history restarts.
+    fn accelerated_step(
+        &mut self,
+        k: usize,
+    ) -> Result<(Tensor<B, 2>, Moves<B>, InnerStats), SolveError> {
+        let Some(next) = self.accel.as_mut().and_then(|a| a.next.take()) else {
+            let base = self.accel.is_some().then(|| self.st.flat());
+            let out = self.plain_step(k)?;
+            if let Some(x) = base {
+                self.accelerate(x);
+            }
+            return Ok(out);
+        };
+        let fallback = std::mem::replace(&mut self.st, next);
+        let base = self.st.flat();
+        let out = self.plain_step(k)?;
+        let residual = self.residual_from(&base);
+        let acc = self.accel.as_mut().expect("accelerating");
+        if residual <= acc.last_residual {
+            self.accelerate(base);
+            return Ok(out);
+        }
+        acc.aa.reset();
+        self.st = State {
+            u: self.st.u.clone(),
+            ..fallback
+        };
+        let base = self.st.flat();
+        let out = self.plain_step(k)?;
+        self.accelerate(base);
+        Ok(out)
+    }
+
+    /// ||T(x) - x|| for the base x of the iteration just taken.
+    fn residual_from(&self, base: &Tensor<B, 2>) -> f64 {
+        sq(&(self.st.flat() - base.clone())).sqrt()
+    }
+
+    /// Records base -> current state and prepares the next iteration's accelerated start.
+    fn accelerate(&mut self, base: Tensor<B, 2>) {
+        let residual = self.residual_from(&base);
+        let y = self.st.flat();
+        let acc = self.accel.as_mut().expect("accelerating");
+        acc.last_residual = residual;
+        acc.next = acc.aa.push(base, y).map(|x| self.st.with_flat(x));
+    }
+
+    /// Untimed: residuals and tolerances (Boyd et al. sec. 3.3, scaled form), metrics and the
+    /// certificate.
     fn record(
         &self,
         iter: usize,
         gu: &Tensor<B, 2>,
-        parts: [Tensor<B, 2>; 4],
+        mv: &Moves<B>,
         inner: InnerStats,
-    ) -> Step {
-        let (prob, st, o) = (self.prob, &self.st, &self.opts);
-        let [r_u, r_s, v_old, s_old] = parts;
-        let rho = o.rho;
-        let primal = (sq(&r_u) + sq(&r_s)).sqrt();
-        let gt_ds = prob.gt(&(st.s.clone() - s_old));
-        let dual = rho * (sq(&(st.v.clone() - v_old)) + sq(&gt_ds)).sqrt();
+    ) -> (Step, Residuals) {
+        let (prob, st, o, rho) = (self.prob, &self.st, &self.opts, self.rho);
+        let primal = (sq(&mv.r_u) + sq(&mv.r_s)).sqrt();
+        let gt_ds = prob.gt(&(st.s.clone() - mv.s_old.clone()));
+        let dual = rho * (sq(&(st.v.clone() - mv.v_old.clone())) + sq(&gt_ds)).sqrt();
+        let res = Residuals {
+            primal,
+            dual,
+            primal_scale: (sq(&st.u) + sq(gu))
+                .sqrt()
+                .max((sq(&st.v) + sq(&st.s)).sqrt()),
+            dual_scale: rho * sq(&(st.lambda.clone() + prob.gt(&st.nu))).sqrt(),
+        };
         let n_pri = (prob.dim() + 2 * prob.n * prob.p) as f64;
-        let eps_primal = n_pri.sqrt() * o.tol_abs
-            + o.tol_rel
-                * (sq(&st.u) + sq(gu))
-                    .sqrt()
-                    .max((sq(&st.v) + sq(&st.s)).sqrt());
-        let eps_dual = (prob.dim() as f64).sqrt() * o.tol_abs
-            + o.tol_rel * rho * sq(&(st.lambda.clone() + prob.gt(&st.nu))).sqrt();
+        let eps_primal = n_pri.sqrt() * o.tol_abs + o.tol_rel * res.primal_scale;
+        let eps_dual = (prob.dim() as f64).sqrt() * o.tol_abs + o.tol_rel * res.dual_scale;
+        let metrics = evaluate(prob, &st.v);
+        let bound = certificate::lower_bound(prob, &st.u, &st.nu, rho);
         let record = IterRecord {
             iter,
             times: self.times,
             wall: self.start.elapsed().as_secs_f64(),
-            metrics: evaluate(prob, &st.v),
+            metrics,
             primal_residual: primal,
             dual_residual: dual,
             eps_primal,
             eps_dual,
             inner,
             rho,
+            lower_bound: bound.lower,
+            rel_gap: certificate::relative_gap(metrics.objective, bound.lower),
+            rel_primal: primal / res.primal_scale.max(f64::MIN_POSITIVE),
+            rho_changes: self.adapt.changes,
         };
         let tests_on = o.tol_abs > 0.0 || o.tol_rel > 0.0;
-        Step {
+        let step = Step {
             record,
             converged: tests_on && primal <= eps_primal && dual <= eps_dual,
-        }
+        };
+        (step, res)
+    }
+
+    /// The rule's proposal after iteration `k` (0-based), applied at the start of the next.
+    fn propose(&mut self, k: usize, res: &Residuals, gu: &Tensor<B, 2>, mv: Moves<B>) {
+        let due = (k + 1).is_multiple_of(self.opts.rho_interval);
+        self.adapt.pending = match self.opts.rho_rule {
+            RhoRule::Fixed => None,
+            RhoRule::Balance => due.then(|| rho::balance(self.rho, res)).flatten(),
+            RhoRule::Spectral => {
+                let st = &self.st;
+                let y = |t: &Tensor<B, 2>| t.clone().mul_scalar(self.rho);
+                let now = SpectralPoint {
+                    h: [st.u.clone(), gu.clone()],
+                    y_hat: mv.y_hat.expect("computed for the spectral rule"),
+                    g: [st.v.clone(), st.s.clone()],
+                    y: [y(&st.lambda), y(&st.nu)],
+                };
+                match self.adapt.then.take() {
+                    Some(then) if due => {
+                        self.adapt.then = Some(now.clone());
+                        rho::spectral(&then, &now)
+                    }
+                    Some(then) => {
+                        self.adapt.then = Some(then);
+                        None
+                    }
+                    None => {
+                        self.adapt.then = Some(now);
+                        None
+                    }
+                }
+            }
+        };
     }
 
     /// The iterates at the end: v (the model) and u.
@@ -219,8 +557,10 @@ impl<'a, B: Backend> Admm<'a, B> {
             times: self.times,
             last: run.last,
             reached: run.reached,
-            v: self.st.v,
-            u: self.st.u,
+            v: self.st.v.clone(),
+            u: self.st.u.clone(),
+            state: self.st,
+            rho: self.rho,
         }
     }
 }
@@ -233,9 +573,15 @@ impl<B: Backend> Iterate for Admm<'_, B> {
     }
 
     fn step(&mut self, k: usize) -> Result<Step, SolveError> {
-        let (gu, inner) = self.u_step(k)?;
-        let parts = self.v_and_dual_steps(&gu);
-        Ok(self.record(k + 1, &gu, parts, inner))
+        if let Some(p) = self.adapt.pending.take() {
+            if rho::adopt(self.rho, p, self.opts.rho_factor) {
+                self.set_rho(p)?;
+            }
+        }
+        let (gu, moves, inner) = self.accelerated_step(k)?;
+        let (step, res) = self.record(k + 1, &gu, &moves, inner);
+        self.propose(k, &res, &gu, moves);
+        Ok(step)
     }
 
     /// u, v, s and both duals all exactly zero: the u-step returned zero (rho so large that
@@ -250,9 +596,17 @@ impl<B: Backend> Iterate for Admm<'_, B> {
             format!(
                 "the iterates stayed at zero, so the residual test passed without a step taken \
                  (rho = {} too large for the data scale?)",
-                self.opts.rho
+                self.rho
             )
         })
+    }
+
+    /// The certified relative gap reached `solver.admm.tol_gap` at a point as feasible
+    /// (relative primal residual): a small gap at an infeasible v proves nothing, since the
+    /// objective there can lie below the optimum.
+    fn gap_reached(&self, r: &IterRecord) -> bool {
+        let tol = self.opts.tol_gap;
+        tol > 0.0 && r.rel_gap <= tol && r.rel_primal <= tol
     }
 
     /// An inner solve that overflowed f32, or a NaN or infinite objective or residual.

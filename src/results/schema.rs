@@ -55,6 +55,11 @@ pub struct FinalMetrics {
     pub active_neurons: Option<i64>,
     pub primal_residual: Option<f64>,
     pub dual_residual: Option<f64>,
+    /// The certified lower bound on the optimum and the relative gap to it (ADMM).
+    pub lower_bound: Option<f64>,
+    pub rel_gap: Option<f64>,
+    /// How often the penalty rho changed.
+    pub rho_changes: Option<i64>,
 }
 
 /// The first crossing of the target train accuracy (all None when never reached).
@@ -148,6 +153,9 @@ impl Summary {
             ("active_neurons", i(m.active_neurons)),
             ("primal_residual", f(m.primal_residual)),
             ("dual_residual", f(m.dual_residual)),
+            ("lower_bound", f(m.lower_bound)),
+            ("rel_gap", f(m.rel_gap)),
+            ("rho_changes", i(m.rho_changes)),
             ("target_train_acc", f(t.target_train_acc)),
             ("target_iter", i(t.iter)),
             ("target_s", f(t.total_s)),
@@ -287,6 +295,9 @@ impl Row<'_> {
             active_neurons: self.int("active_neurons"),
             primal_residual: self.f64("primal_residual"),
             dual_residual: self.f64("dual_residual"),
+            lower_bound: self.f64("lower_bound"),
+            rel_gap: self.f64("rel_gap"),
+            rho_changes: self.int("rho_changes"),
         }
     }
 }
@@ -318,6 +329,14 @@ pub struct TraceRow {
     pub inner_iters: i64,
     pub inner_rel_residual: f64,
     pub rho: f64,
+    /// Cumulative rho changes up to this iteration.
+    pub rho_changes: i64,
+    /// The certified lower bound on the optimum (NaN for Adam).
+    pub lower_bound: f64,
+    /// (objective - lower_bound) / |objective|.
+    pub rel_gap: f64,
+    /// Primal residual / the iterates' size (the gap certifies only where this is small).
+    pub rel_primal: f64,
 }
 
 impl From<&IterRecord> for TraceRow {
@@ -346,6 +365,10 @@ impl From<&IterRecord> for TraceRow {
             inner_iters: r.inner.iters as i64,
             inner_rel_residual: r.inner.rel_residual,
             rho: r.rho,
+            rho_changes: r.rho_changes as i64,
+            lower_bound: r.lower_bound,
+            rel_gap: r.rel_gap,
+            rel_primal: r.rel_primal,
         }
     }
 }
@@ -356,7 +379,7 @@ type FloatColumn = (&'static str, fn(&TraceRow) -> f64, fn(&mut TraceRow, f64));
 type IntColumn = (&'static str, fn(&TraceRow) -> i64, fn(&mut TraceRow, i64));
 
 /// The trace's integer columns (written first for `iter`, in this order).
-const TRACE_INTS: [IntColumn; 3] = [
+const TRACE_INTS: [IntColumn; 4] = [
     ("iter", |r| r.iter, |r, v| r.iter = v),
     (
         "active_neurons",
@@ -364,10 +387,11 @@ const TRACE_INTS: [IntColumn; 3] = [
         |r, v| r.active_neurons = v,
     ),
     ("inner_iters", |r| r.inner_iters, |r, v| r.inner_iters = v),
+    ("rho_changes", |r| r.rho_changes, |r, v| r.rho_changes = v),
 ];
 
 /// The trace's float columns.
-const TRACE_FLOATS: [FloatColumn; 19] = [
+const TRACE_FLOATS: [FloatColumn; 22] = [
     ("elapsed_s", |r| r.elapsed_s, |r, v| r.elapsed_s = v),
     ("wall_s", |r| r.wall_s, |r, v| r.wall_s = v),
     (
@@ -411,6 +435,9 @@ const TRACE_FLOATS: [FloatColumn; 19] = [
         |r, v| r.inner_rel_residual = v,
     ),
     ("rho", |r| r.rho, |r, v| r.rho = v),
+    ("lower_bound", |r| r.lower_bound, |r, v| r.lower_bound = v),
+    ("rel_gap", |r| r.rel_gap, |r, v| r.rel_gap = v),
+    ("rel_primal", |r| r.rel_primal, |r, v| r.rel_primal = v),
 ];
 
 /// Trace columns a reader needs: a trace without them is not one of ours.

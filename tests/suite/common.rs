@@ -86,6 +86,7 @@ pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverSect
             gamma: 1.0,
             tol_abs: 0.0,
             tol_rel: 0.0,
+            ..AdmmOptions::default()
         },
         cg: CgOptions {
             max_iters: 200,

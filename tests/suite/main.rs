@@ -1,6 +1,7 @@
 //! The single integration-test binary: every test module lives here.
 
 mod admm;
+mod certificate;
 mod cli;
 mod common;
 mod data;

@@ -82,6 +82,10 @@ fn write_trace(path: &Path, t: &Trace) {
             cone_violation: f64::NAN,
             inner_rel_residual: f64::NAN,
             rho: f64::NAN,
+            lower_bound: f64::NAN,
+            rel_gap: f64::NAN,
+            rel_primal: f64::NAN,
+            rho_changes: 0,
             active_neurons: 0,
             inner_iters: 0,
         })
