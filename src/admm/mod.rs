@@ -72,15 +72,19 @@ pub struct Outcome<B: Backend> {
     pub v: Tensor<B, 2>,
     /// The u copy, for diagnostics.
     pub u: Tensor<B, 2>,
+    /// Every final iterate: a warm start for the same problem at another beta.
+    pub state: State<B>,
 }
 
-/// ADMM state in scaled form.
-struct State<B: Backend> {
-    u: Tensor<B, 2>,
-    v: Tensor<B, 2>,
-    lambda: Tensor<B, 2>,
-    s: Tensor<B, 2>,
-    nu: Tensor<B, 2>,
+/// ADMM state in scaled form (duals lambda and nu scaled by 1/rho, so valid as a warm start
+/// only under the same rho).
+#[derive(Debug, Clone)]
+pub struct State<B: Backend> {
+    pub u: Tensor<B, 2>,
+    pub v: Tensor<B, 2>,
+    pub lambda: Tensor<B, 2>,
+    pub s: Tensor<B, 2>,
+    pub nu: Tensor<B, 2>,
 }
 
 /// One ADMM run in progress: the problem, the u-solver, the state and the clocks.
@@ -103,6 +107,17 @@ impl<'a, B: Backend> Admm<'a, B> {
         opts: &AdmmOptions,
         usolver: &'a mut dyn USolver<B>,
     ) -> Result<Self, SolveError> {
+        Self::starting_at(prob, opts, usolver, None)
+    }
+
+    /// `new`, starting from `start` (a previous solve's `Outcome::state` on a problem of the
+    /// same shape, e.g. at the previous beta of a regularization path) instead of zero.
+    pub fn starting_at(
+        prob: &'a Problem<B>,
+        opts: &AdmmOptions,
+        usolver: &'a mut dyn USolver<B>,
+        from: Option<State<B>>,
+    ) -> Result<Self, SolveError> {
         let start = Instant::now();
         let mut times = Times {
             precompute: prob.setup_seconds,
@@ -113,13 +128,13 @@ impl<'a, B: Backend> Admm<'a, B> {
         let b_fixed = prob.ft(&prob.y).div_scalar(opts.rho);
         sync(prob);
         times.precompute += t0.elapsed().as_secs_f64();
-        let st = State {
+        let st = from.unwrap_or_else(|| State {
             u: prob.zeros_u(),
             v: prob.zeros_u(),
             lambda: prob.zeros_u(),
             s: prob.zeros_s(),
             nu: prob.zeros_s(),
-        };
+        });
         Ok(Admm {
             prob,
             opts: *opts,
@@ -219,8 +234,9 @@ impl<'a, B: Backend> Admm<'a, B> {
             times: self.times,
             last: run.last,
             reached: run.reached,
-            v: self.st.v,
-            u: self.st.u,
+            v: self.st.v.clone(),
+            u: self.st.u.clone(),
+            state: self.st,
         }
     }
 }
@@ -281,7 +297,19 @@ pub fn solve<B: Backend>(
     usolver: &mut dyn USolver<B>,
     observer: &mut dyn Observer,
 ) -> Result<Outcome<B>, SolveError> {
-    let mut admm = Admm::new(prob, opts, usolver)?;
+    solve_from(prob, opts, rules, usolver, observer, None)
+}
+
+/// `solve`, warm-started from `start` when given (`Admm::starting_at`).
+pub fn solve_from<B: Backend>(
+    prob: &Problem<B>,
+    opts: &AdmmOptions,
+    rules: &StopRules,
+    usolver: &mut dyn USolver<B>,
+    observer: &mut dyn Observer,
+    start: Option<State<B>>,
+) -> Result<Outcome<B>, SolveError> {
+    let mut admm = Admm::starting_at(prob, opts, usolver, start)?;
     let run = executor::execute(&mut admm, rules, observer)?;
     Ok(admm.into_outcome(run))
 }

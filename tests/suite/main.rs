@@ -6,6 +6,8 @@ mod common;
 mod data;
 mod manifest;
 mod mlp;
+mod model;
+mod path;
 mod plots;
 mod problem;
 mod regress;
