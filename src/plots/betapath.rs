@@ -16,6 +16,9 @@ const ACC: [(&str, RGBColor); 3] = [
     ("validation", RGBColor(0xff, 0x7f, 0x0e)),
     ("test", RGBColor(0x2c, 0xa0, 0x2c)),
 ];
+/// One line of a panel: its legend label, colour and (beta, value) points.
+type Series<'a> = (&'a str, RGBColor, Vec<(f64, f64)>);
+
 const CHOSEN: RGBColor = RGBColor(0x99, 0x99, 0x99);
 
 struct PathFigure {
@@ -58,7 +61,7 @@ impl Figure for PathFigure {
         let top = title_block(root, &self.title, &self.subtitle)?;
         let body = root.margin(top as u32, 10, 10, 10);
         let (left, right) = body.split_horizontally(body.dim_in_pixel().0 as i32 * 3 / 5);
-        let acc: Vec<(&str, RGBColor, Vec<(f64, f64)>)> = ACC
+        let acc: Vec<Series> = ACC
             .iter()
             .map(|&(name, color)| {
                 let get = |r: &PathRow| match name {
@@ -90,7 +93,7 @@ impl PathFigure {
         &self,
         area: &DrawingArea<DB, Shift>,
         ylabel: &str,
-        lines: &[(&str, RGBColor, Vec<(f64, f64)>)],
+        lines: &[Series],
     ) -> Result<(), String> {
         let betas = self.rows.iter().map(|r| r.beta);
         let (b0, b1) = betas.fold((f64::INFINITY, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));

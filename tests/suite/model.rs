@@ -101,7 +101,7 @@ fn a_cifar_model_reproduces_its_accuracy_through_a_manifest_and_npy() {
     let summary = Summary::read(&files(&out.join("cif/runs"))[0]).unwrap();
     // Through the manifest: the same test set, so the same accuracy.
     let m = dir.path().join("m.yaml");
-    let ex = predict::examples(&model, &[m.clone()], &[]).unwrap();
+    let ex = predict::examples(&model, std::slice::from_ref(&m), &[]).unwrap();
     let p = predict::predict(&model, ex.clone(), model.backend).unwrap();
     assert_eq!(p.scored.accuracy, summary.last.test_acc.unwrap());
     // Through .npy files holding the raw (pooled, unstandardized) features.
