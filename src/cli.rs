@@ -17,6 +17,10 @@ Examples:
   admm-runner show results/fig1                   # one line per run: status, accuracy, seconds
   admm-runner show experiments/fig1.yaml --sort test_acc --reverse   # and what is not done
   admm-runner submit experiments/fig1.yaml --slurm --shards 6 --time 01:00:00 [--now]
+  admm-runner predict results/quickstart/models/<run-id>.safetensors     # its own test set
+  admm-runner predict MODEL experiments/fig1.yaml --out preds.npy
+  admm-runner predict MODEL X.npy Y.npy
+  admm-runner run experiments/fig1-path.yaml   # beta_path: a regularization path
   admm-runner regress experiments/ci.yaml --baseline tests/baselines/ci.json [--update]
   CIFAR10_DIR=../shared/data/cifar10 admm-runner bench experiments/bench.yaml
 Environment:
@@ -165,6 +169,26 @@ pub enum Command {
         /// GPUs per task (for backend: cuda).
         #[arg(long)]
         gpus: Option<usize>,
+    },
+    /// Predict with a saved model (<out>/<experiment>/models/<run-id>.safetensors): writes the
+    /// network outputs (CSV, or .npy by the --out extension) and prints the accuracy.
+    Predict {
+        /// The model file.
+        #[arg(value_name = "MODEL")]
+        model: PathBuf,
+        /// A manifest (its first run's data section: the test set), or X.npy [Y.npy] (features
+        /// before standardization, labels +1/-1); none: the model's own test set.
+        #[arg(value_name = "DATA")]
+        data: Vec<PathBuf>,
+        /// Where the outputs go: .csv (index,output,predicted,label) or .npy (outputs, f64).
+        #[arg(long, default_value = "predictions.csv")]
+        out: PathBuf,
+        /// The backend to predict on (default: the one the model was trained on).
+        #[arg(long, value_name = "flex|ndarray|cuda")]
+        backend: Option<String>,
+        /// Overrides for a DATA manifest, as for `run`.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
     },
     /// Print the expanded runs without running them, one line each.
     Plan {

@@ -5,11 +5,12 @@
 
 use crate::admm::{self, usolve};
 use crate::backend::{self, BackendTask};
-use crate::data::{self, Dataset};
+use crate::data::{self, Dataset, Standardization};
 use crate::executor::{IterRecord, Observer, Stop, Times};
 use crate::manifest::{Engine, PlannedRun, RunConfig};
 use crate::memory;
 use crate::mlp::{self, AdamConfig};
+use crate::network::Network;
 use crate::problem::Problem;
 use crate::results::flatten_json;
 use crate::results::schema::{FinalMetrics, PhaseTimes, Status, Summary, TargetCrossing, TraceRow};
@@ -24,6 +25,11 @@ pub struct Outcome {
     pub trace: Vec<TraceRow>,
     /// The record at the first crossing of the target train accuracy, if any.
     pub reached: Option<IterRecord>,
+    /// The trained network, when the solve produced one.
+    pub network: Option<Network>,
+    /// The standardization fitted on the training set (None when the data is not
+    /// standardized): a saved model needs it to transform new data.
+    pub standardization: Option<Standardization>,
 }
 
 impl Outcome {
@@ -48,7 +54,7 @@ pub struct Hooks<'a> {
 /// State shared by the runs of one command: the last data set and where results come from.
 #[derive(Debug, Default)]
 pub struct Session {
-    cache: Option<(String, Dataset)>,
+    cache: Option<(String, Dataset, Option<Standardization>)>,
     provenance: Provenance,
 }
 
@@ -65,18 +71,24 @@ impl Session {
     pub fn data(&mut self, cfg: &RunConfig) -> Result<(&Dataset, f64), String> {
         let seed = cfg.data.seed.unwrap_or(cfg.seed);
         let key = serde_json::to_string(&(&cfg.data, seed)).unwrap_or_default();
-        let hit = self.cache.as_ref().is_some_and(|(k, _)| *k == key);
+        let hit = self.cache.as_ref().is_some_and(|(k, _, _)| *k == key);
         let mut secs = 0.0;
         if !hit {
             let t = Instant::now();
-            let data = data::load(&cfg.data, cfg.seed).map_err(|e| e.to_string())?;
+            let (data, stats) =
+                data::load_fitted(&cfg.data, cfg.seed).map_err(|e| e.to_string())?;
             secs = t.elapsed().as_secs_f64();
-            self.cache = Some((key, data));
+            self.cache = Some((key, data, stats));
         }
         match &self.cache {
-            Some((_, data)) => Ok((data, secs)),
+            Some((_, data, _)) => Ok((data, secs)),
             None => Err("data cache is empty".into()),
         }
+    }
+
+    /// The standardization fitted for the data set `data` last loaded.
+    fn standardization(&self) -> Option<Standardization> {
+        self.cache.as_ref().and_then(|(_, _, s)| s.clone())
     }
 
     /// Runs `run`: loads its data, solves on its backend (a panic or error is a failed run, not
@@ -120,16 +132,19 @@ impl Session {
             ..self.identity(run)
         };
         let reached = result.as_ref().ok().and_then(|s| s.reached);
+        let network = result.as_ref().ok().and_then(|s| s.network.clone());
         fill_result(&mut summary, result, &recorder.rows, cfg);
         Outcome {
             summary,
             trace: recorder.rows,
             reached,
+            network,
+            standardization: self.standardization(),
         }
     }
 
     /// The summary's identity, provenance and configuration columns.
-    fn identity(&self, run: &PlannedRun) -> Summary {
+    pub(crate) fn identity(&self, run: &PlannedRun) -> Summary {
         let cfg = &run.config;
         let mut config = Vec::new();
         if let Ok(json) = serde_json::to_value(cfg) {
@@ -211,7 +226,7 @@ pub fn data_location(cfg: &data::DataConfig) -> String {
 }
 
 /// Status, reason, shapes, times, final metrics and the target crossing from a solve.
-fn fill_result(
+pub(crate) fn fill_result(
     s: &mut Summary,
     result: Result<Solved, String>,
     rows: &[TraceRow],
@@ -303,9 +318,9 @@ pub fn describe(s: &Summary) -> String {
 }
 
 /// Keeps every record as a trace row and passes it on to another observer, if any.
-struct Recorder<'a> {
-    rows: Vec<TraceRow>,
-    also: Option<&'a mut dyn Observer>,
+pub(crate) struct Recorder<'a> {
+    pub(crate) rows: Vec<TraceRow>,
+    pub(crate) also: Option<&'a mut dyn Observer>,
 }
 
 impl Observer for Recorder<'_> {
@@ -319,14 +334,16 @@ impl Observer for Recorder<'_> {
 
 /// The backend-independent result of one solve.
 #[derive(Debug, Clone)]
-struct Solved {
-    stop: Stop,
-    times: Times,
-    reached: Option<IterRecord>,
+pub(crate) struct Solved {
+    pub(crate) stop: Stop,
+    pub(crate) times: Times,
+    pub(crate) reached: Option<IterRecord>,
     /// Features with the bias column, patterns kept, patterns dropped as duplicates.
-    d: usize,
-    p: usize,
-    dropped: usize,
+    pub(crate) d: usize,
+    pub(crate) p: usize,
+    pub(crate) dropped: usize,
+    /// The trained network.
+    pub(crate) network: Option<Network>,
 }
 
 /// Builds the problem and runs the method on one backend.
@@ -357,6 +374,7 @@ impl BackendTask for SolveTask<'_> {
                     // P, as for ADMM (the width is in the config columns): figures group by it.
                     p: cfg.problem.patterns,
                     dropped: 0,
+                    network: out.network,
                 })
             }
             Engine::Admm(opts, spec) => {
@@ -369,6 +387,7 @@ impl BackendTask for SolveTask<'_> {
                 let out = admm::solve(&prob, &opts, rules, usolver.as_mut(), self.observer)
                     .map_err(|e| e.to_string())?;
                 Ok(Solved {
+                    network: Some(Network::from_convex(&out.v, cfg.problem.bias)),
                     stop: out.stop,
                     times: out.times,
                     reached: out.reached,

@@ -6,13 +6,15 @@
 //! on a burn `Backend` -> `results` (Parquet) -> `plots`.
 //!
 //! Two halves with one typed seam: the engine (`data`, `problem`, `metrics`, `executor`,
-//! `admm`, `mlp`, `backend`) takes its own option types and never reads a manifest; the
-//! harness (`manifest`, `memory`, `execute`, `runner`, `bench`, `regress`, `results`, `plots`) converts a
-//! manifest's run into engine types once (`manifest::Method::engine`).
+//! `admm`, `mlp`, `network`, `betamax`, `backend`) takes its own option types and never reads
+//! a manifest; the harness (`manifest`, `memory`, `execute`, `runner`, `path`, `model`,
+//! `predict`, `show`, `submit`, `bench`, `regress`, `results`, `plots`) converts a manifest's
+//! run into engine types once (`manifest::Method::engine`).
 
 pub mod admm;
 pub mod backend;
 pub mod bench;
+pub mod betamax;
 pub mod cli;
 pub mod conditioning;
 pub mod data;
@@ -22,7 +24,11 @@ pub mod manifest;
 pub mod memory;
 pub mod metrics;
 pub mod mlp;
+pub mod model;
+pub mod network;
+pub mod path;
 pub mod plots;
+pub mod predict;
 pub mod problem;
 pub mod regress;
 pub mod results;

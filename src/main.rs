@@ -4,6 +4,7 @@
 use admm_runner::cli::{Cli, Command, Select};
 use admm_runner::manifest::{self, PlannedRun};
 use admm_runner::memory;
+use admm_runner::results::Status;
 use admm_runner::runner::{self, RunOptions};
 use admm_runner::shard;
 use clap::Parser;
@@ -74,6 +75,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reps,
             (time_factor, suite_time_factor),
         ),
+        Command::Predict {
+            model,
+            data,
+            out,
+            backend,
+            set,
+        } => predict(&model, &data, &out, backend.as_deref(), &set),
         Command::Show {
             target,
             set,
@@ -151,11 +159,25 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `run`: executes the selected runs; exit 1 when any failed.
+/// `run`: executes the selected runs (a run with a `beta_path:` as a regularization path);
+/// exit 1 when any failed.
 fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
-    let runs = planned(select)?;
+    let (paths, runs): (Vec<PlannedRun>, Vec<PlannedRun>) = planned(select)?
+        .into_iter()
+        .partition(|r| r.beta_path.is_some());
     check_writable(&opts.out)?;
     runner::install_interrupt_cleanup()?;
+    let mut path_failed = 0;
+    for r in admm_runner::path::run_paths(&paths, &opts).map_err(anyhow::Error::msg)? {
+        path_failed += r.rows.iter().filter(|p| p.status != Status::Ok).count();
+    }
+    if runs.is_empty() {
+        return Ok(if path_failed > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
+    }
     let report = runner::run_sweep(&runs, &opts);
     println!(
         "{} runs: {} ok, {} failed, {} skipped (finished earlier), {} claimed by another process; results in {}",
@@ -191,6 +213,44 @@ fn submit(req: admm_runner::submit::Request, now: bool) -> anyhow::Result<ExitCo
     } else {
         println!("submit it with: sbatch {}", path.display());
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `predict`: a saved model's outputs on DATA, written to `out`; prints the accuracy.
+fn predict(
+    model: &std::path::Path,
+    data: &[std::path::PathBuf],
+    out: &std::path::Path,
+    backend: Option<&str>,
+    set: &[String],
+) -> anyhow::Result<ExitCode> {
+    use admm_runner::{model::SavedModel, predict};
+    let saved = SavedModel::read(model)?;
+    let backend = match backend {
+        None => saved.backend,
+        Some(name) => serde_json::from_value(serde_json::Value::String(name.into()))
+            .map_err(|_| anyhow::anyhow!("--backend {name}: expected flex, ndarray or cuda"))?,
+    };
+    let examples = predict::examples(&saved, data, &manifest::parse_overrides(set)?)?;
+    let labels = examples.y.clone();
+    let p = predict::predict(&saved, examples, backend)?;
+    predict::write(out, &p, &labels)?;
+    let acc = if p.scored.accuracy.is_nan() {
+        "no labels, accuracy unknown".to_string()
+    } else {
+        format!("accuracy {:.4}", p.scored.accuracy)
+    };
+    println!(
+        "{} ({}): {} examples from {}, {acc} (the run recorded test accuracy {:.4}); {} on {}; outputs in {}",
+        saved.run_id,
+        saved.method,
+        p.examples,
+        p.what,
+        saved.test_acc,
+        admm_runner::model::labels(&saved.data),
+        p.backend,
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -396,6 +396,9 @@ pub enum FigureKind {
     TrainLoss,
     /// Seconds to the target train accuracy, split by phase: Markdown, CSV, LaTeX (Table 1).
     Table,
+    /// Train / validation / test accuracy and active neurons against beta, from the path
+    /// tables of a `beta_path:` manifest.
+    BetaPath,
 }
 
 impl fmt::Display for FigureKind {
@@ -406,6 +409,7 @@ impl fmt::Display for FigureKind {
             FigureKind::Condition => "condition",
             FigureKind::TrainLoss => "train-loss",
             FigureKind::Table => "table",
+            FigureKind::BetaPath => "beta-path",
         })
     }
 }
@@ -420,6 +424,102 @@ pub struct RunConfig {
     pub solver: SolverConfig,
     pub backend: BackendKind,
     pub seed: u64,
+    /// Set for the points of a regularization path (absent otherwise, so that plain runs keep
+    /// their ids): the path, its start and the point's place on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathPoint>,
+}
+
+/// The optional `beta_path:` section: solve a run at a decreasing sequence of betas, pick the
+/// one with the best validation accuracy (`crate::path`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BetaPath {
+    /// Betas from beta_max down to `ratio` * beta_max, geometrically spaced.
+    #[serde(default = "default_path_count")]
+    pub count: usize,
+    #[serde(default = "default_path_ratio")]
+    pub ratio: f64,
+    /// An explicit list of betas instead (solved largest first).
+    #[serde(default)]
+    pub betas: Vec<f64>,
+    /// Fraction of the training set held out to choose beta.
+    #[serde(default = "default_validation")]
+    pub validation: f64,
+    /// Start each beta from the previous beta's solution (u, v, slacks and scaled duals).
+    #[serde(default = "yes")]
+    pub warm_start: bool,
+    /// Also solve the path from zero at every beta, and report both total times.
+    #[serde(default)]
+    pub compare_cold: bool,
+    /// Projected-gradient iterations at most for beta_max (`path::beta_max`).
+    #[serde(default = "default_beta_max_iters")]
+    pub beta_max_iters: usize,
+}
+
+impl BetaPath {
+    /// Ranges serde cannot express: the first bad field (relative key) and why.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.betas.is_empty() && self.count < 2 {
+            return Err(("count", "a path needs at least 2 betas".into()));
+        }
+        if !(self.ratio > 0.0 && self.ratio < 1.0) {
+            return Err(("ratio", format!("must be in (0, 1), got {}", self.ratio)));
+        }
+        if let Some(b) = self.betas.iter().find(|b| !(**b > 0.0 && b.is_finite())) {
+            return Err(("betas", format!("every beta must be > 0, got {b}")));
+        }
+        if !(self.validation > 0.0 && self.validation < 1.0) {
+            let v = self.validation;
+            return Err(("validation", format!("is a fraction in (0, 1), got {v}")));
+        }
+        if self.beta_max_iters == 0 {
+            return Err(("beta_max_iters", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A path point's identity in its run's configuration (hashed into the run id).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PathPoint {
+    pub count: usize,
+    pub ratio: f64,
+    pub betas: Vec<f64>,
+    pub validation: f64,
+    pub beta_max_iters: usize,
+    /// Started from the previous point's solution (false: from zero).
+    pub warm_start: bool,
+    /// 0 for the largest beta; None in the id of the path as a whole.
+    pub index: Option<usize>,
+}
+
+impl PathPoint {
+    /// The point `index` of `path`, warm-started or not.
+    pub fn new(path: &BetaPath, warm_start: bool, index: Option<usize>) -> Self {
+        PathPoint {
+            count: path.count,
+            ratio: path.ratio,
+            betas: path.betas.clone(),
+            validation: path.validation,
+            beta_max_iters: path.beta_max_iters,
+            warm_start,
+            index,
+        }
+    }
+}
+
+fn default_path_count() -> usize {
+    10
+}
+fn default_path_ratio() -> f64 {
+    1e-2
+}
+fn default_validation() -> f64 {
+    0.2
+}
+fn default_beta_max_iters() -> usize {
+    3000
 }
 
 /// The whole manifest file as written; `sweep` and `variants` expand it into runs.
@@ -454,6 +554,32 @@ struct ManifestFile {
     /// What `admm-runner submit` asks a cluster for; ignored by `run` and by run ids.
     #[serde(default)]
     launcher: Option<crate::submit::Launcher>,
+    /// What a run writes besides its results; not part of run ids.
+    #[serde(default)]
+    output: OutputConfig,
+    /// A regularization path over beta (`crate::path`): each planned run becomes a path.
+    #[serde(default)]
+    beta_path: Option<BetaPath>,
+}
+
+/// The optional `output:` section: files a run writes besides its summary and trace. It is
+/// not part of any `RunConfig`, so it never changes a run id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Save the trained network to `<out>/<experiment>/models/<run-id>.safetensors`.
+    #[serde(default = "yes")]
+    pub save_model: bool,
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { save_model: true }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// One expanded run, ready to execute.
@@ -463,6 +589,10 @@ pub struct PlannedRun {
     pub config: RunConfig,
     /// The manifest it came from.
     pub manifest: PathBuf,
+    /// Save the trained network (`output.save_model`).
+    pub save_model: bool,
+    /// The regularization path this run is the base of (`beta_path:`), if any.
+    pub beta_path: Option<BetaPath>,
 }
 
 impl PlannedRun {
@@ -550,6 +680,7 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
             solver: resolved.solver.resolve(),
             backend: resolved.backend,
             seed: resolved.seed,
+            path: None,
         };
         let id = run_id(&config);
         if runs.iter().any(|r: &PlannedRun| r.id == id) {
@@ -559,6 +690,8 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
             id,
             config,
             manifest: path.to_path_buf(),
+            save_model: resolved.output.save_model,
+            beta_path: resolved.beta_path.clone(),
         });
     }
     Ok(runs)
@@ -768,6 +901,19 @@ fn validate(path: &Path, file: &ManifestFile) -> Result<(), ManifestError> {
         .validate()
         .map_err(|(k, why)| bad((format!("problem.{k}"), why)))?;
     file.solver.validate().map_err(bad)?;
+    if let Some(path_section) = &file.beta_path {
+        path_section
+            .validate()
+            .map_err(|(k, why)| bad((format!("beta_path.{k}"), why)))?;
+        if file.solver.name == SolverKind::Adam {
+            return Err(bad((
+                "beta_path".into(),
+                "a regularization path needs an ADMM method (warm starts are ADMM iterates), \
+                 not adam"
+                    .into(),
+            )));
+        }
+    }
     if file.data.n_train == 0 && file.data.source != crate::data::DataSource::Npy {
         return Err(bad(("data.n_train".into(), "must be at least 1".into())));
     }

@@ -14,6 +14,7 @@ use crate::executor::{
     self, InnerStats, IterRecord, Iterate, Observer, Step, Stop, StopRules, Times,
 };
 use crate::metrics::{loss_acc, Metrics};
+use crate::network::Network;
 use crate::problem::{scalar, tensor2, with_bias, ProblemConfig};
 use burn::module::{AutodiffModule, Module, Param};
 use burn::nn::{Linear, LinearConfig};
@@ -124,6 +125,8 @@ pub struct MlpOutcome {
     pub last: Option<IterRecord>,
     /// The first epoch's record that reached the target train accuracy.
     pub reached: Option<IterRecord>,
+    /// The trained network's weights (to save and predict with).
+    pub network: Option<Network>,
 }
 
 /// f(x) = relu(x W1) w2: two bias-free burn-nn `Linear` layers.
@@ -279,12 +282,17 @@ pub fn train<B: AutodiffBackend>(
         start,
     };
     let out = executor::execute(&mut run, rules, observer).unwrap_or_else(|never| match never {});
+    let network = run
+        .model
+        .as_ref()
+        .map(|m| Network::from_mlp(&m.valid(), cfg.bias));
     Ok(MlpOutcome {
         stop: out.stop,
         epochs: out.iterations,
         times: out.last.map_or(times, |r| r.times),
         last: out.last,
         reached: out.reached,
+        network,
     })
 }
 

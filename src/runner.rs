@@ -5,6 +5,7 @@
 use crate::execute::{self, Hooks, Outcome, Session};
 use crate::executor::{IterRecord, Observer};
 use crate::manifest::PlannedRun;
+use crate::model::SavedModel;
 use crate::results::store::{self, ClaimResult};
 use crate::results::{schema, RunPaths, Status, Summary};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -261,44 +262,54 @@ fn run_one(
     if let Some(Bar(b)) = &bar {
         b.finish_and_clear();
     }
-    store(paths, &outcome)?;
+    store(run, paths, &outcome)?;
     match outcome.failure() {
         Some(why) => Err(why.to_string()),
         None => Ok(execute::describe(&outcome.summary)),
     }
 }
 
-/// Writes the trace (when there is one), then the summary, the commit marker.
+/// Writes the trace (when there is one) and the model (when asked for), then the summary, the
+/// commit marker.
 ///
-/// When the trace cannot be written, the summary written is a *failed* one whose reason says
-/// so (rather than none): the attempt and its cause stay visible to the user and to `plot`,
-/// and since a plain rerun retries failed runs, the run is computed again next time. An ok
-/// summary is only ever written after its trace is on disk.
-fn store(paths: &RunPaths, outcome: &Outcome) -> Result<(), String> {
+/// When the trace or the model cannot be written, the summary written is a *failed* one whose
+/// reason says so (rather than none): the attempt and its cause stay visible to the user and to
+/// `plot`, and since a plain rerun retries failed runs, the run is computed again next time.
+/// An ok summary is only ever written after its trace and model are on disk.
+pub(crate) fn store(run: &PlannedRun, paths: &RunPaths, outcome: &Outcome) -> Result<(), String> {
     let mut summary = std::borrow::Cow::Borrowed(&outcome.summary);
-    let mut trace_err = None;
+    let mut write_err = None;
+    let mut fail = |why: String| {
+        let s = summary.to_mut();
+        s.status = Status::Failed;
+        s.reason = Some(match s.reason.take() {
+            Some(earlier) => format!("{why}; {earlier}"),
+            None => why.clone(),
+        });
+        write_err.get_or_insert(why);
+    };
     if !outcome.trace.is_empty() {
         if let Err(e) = schema::write_trace(&paths.trace, &outcome.trace) {
-            let why = format!("the trace could not be written: {e}");
-            let s = summary.to_mut();
-            s.status = Status::Failed;
-            s.reason = Some(match s.reason.take() {
-                Some(earlier) => format!("{why}; {earlier}"),
-                None => why.clone(),
-            });
-            trace_err = Some(why);
+            fail(format!("the trace could not be written: {e}"));
+        }
+    }
+    if let (true, Some(net)) = (run.save_model, &outcome.network) {
+        let test_acc = outcome.summary.last.test_acc;
+        let model = SavedModel::of_run(run, net.clone(), outcome.standardization.clone(), test_acc);
+        if let Err(e) = model.write(&paths.model) {
+            fail(format!("the model could not be written: {e}"));
         }
     }
     if let Err(e) = summary.write(&paths.summary) {
         return Err(format!("could not write results: {e}"));
     }
-    trace_err.map_or(Ok(()), Err)
+    write_err.map_or(Ok(()), Err)
 }
 
-/// Removes a run's summary (first: the commit marker) and trace before it is computed again,
-/// so that an interrupted recomputation is never mistaken for the earlier result.
-fn uncommit(paths: &RunPaths) -> Result<(), String> {
-    for file in [&paths.summary, &paths.trace] {
+/// Removes a run's summary (first: the commit marker), trace and model before it is computed
+/// again, so that an interrupted recomputation is never mistaken for the earlier result.
+pub(crate) fn uncommit(paths: &RunPaths) -> Result<(), String> {
+    for file in [&paths.summary, &paths.trace, &paths.model] {
         match std::fs::remove_file(file) {
             Ok(()) => {}
             Err(e)

@@ -635,7 +635,35 @@ pub fn solve<B: Backend>(
     usolver: &mut dyn USolver<B>,
     observer: &mut dyn Observer,
 ) -> Result<Outcome<B>, SolveError> {
-    let mut admm = Admm::new(prob, opts, usolver)?;
+    solve_from(prob, opts, rules, usolver, observer, None)
+}
+
+/// A warm start: a previous solve's end state and the penalty its scaled duals belong to.
+pub struct WarmStart<B: Backend> {
+    pub state: State<B>,
+    pub rho: f64,
+}
+
+/// `solve`, warm-started from `start` when given. The solve goes on at the start's penalty
+/// (an adapted rho is part of what was learned), so its scaled duals need no rescale.
+pub fn solve_from<B: Backend>(
+    prob: &Problem<B>,
+    opts: &AdmmOptions,
+    rules: &StopRules,
+    usolver: &mut dyn USolver<B>,
+    observer: &mut dyn Observer,
+    start: Option<WarmStart<B>>,
+) -> Result<Outcome<B>, SolveError> {
+    let mut admm = match start {
+        None => Admm::new(prob, opts, usolver)?,
+        Some(w) => {
+            let at = AdmmOptions {
+                rho: w.rho,
+                ..*opts
+            };
+            Admm::from_state(prob, &at, usolver, w.state)?
+        }
+    };
     let run = executor::execute(&mut admm, rules, observer)?;
     Ok(admm.into_outcome(run))
 }

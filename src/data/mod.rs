@@ -6,10 +6,12 @@
 mod cifar10;
 mod npy;
 mod preprocess;
+mod split;
 mod synthetic;
 
 pub use npy::{read_npy_f64, read_shape};
-pub use preprocess::{avg_pool, standardize};
+pub use preprocess::{avg_pool, standardize, Standardization};
+pub use split::{split_validation, Holdout};
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -43,14 +45,34 @@ impl DataError {
 /// Random choices (CIFAR-10 subsets, synthetic draws) use `cfg.seed`, or `run_seed` when the
 /// manifest does not pin the data seed, so that the same run always sees the same data.
 pub fn load(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
+    load_fitted(cfg, run_seed).map(|(ds, _)| ds)
+}
+
+/// `load`, and the standardization statistics it fitted on the training set (None when the
+/// section standardizes nothing): a saved model keeps them to transform new data the same way.
+pub fn load_fitted(
+    cfg: &DataConfig,
+    run_seed: u64,
+) -> Result<(Dataset, Option<Standardization>), DataError> {
+    let mut ds = load_raw(cfg, run_seed)?;
+    let stats = Standardization::fit(&ds, cfg.standardize);
+    if let Some(s) = &stats {
+        s.apply(&mut ds.x);
+        s.apply(&mut ds.x_test);
+    }
+    Ok((ds, stats))
+}
+
+/// The dataset before standardization: CIFAR-10 scaled to [0, 1] and pooled, synthetic draws,
+/// or the `.npy` arrays as stored. Prediction and the validation split start here, so that
+/// they can fit (or reuse) the statistics themselves.
+pub fn load_raw(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
     let seed = cfg.seed.unwrap_or(run_seed);
-    let mut ds = match cfg.source {
-        DataSource::Cifar10 => cifar10::load(cfg, seed)?,
-        DataSource::Synthetic => synthetic::generate(cfg, seed)?,
-        DataSource::Npy => npy::load(cfg)?,
-    };
-    standardize(&mut ds, cfg.standardize);
-    Ok(ds)
+    match cfg.source {
+        DataSource::Cifar10 => cifar10::load(cfg, seed),
+        DataSource::Synthetic => synthetic::generate(cfg, seed),
+        DataSource::Npy => npy::load(cfg),
+    }
 }
 
 /// The sizes a `data:` section produces, known without loading it (for the memory estimate).

@@ -64,26 +64,48 @@ impl PoolWeights {
 /// features, as the authors do); `PerFeature` uses each column's own; a column (or data set)
 /// with std 0 is only centered.
 pub fn standardize(ds: &mut Dataset, how: Standardize) {
-    let (n, d) = (ds.n, ds.d);
-    if n == 0 || d == 0 {
-        return;
+    if let Some(stats) = Standardization::fit(ds, how) {
+        stats.apply(&mut ds.x);
+        stats.apply(&mut ds.x_test);
     }
-    let (mean, std): (Vec<f64>, Vec<f64>) = match how {
-        Standardize::None => return,
-        Standardize::Scalar => {
-            let (m, s) = mean_std(&ds.x);
-            (vec![m; d], vec![s; d])
+}
+
+/// The statistics a standardization fitted on a training set: one mean and std per feature
+/// (the same value repeated for `Scalar`). A saved model keeps them, so that new data is
+/// transformed exactly as the training data was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Standardization {
+    pub mean: Vec<f64>,
+    pub std: Vec<f64>,
+}
+
+impl Standardization {
+    /// The statistics of `ds`'s training features (None for `Standardize::None` or no data).
+    pub fn fit(ds: &Dataset, how: Standardize) -> Option<Standardization> {
+        let (n, d) = (ds.n, ds.d);
+        if n == 0 || d == 0 {
+            return None;
         }
-        Standardize::PerFeature => (0..d)
-            .map(|j| {
-                let column: Vec<f32> = ds.x.iter().skip(j).step_by(d).copied().collect();
-                mean_std(&column)
-            })
-            .unzip(),
-    };
-    for x in [&mut ds.x, &mut ds.x_test] {
-        for row in x.chunks_mut(d) {
-            for ((v, m), s) in row.iter_mut().zip(&mean).zip(&std) {
+        let (mean, std): (Vec<f64>, Vec<f64>) = match how {
+            Standardize::None => return None,
+            Standardize::Scalar => {
+                let (m, s) = mean_std(&ds.x);
+                (vec![m; d], vec![s; d])
+            }
+            Standardize::PerFeature => (0..d)
+                .map(|j| {
+                    let column: Vec<f32> = ds.x.iter().skip(j).step_by(d).copied().collect();
+                    mean_std(&column)
+                })
+                .unzip(),
+        };
+        Some(Standardization { mean, std })
+    }
+
+    /// Transforms row-major rows of `mean.len()` features in place: (x - mean) / std, in f64.
+    pub fn apply(&self, x: &mut [f32]) {
+        for row in x.chunks_mut(self.mean.len().max(1)) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
                 *v = ((f64::from(*v) - m) / s) as f32;
             }
         }

@@ -25,6 +25,7 @@
 //! - `labels`: names, colours and short texts (solver labels, the data setting line);
 //! - `curves`, `runtime`, `condition`, `table`: one kind of output each.
 
+mod betapath;
 mod canvas;
 mod condition;
 mod curves;
@@ -189,7 +190,10 @@ fn load_for(
     opts: &PlotOptions,
     report: &mut PlotReport,
 ) -> Result<Loaded, PlotError> {
-    let needs_runs = plot.figures.iter().any(|f| *f != FigureKind::Condition);
+    let needs_runs = plot
+        .figures
+        .iter()
+        .any(|f| !matches!(f, FigureKind::Condition | FigureKind::BetaPath));
     if !needs_runs {
         return Ok(Loaded::default());
     }
@@ -241,8 +245,42 @@ fn render_figure(
         FigureKind::Runtime => runtime::render(ctx, loaded, stem),
         FigureKind::Condition => condition::render(ctx, &kappa_file(job)?, stem),
         FigureKind::Table => table::render(ctx, loaded, job.runs, stem),
+        FigureKind::BetaPath => betapath::render(ctx, &path_tables(job, opts_results(job))?, stem),
     };
     result.map_err(|e| e.or_empty(|reason| job.empty(kind, reason)))
+}
+
+/// The results directory a job reads (`<results>/<experiment>` is `job.dir`).
+fn opts_results<'a>(job: &'a Job<'_>) -> &'a Path {
+    job.dir.parent().unwrap_or(Path::new("."))
+}
+
+/// The path tables of the manifest's `beta_path:` runs (warm-started first), or an error
+/// naming the command that writes them.
+fn path_tables(
+    job: &Job,
+    results: &Path,
+) -> Result<Vec<(String, Vec<crate::results::PathRow>)>, PlotError> {
+    let mut tables = Vec::new();
+    for run in job.runs {
+        let Some(spec) = &run.beta_path else { continue };
+        for warm in [true, false] {
+            let id = crate::path::path_id(run, spec, warm);
+            let file = crate::path::table_path(results, run, &id);
+            if file.is_file() {
+                tables.push((id, crate::results::schema::read_path(&file)?));
+            }
+        }
+    }
+    if tables.is_empty() {
+        return Err(PlotError::Missing {
+            manifest: job.manifest.to_path_buf(),
+            dir: job.dir.join("paths"),
+            planned: job.runs.len(),
+            command: format!("admm-runner run {}", job.manifest.display()),
+        });
+    }
+    Ok(tables)
 }
 
 /// `<results>/<experiment>/kappa.parquet`, or an error naming `admm-runner condition`, which

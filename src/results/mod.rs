@@ -2,7 +2,8 @@
 //! per run, both written atomically. polars stays inside this module; `schema` owns the
 //! column names and the typed records.
 //!
-//! Layout: `<out>/<experiment>/trace/<run-id>.parquet`, `<out>/<experiment>/runs/<run-id>.parquet`.
+//! Layout: `<out>/<experiment>/trace/<run-id>.parquet`, `<out>/<experiment>/runs/<run-id>.parquet`,
+//! `<out>/<experiment>/models/<run-id>.safetensors` (the trained network, `crate::model`).
 //! The summary is written last and is the run's commit marker (see `runner::is_finished`).
 //! Several processes may share one results folder: `store` holds the rules (owned temp files,
 //! claims, cleanup on interrupt).
@@ -10,7 +11,7 @@
 pub mod schema;
 pub mod store;
 
-pub use schema::{KappaTable, Status, Summary, TraceRow};
+pub use schema::{KappaTable, PathRow, Status, Summary, TraceRow};
 pub use store::clean_stale_temp;
 
 use polars::prelude::{
@@ -84,6 +85,8 @@ pub struct RunPaths {
     pub trace: PathBuf,
     /// `<out>/<experiment>/claims/<run-id>.claim` (`store::claim`).
     pub claim: PathBuf,
+    /// `<out>/<experiment>/models/<run-id>.safetensors` (`crate::model`).
+    pub model: PathBuf,
 }
 
 impl RunPaths {
@@ -93,6 +96,7 @@ impl RunPaths {
             summary: dir.join("runs").join(format!("{run_id}.parquet")),
             trace: dir.join("trace").join(format!("{run_id}.parquet")),
             claim: store::claim_path(&dir, run_id),
+            model: dir.join("models").join(format!("{run_id}.safetensors")),
         }
     }
 }

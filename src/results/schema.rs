@@ -107,6 +107,8 @@ pub struct Summary {
     pub host: String,
     pub version: String,
     pub started_at: Option<f64>,
+    /// Accuracy on the validation split (regularization-path points only).
+    pub val_acc: Option<f64>,
     /// The resolved configuration as `config.<dotted key>` cells (written, not read back).
     pub config: Vec<(String, Cell)>,
 }
@@ -172,6 +174,7 @@ impl Summary {
             ("host", s(&self.host)),
             ("version", s(&self.version)),
             ("started_at", f(self.started_at)),
+            ("val_acc", f(self.val_acc)),
         ]);
         let mut cells: Vec<(String, Cell)> =
             row.into_iter().map(|(k, c)| (k.to_string(), c)).collect();
@@ -232,6 +235,7 @@ impl Summary {
             host: c.str("host").unwrap_or_default(),
             version: c.str("version").unwrap_or_default(),
             started_at: c.f64("started_at"),
+            val_acc: c.f64("val_acc"),
             config: Vec::new(),
         })
     }
@@ -500,6 +504,120 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>, ResultsError> {
         }
     }
     Ok(rows)
+}
+
+/// One point of a regularization path: a row of `paths/<path-id>.parquet`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PathRow {
+    /// 0 for the largest beta.
+    pub index: i64,
+    pub beta: f64,
+    pub beta_max: f64,
+    pub run_id: String,
+    pub warm_start: bool,
+    pub status: Status,
+    pub iterations: i64,
+    /// Algorithm seconds (precompute + u + v + dual) of this point.
+    pub solve_s: f64,
+    pub objective: f64,
+    pub train_acc: f64,
+    pub val_acc: f64,
+    pub test_acc: f64,
+    pub active_neurons: i64,
+    /// The point the validation accuracy picked.
+    pub chosen: bool,
+}
+
+/// Writes a path table atomically, one row per beta.
+pub fn write_path(path: &Path, rows: &[PathRow]) -> Result<(), ResultsError> {
+    let f = |get: fn(&PathRow) -> f64| Values::F64(rows.iter().map(|r| Some(get(r))).collect());
+    let i = |get: fn(&PathRow) -> i64| Values::I64(rows.iter().map(|r| Some(get(r))).collect());
+    let cols = vec![
+        ("index", i(|r| r.index)),
+        ("beta", f(|r| r.beta)),
+        ("beta_max", f(|r| r.beta_max)),
+        (
+            "run_id",
+            Values::Str(rows.iter().map(|r| Some(r.run_id.clone())).collect()),
+        ),
+        (
+            "warm_start",
+            Values::Bool(rows.iter().map(|r| Some(r.warm_start)).collect()),
+        ),
+        (
+            "status",
+            Values::Str(
+                rows.iter()
+                    .map(|r| Some(r.status.as_str().into()))
+                    .collect(),
+            ),
+        ),
+        ("iterations", i(|r| r.iterations)),
+        ("solve_s", f(|r| r.solve_s)),
+        ("objective", f(|r| r.objective)),
+        ("train_acc", f(|r| r.train_acc)),
+        ("val_acc", f(|r| r.val_acc)),
+        ("test_acc", f(|r| r.test_acc)),
+        ("active_neurons", i(|r| r.active_neurons)),
+        (
+            "chosen",
+            Values::Bool(rows.iter().map(|r| Some(r.chosen)).collect()),
+        ),
+    ];
+    let cols = cols.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    write_columns(path, cols)
+}
+
+/// Reads a path table back; missing cells are NaN, 0, false or empty.
+pub fn read_path(path: &Path) -> Result<Vec<PathRow>, ResultsError> {
+    let df = read(path)?;
+    let num = |name: &str| column_f64(&df, name).unwrap_or_else(|| vec![None; df.height()]);
+    let text = |name: &str| column_str(&df, name).unwrap_or_else(|| vec![None; df.height()]);
+    let flag = |name: &str| -> Vec<bool> {
+        df.column(name)
+            .ok()
+            .and_then(|c| c.as_materialized_series().bool().ok().cloned())
+            .map(|ca| (0..ca.len()).map(|k| ca.get(k).unwrap_or(false)).collect())
+            .unwrap_or_else(|| vec![false; df.height()])
+    };
+    let (index, beta, beta_max, iters) = (
+        num("index"),
+        num("beta"),
+        num("beta_max"),
+        num("iterations"),
+    );
+    let (solve, obj, train, val) = (
+        num("solve_s"),
+        num("objective"),
+        num("train_acc"),
+        num("val_acc"),
+    );
+    let (test, active, ids, status) = (
+        num("test_acc"),
+        num("active_neurons"),
+        text("run_id"),
+        text("status"),
+    );
+    let (warm, chosen) = (flag("warm_start"), flag("chosen"));
+    let nan = |v: Option<f64>| v.unwrap_or(f64::NAN);
+    Ok((0..df.height())
+        .map(|k| PathRow {
+            index: index[k].unwrap_or(0.0) as i64,
+            beta: nan(beta[k]),
+            beta_max: nan(beta_max[k]),
+            run_id: ids[k].clone().unwrap_or_default(),
+            warm_start: warm[k],
+            status: Status::parse(status[k].as_deref().unwrap_or("")),
+            iterations: iters[k].unwrap_or(0.0) as i64,
+            solve_s: nan(solve[k]),
+            objective: nan(obj[k]),
+            train_acc: nan(train[k]),
+            val_acc: nan(val[k]),
+            test_acc: nan(test[k]),
+            active_neurons: active[k].unwrap_or(0.0) as i64,
+            chosen: chosen[k],
+        })
+        .collect())
 }
 
 /// Figure 2's condition numbers (`kappa.parquet`): one row per Nystrom rank.

@@ -9,6 +9,8 @@ mod fuzz;
 mod manifest;
 mod memory;
 mod mlp;
+mod model;
+mod path;
 mod plots;
 mod problem;
 mod regress;

@@ -1,0 +1,127 @@
+//! A trained two-layer ReLU network on the host, f(x) = sum_j w2_j relu(x . W1_j), and its
+//! predictions on a backend. ADMM's recovered network (method.md sec. 1) and Adam's network
+//! are both one of these, so a saved model predicts the same way whichever method trained it.
+//!
+//! Predictions are computed with exactly the tensor operations the training metrics used
+//! (`metrics::evaluate`, `mlp::evaluate`), so a reloaded network reproduces the recorded
+//! accuracies bit for bit on the same backend.
+
+use crate::metrics::loss_acc;
+use crate::mlp::Mlp;
+use crate::problem::{relu_net_from_xu, tensor2, to_host, with_bias};
+use burn::tensor::backend::Backend;
+use burn::tensor::Tensor;
+
+/// How the hidden layer's outputs are combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readout {
+    /// ADMM's network: the first `p` neurons have w2 = +1, the next `p` have w2 = -1 (the
+    /// blocks v_j and w_j of the convex solution), summed as the metrics sum them.
+    Paired { p: usize },
+    /// Any w2 (Adam's network): relu(X W1) w2.
+    Dense,
+}
+
+/// Host weights of a two-layer ReLU network without biases (a bias is a ones column in X).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// Input width, the bias column included when `bias`.
+    pub d_in: usize,
+    /// Hidden neurons m.
+    pub width: usize,
+    /// W1, d_in x m, row-major: column j is neuron j's input weights (burn's `Linear` layout).
+    pub w1: Vec<f32>,
+    /// w2, m.
+    pub w2: Vec<f32>,
+    /// Whether a ones column is appended to the features before the first layer.
+    pub bias: bool,
+    pub readout: Readout,
+}
+
+/// Accuracy and loss of a network's predictions against +1/-1 labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scored {
+    /// f(x) for every example.
+    pub outputs: Vec<f64>,
+    /// 1/(2n) ||f(X) - y||^2 and the fraction with f(x) y > 0 (NaN without labels).
+    pub loss: f64,
+    pub accuracy: f64,
+}
+
+impl Network {
+    /// ADMM's network from the group variable v (d x 2P): W1 = v, w2 = (+1)^P (-1)^P.
+    pub fn from_convex<B: Backend>(v: &Tensor<B, 2>, bias: bool) -> Self {
+        let [d, m] = v.dims();
+        let p = m / 2;
+        let w1 = to_host(v.clone()).into_iter().map(|x| x as f32).collect();
+        let w2 = (0..m).map(|j| if j < p { 1.0 } else { -1.0 }).collect();
+        Network {
+            d_in: d,
+            width: m,
+            w1,
+            w2,
+            bias,
+            readout: Readout::Paired { p },
+        }
+    }
+
+    /// Adam's network from its trained layers.
+    pub fn from_mlp<B: Backend>(model: &Mlp<B>, bias: bool) -> Self {
+        let w1 = model.hidden.weight.val();
+        let [d_in, width] = w1.dims();
+        let host = |t: Tensor<B, 2>| to_host(t).into_iter().map(|x| x as f32).collect();
+        Network {
+            d_in,
+            width,
+            w1: host(w1),
+            w2: host(model.output.weight.val()),
+            bias,
+            readout: Readout::Dense,
+        }
+    }
+
+    /// Features per example that `predict` expects (before the bias column).
+    pub fn features(&self) -> usize {
+        self.d_in - usize::from(self.bias)
+    }
+
+    /// f(X) for n examples of `features()` values each (row-major), n x 1 on the device.
+    pub fn forward<B: Backend>(&self, x: &[f32], n: usize, device: &B::Device) -> Tensor<B, 2> {
+        let d = self.features();
+        let x = if self.bias {
+            tensor2::<B>(&with_bias(x, n, d), n, self.d_in, device)
+        } else {
+            tensor2::<B>(x, n, d, device)
+        };
+        let w1 = tensor2::<B>(&self.w1, self.d_in, self.width, device);
+        match self.readout {
+            Readout::Paired { p } => relu_net_from_xu(x.matmul(w1), p),
+            Readout::Dense => {
+                let w2 = tensor2::<B>(&self.w2, self.width, 1, device);
+                Mlp::from_weights(w1, w2).forward(x)
+            }
+        }
+    }
+
+    /// Outputs, loss and accuracy on n examples with labels `y` (+1/-1; empty for none).
+    pub fn score<B: Backend>(&self, x: &[f32], y: &[f32], n: usize, dev: &B::Device) -> Scored {
+        let out = self.forward::<B>(x, n, dev);
+        let (loss, accuracy) = if y.len() == n && n > 0 {
+            loss_acc(out.clone(), &tensor2::<B>(y, n, 1, dev))
+        } else {
+            (f64::NAN, f64::NAN)
+        };
+        Scored {
+            outputs: to_host(out),
+            loss,
+            accuracy,
+        }
+    }
+
+    /// Neurons with a nonzero first-layer weight column.
+    pub fn active_neurons(&self) -> usize {
+        (0..self.width)
+            .filter(|&j| (0..self.d_in).any(|i| self.w1[i * self.width + j] != 0.0))
+            .count()
+    }
+}
