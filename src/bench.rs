@@ -29,6 +29,9 @@ use burn::tensor::{Distribution, Tensor};
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+/// The test accuracy whose first crossing `bench` times (Table 1's companion uses the same).
+pub use crate::plots::table::TEST_TARGET;
+
 /// Repetitions of each kernel; the best is reported (the least disturbed by other load).
 const REPS: usize = 5;
 
@@ -50,6 +53,10 @@ pub struct Kernels {
     pub rbcd_step_s: f64,
     /// GFLOP/s of that step, by its count 4nd*3 + 4d^2*3 (X^T r, X g and K g for the block).
     pub rbcd_step_gflops: f64,
+    /// The machine's streaming read bandwidth, GB/s (`read_bandwidth`), measured beside it.
+    pub read_gbs: f64,
+    /// The step's memory floor: the bytes it must read (X twice, K once, f32) at `read_gbs`.
+    pub rbcd_floor_s: f64,
 }
 
 /// One solver at one size.
@@ -69,6 +76,10 @@ pub struct SolverTiming {
     /// Seconds (precomputation included), iterations and test accuracy when the target was
     /// first reached; None when not reached (or no target).
     pub to_target: Option<(f64, usize, f64)>,
+    /// Seconds to the target train accuracy counted on u (the paper's measure; ADMM only).
+    pub to_target_u: Option<f64>,
+    /// Seconds to test accuracy `TEST_TARGET` (quality, not fit).
+    pub to_test: Option<f64>,
     pub peak_rss_bytes: Option<u64>,
     pub error: Option<String>,
 }
@@ -98,8 +109,9 @@ pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
             match kernels_of(&mut session, cfg) {
                 Ok(k) => {
                     progress(&format!(
-                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s",
-                        cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops
+                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s, RBCD step {:.2} ms = {:.2}x its memory floor at {:.1} GB/s",
+                        cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops,
+                        k.rbcd_step_s * 1e3, k.rbcd_step_s / k.rbcd_floor_s, k.read_gbs
                     ));
                     report.kernels.push((cfg.backend.to_string(), k));
                     seen.insert(key);
@@ -166,6 +178,17 @@ fn timing(cfg: &RunConfig, out: &Outcome) -> SolverTiming {
         to_target: out
             .reached
             .map(|r| (r.times.total(), r.iter, r.metrics.test_acc)),
+        to_target_u: cfg.solver.stop.target_train_acc.and_then(|goal| {
+            out.trace
+                .iter()
+                .find(|r| r.train_acc_u >= goal)
+                .map(|r| r.elapsed_s)
+        }),
+        to_test: out
+            .trace
+            .iter()
+            .find(|r| r.test_acc >= TEST_TARGET)
+            .map(|r| r.elapsed_s),
         peak_rss_bytes: s.peak_host_rss_bytes.map(|b| b as u64),
         error: out.failure().map(str::to_string),
     }
@@ -218,6 +241,8 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
     let a = best_of::<B>(dev, || prob.apply_a(&u, rho));
     let a_flops = 4.0 * (n * d * p) as f64 + 4.0 * (d * d * p) as f64;
     let (rbcd_step_s, rbcd_flops) = rbcd_step(prob, rho);
+    let read_gbs = read_bandwidth();
+    let step_bytes = 4.0 * (2 * n * d + d * d) as f64;
     Kernels {
         n,
         d,
@@ -228,7 +253,59 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
         apply_a_gflops: a_flops / a / 1e9,
         rbcd_step_s,
         rbcd_step_gflops: rbcd_flops / rbcd_step_s / 1e9,
+        read_gbs,
+        rbcd_floor_s: step_bytes / (read_gbs * 1e9),
     }
+}
+
+/// Buffer of the bandwidth test: 256 MiB, far above any cache, so every pass reads memory.
+const BANDWIDTH_BYTES: usize = 256 << 20;
+
+/// The machine's streaming read bandwidth in GB/s: best of `REPS` passes over a 256 MiB
+/// buffer, one slice per available core, each summed as u64 words with four independent
+/// accumulators (integer adds so that the loop outruns memory at any optimization level).
+/// This is the floor a memory-bound kernel such as the RBCD block step is measured against.
+pub fn read_bandwidth() -> f64 {
+    let words: Vec<u64> = (0..BANDWIDTH_BYTES / 8).map(|i| i as u64).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let chunk = words.len().div_ceil(threads);
+    let mut best = f64::INFINITY;
+    let mut sink = 0u64;
+    for _ in 0..REPS {
+        let t = Instant::now();
+        let total = std::thread::scope(|s| {
+            let parts: Vec<_> = words
+                .chunks(chunk)
+                .map(|c| s.spawn(move || sum_words(c)))
+                .collect();
+            parts
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .fold(0u64, u64::wrapping_add)
+        });
+        best = best.min(t.elapsed().as_secs_f64());
+        sink = sink.wrapping_add(total);
+    }
+    std::hint::black_box(sink);
+    BANDWIDTH_BYTES as f64 / best / 1e9
+}
+
+/// Wrapping sum of `w` with four independent chains (no loop-carried dependence on one add).
+#[inline(never)]
+fn sum_words(w: &[u64]) -> u64 {
+    let mut acc = [0u64; 4];
+    let mut quads = w.chunks_exact(4);
+    for q in &mut quads {
+        acc[0] = acc[0].wrapping_add(q[0]);
+        acc[1] = acc[1].wrapping_add(q[1]);
+        acc[2] = acc[2].wrapping_add(q[2]);
+        acc[3] = acc[3].wrapping_add(q[3]);
+    }
+    let tail = quads
+        .remainder()
+        .iter()
+        .fold(0u64, |a, &b| a.wrapping_add(b));
+    acc.iter().fold(tail, |a, &b| a.wrapping_add(b))
 }
 
 /// Best-of-`REPS` seconds of one RBCD block step (3 patterns, or P if fewer) and its flop
@@ -256,11 +333,11 @@ fn rbcd_step<B: Backend>(prob: &Problem<B>, rho: f64) -> (f64, f64) {
 /// The report as Markdown tables.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
-    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s | read GB/s | RBCD floor s | step / floor |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (backend, k) in &report.kernels {
         s.push_str(&format!(
-            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} |\n",
+            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} | {:.1} | {:.4} | {:.2} |\n",
             k.n,
             k.d,
             k.p,
@@ -270,12 +347,15 @@ pub fn markdown(report: &Report) -> String {
             k.apply_a_gflops,
             k.apply_a_gflops / k.gemm_xb.max(k.gemm_xtr),
             k.rbcd_step_s,
-            k.rbcd_step_gflops
+            k.rbcd_step_gflops,
+            k.read_gbs,
+            k.rbcd_floor_s,
+            k.rbcd_step_s / k.rbcd_floor_s
         ));
     }
     s.push('\n');
-    s.push_str("| solver | backend | n | d | P | s / iter | precompute s | iters | train acc | to target s | iters to target | test acc there | peak RSS MiB |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str(&format!("| solver | backend | n | d | P | s / iter | precompute s | iters | train acc | to target s | iters to target | test acc there | to target on u s | to test {TEST_TARGET} s | peak RSS MiB |\n"));
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for t in &report.solvers {
         let rss = t
             .peak_rss_bytes
@@ -284,15 +364,19 @@ pub fn markdown(report: &Report) -> String {
             "| {} | {} | {} | {} | {} |",
             t.solver, t.backend, t.n, t.d, t.p
         );
+        let secs = |x: Option<f64>| x.map_or("not reached".to_string(), |s| format!("{s:.4}"));
+        let quality = format!("{} | {} |", secs(t.to_target_u), secs(t.to_test));
         let target = match (t.target, t.to_target) {
             (None, _) => "no target | | |".to_string(),
             (Some(goal), None) => format!("{:.0}% not reached | | |", goal * 100.0),
             (Some(_), Some((secs, iter, test))) => format!("{secs:.4} | {iter} | {test:.4} |"),
         };
         match &t.error {
-            Some(e) => s.push_str(&format!("{lead} failed: {e} | | | | {target} |\n")),
+            Some(e) => s.push_str(&format!(
+                "{lead} failed: {e} | | | | {target} {quality} |\n"
+            )),
             None => s.push_str(&format!(
-                "{lead} {:.4} | {:.3} | {} | {:.4} | {target} {rss} |\n",
+                "{lead} {:.4} | {:.3} | {} | {:.4} | {target} {quality} {rss} |\n",
                 t.per_iter_s, t.precompute_s, t.iters, t.train_acc
             )),
         }

@@ -279,6 +279,7 @@ fn final_metrics(r: &TraceRow) -> FinalMetrics {
         train_loss: Some(r.train_loss),
         train_acc: Some(r.train_acc),
         train_acc_net: Some(r.train_acc_net),
+        train_acc_u: Some(r.train_acc_u),
         test_loss: Some(r.test_loss),
         test_acc: Some(r.test_acc),
         cone_violation: Some(r.cone_violation),

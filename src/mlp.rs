@@ -433,6 +433,7 @@ pub fn evaluate<B: Backend>(model: &Mlp<B>, inputs: &Inputs<B>, beta: f64) -> Me
         train_loss,
         train_acc,
         train_acc_net: train_acc,
+        train_acc_u: f64::NAN,
         test_loss,
         test_acc,
         cone_violation: f64::NAN,

@@ -12,7 +12,7 @@ pub mod usolve;
 use crate::executor::{
     self, Executed, InnerStats, IterRecord, Iterate, Observer, Step, Stop, StopRules, Times,
 };
-use crate::metrics::evaluate;
+use crate::metrics::{evaluate, train_acc_of_u, Metrics};
 use crate::problem::{scalar, Problem};
 use anderson::Anderson;
 use burn::tensor::backend::Backend;
@@ -490,7 +490,10 @@ impl<'a, B: Backend> Admm<'a, B> {
         let n_pri = (prob.dim() + 2 * prob.n * prob.p) as f64;
         let eps_primal = n_pri.sqrt() * o.tol_abs + o.tol_rel * res.primal_scale;
         let eps_dual = (prob.dim() as f64).sqrt() * o.tol_abs + o.tol_rel * res.dual_scale;
-        let metrics = evaluate(prob, &st.v);
+        let metrics = Metrics {
+            train_acc_u: train_acc_of_u(prob, &st.u),
+            ..evaluate(prob, &st.v)
+        };
         let bound = certificate::lower_bound(prob, &st.u, &st.nu, rho);
         let record = IterRecord {
             iter,

@@ -21,6 +21,12 @@ pub struct Trace {
     pub train_acc: Vec<f64>,
     pub test_loss: Vec<f64>,
     pub test_acc: Vec<f64>,
+    /// Train accuracy of u (the paper's measure; NaN for Adam and older traces).
+    pub train_acc_u: Vec<f64>,
+    /// Objective, certified lower bound and relative primal residual (ADMM; NaN otherwise).
+    pub objective: Vec<f64>,
+    pub lower_bound: Vec<f64>,
+    pub rel_primal: Vec<f64>,
 }
 
 impl Trace {
@@ -47,6 +53,10 @@ impl Trace {
             train_acc: col(|r| r.train_acc),
             test_loss: col(|r| r.test_loss),
             test_acc: col(|r| r.test_acc),
+            train_acc_u: col(|r| r.train_acc_u),
+            objective: col(|r| r.objective),
+            lower_bound: col(|r| r.lower_bound),
+            rel_primal: col(|r| r.rel_primal),
         })
     }
 
@@ -96,7 +106,17 @@ pub struct TargetTime {
 /// The first row whose train accuracy reaches `target` (NaN never does), with the cumulative
 /// times of that row; None when no row does.
 pub fn time_to_target(trace: &Trace, target: f64) -> Option<TargetTime> {
-    let k = trace.train_acc.iter().position(|&a| a >= target)?;
+    first_row(trace, trace.train_acc.iter().map(|&a| a >= target))
+}
+
+/// The cumulative solver seconds at the first row where `hit` holds.
+pub fn seconds_when(trace: &Trace, hit: impl Iterator<Item = bool>) -> Option<f64> {
+    first_row(trace, hit).map(|t| t.total_s)
+}
+
+/// The first row (in trace order) where `hit` holds, with its times.
+fn first_row(trace: &Trace, mut hit: impl Iterator<Item = bool>) -> Option<TargetTime> {
+    let k = hit.position(|h| h)?;
     Some(TargetTime {
         iter: trace.iter[k],
         total_s: trace.elapsed_s[k],

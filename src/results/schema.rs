@@ -49,6 +49,8 @@ pub struct FinalMetrics {
     pub train_loss: Option<f64>,
     pub train_acc: Option<f64>,
     pub train_acc_net: Option<f64>,
+    /// Train accuracy of u (`Metrics::train_acc_u`), the paper's measure.
+    pub train_acc_u: Option<f64>,
     pub test_loss: Option<f64>,
     pub test_acc: Option<f64>,
     pub cone_violation: Option<f64>,
@@ -149,6 +151,7 @@ impl Summary {
             ("train_loss", f(m.train_loss)),
             ("train_acc", f(m.train_acc)),
             ("train_acc_net", f(m.train_acc_net)),
+            ("train_acc_u", f(m.train_acc_u)),
             ("test_loss", f(m.test_loss)),
             ("test_acc", f(m.test_acc)),
             ("cone_violation", f(m.cone_violation)),
@@ -293,6 +296,7 @@ impl Row<'_> {
             train_loss: self.f64("train_loss"),
             train_acc: self.f64("train_acc"),
             train_acc_net: self.f64("train_acc_net"),
+            train_acc_u: self.f64("train_acc_u"),
             test_loss: self.f64("test_loss"),
             test_acc: self.f64("test_acc"),
             cone_violation: self.f64("cone_violation"),
@@ -322,6 +326,8 @@ pub struct TraceRow {
     pub train_loss: f64,
     pub train_acc: f64,
     pub train_acc_net: f64,
+    /// Train accuracy of u, before the soft-threshold (NaN for Adam).
+    pub train_acc_u: f64,
     pub test_loss: f64,
     pub test_acc: f64,
     pub primal_residual: f64,
@@ -358,6 +364,7 @@ impl From<&IterRecord> for TraceRow {
             train_loss: m.train_loss,
             train_acc: m.train_acc,
             train_acc_net: m.train_acc_net,
+            train_acc_u: m.train_acc_u,
             test_loss: m.test_loss,
             test_acc: m.test_acc,
             primal_residual: r.primal_residual,
@@ -395,7 +402,7 @@ const TRACE_INTS: [IntColumn; 4] = [
 ];
 
 /// The trace's float columns.
-const TRACE_FLOATS: [FloatColumn; 22] = [
+const TRACE_FLOATS: [FloatColumn; 23] = [
     ("elapsed_s", |r| r.elapsed_s, |r, v| r.elapsed_s = v),
     ("wall_s", |r| r.wall_s, |r, v| r.wall_s = v),
     (
@@ -414,6 +421,7 @@ const TRACE_FLOATS: [FloatColumn; 22] = [
         |r| r.train_acc_net,
         |r, v| r.train_acc_net = v,
     ),
+    ("train_acc_u", |r| r.train_acc_u, |r, v| r.train_acc_u = v),
     ("test_loss", |r| r.test_loss, |r, v| r.test_loss = v),
     ("test_acc", |r| r.test_acc, |r, v| r.test_acc = v),
     (

@@ -75,6 +75,7 @@ fn write_trace(path: &Path, t: &Trace) {
             // quantities (residuals, rho, cone violation).
             objective: f64::NAN,
             train_acc_net: f64::NAN,
+            train_acc_u: f64::NAN,
             primal_residual: f64::NAN,
             dual_residual: f64::NAN,
             eps_primal: f64::NAN,
