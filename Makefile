@@ -1,5 +1,6 @@
-# admm-runner: common tasks. Every target uses one cargo profile (dev, with optimized
-# dependencies), so tests, the quickstart and experiments share one build.
+# admm-runner: common tasks. Every target uses one cargo profile (dev: our crate and its
+# dependencies optimized at level 3, debug line tables), so tests, the quickstart and
+# experiments share one build.
 CARGO ?= cargo
 RUNNER = $(CARGO) run --quiet --bin admm-runner --
 export CIFAR10_DIR ?= $(abspath ../shared/data/cifar10)

@@ -635,7 +635,7 @@ fn md_escape(s: &str) -> String {
 /// The CSV table: full-precision numbers (empty where there are none) and a status column.
 pub fn csv(rows: &[Row]) -> String {
     let mut s = String::from(
-        "source,solver,method,backend,status,seeds_reached,seeds_planned,target_train_acc,iter,total_s,precompute_s,u_s,v_s,dual_s,test_acc,note,u_total_s,subopt_1e-2_s,subopt_1e-3_s,test_085_s,reference_objective,reference_lower_bound\n",
+        "source,solver,method,backend,status,seeds_reached,seeds_planned,target_train_acc,iter,total_s,precompute_s,u_s,v_s,dual_s,test_acc,u_total_s,subopt_1e-2_s,subopt_1e-3_s,test_085_s,reference_objective,reference_lower_bound,note\n",
     );
     let num = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     for r in rows {
@@ -664,13 +664,13 @@ pub fn csv(rows: &[Row]) -> String {
             num(split[2]),
             num(split[3]),
             num(r.test_acc),
-            r.note.clone(),
             num(r.also.u_total_s),
             num(r.also.subopt_s[0]),
             num(r.also.subopt_s[1]),
             num(r.also.test_s),
             num(r.also.reference),
             num(r.also.reference_bound),
+            r.note.clone(),
         ];
         let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
         s.push_str(&line.join(","));

@@ -232,3 +232,17 @@ fn cg_admm_reaches_the_optimum_on_every_backend() {
     let ran = crate::common::on_every_backend(CgReachesOptimum);
     assert!(ran.len() >= 2, "at least flex and ndarray: {ran:?}");
 }
+
+/// `train_acc_u` is the accuracy of sign(F u) (the paper's train accuracy), computed here by
+/// hand from the final u; it is recorded beside ours (of v), and at the optimum u = v so the
+/// two agree.
+#[test]
+fn train_acc_u_is_the_accuracy_of_f_u() {
+    let (prob, out) = solve_fixture::<Cpu>("opt_small", 0.1, 3000);
+    let m = out.last.unwrap().metrics;
+    let fu = to_host(prob.f_from_xu(&prob.x.clone().matmul(out.u.clone())));
+    let y = to_host(prob.y.clone());
+    let correct = fu.iter().zip(&y).filter(|(p, t)| **p * **t > 0.0).count();
+    assert_eq!(m.train_acc_u, correct as f64 / y.len() as f64);
+    assert_eq!(m.train_acc_u, m.train_acc, "u = v at the optimum");
+}

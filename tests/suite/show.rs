@@ -219,3 +219,44 @@ fn csv_and_markdown_hold_one_row_per_run() {
         "{md}"
     );
 }
+
+/// The README shows what the tool produces (issue "Use what was trained", item 5): every image
+/// it links under docs/figures/ is committed and is a PNG, and the section says which commit
+/// and machine made them.
+#[test]
+fn the_readme_figures_are_committed_images_with_their_provenance() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let links: Vec<&str> = readme
+        .split("](docs/figures/")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .collect();
+    assert!(links.len() >= 4, "README links {links:?}");
+    for name in &links {
+        let path = root.join("docs/figures").join(name);
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if name.ends_with(".png") {
+            assert!(
+                bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+                "{} is not a PNG",
+                path.display()
+            );
+        }
+    }
+    let section = readme
+        .split("## What it produces")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a \"What it produces\" section");
+    let commit = section
+        .split("commit `")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .expect("the section names the commit the figures came from");
+    assert!(
+        commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "commit {commit:?}"
+    );
+    assert!(section.contains("machine"), "the section names the machine");
+}
