@@ -369,6 +369,11 @@ pub struct PlotConfig {
     /// Tables: show the paper's own Table 1 values beside ours, labelled as the paper's.
     #[serde(default)]
     pub paper: bool,
+    /// Tables: a manifest (path relative to this one's folder) whose runs are long,
+    /// high-accuracy solves of the same problems; their objectives are the references of the
+    /// companion table's suboptimality columns.
+    #[serde(default)]
+    pub reference: Option<PathBuf>,
 }
 
 /// The x axis of curve figures.

@@ -137,11 +137,29 @@ pub fn plot_manifest(
     };
     let mut report = PlotReport::default();
     let loaded = load_for(&job, &plot, opts, &mut report)?;
+    let reference = match &plot.reference {
+        None => None,
+        Some(rel) => {
+            let path = manifest_path.parent().unwrap_or(Path::new("")).join(rel);
+            let (_, _, ref_runs) = manifest::plot_plan(&path, &[])?;
+            let ref_loaded = data::load(&ref_runs, &opts.results)?;
+            if ref_loaded.runs.is_empty() {
+                report.warnings.push(format!(
+                    "{}: plot.reference {} has no results: run `admm-runner run {}` for the suboptimality columns",
+                    manifest_path.display(),
+                    path.display(),
+                    path.display()
+                ));
+            }
+            Some((ref_runs, ref_loaded))
+        }
+    };
     let ctx = Context {
         experiment: experiment.clone(),
         plot: plot.clone(),
         setting: labels::setting_text(&runs),
         missing: loaded.missing.len(),
+        reference,
     };
     std::fs::create_dir_all(&opts.plots).map_err(|e| PlotError::Write {
         path: opts.plots.clone(),
@@ -306,6 +324,8 @@ pub(crate) struct Context {
     pub setting: String,
     /// Planned runs without results.
     pub missing: usize,
+    /// `plot.reference`'s planned runs and their results (tables' reference objectives).
+    pub reference: Option<(Vec<PlannedRun>, Loaded)>,
 }
 
 impl Context {

@@ -145,7 +145,11 @@ const FEASIBLE: f64 = 1e-3;
 /// The reference objective of each run's problem: the lowest objective any ADMM run of the
 /// same problem (data, problem settings and seed, so the same patterns) reached at a nearly
 /// feasible iterate, with the best certified lower bound any of them proved. Keyed by run id.
-fn references(planned: &[PlannedRun], loaded: &Loaded) -> HashMap<String, (f64, f64)> {
+fn references(
+    planned: &[PlannedRun],
+    loaded: &Loaded,
+    reference: Option<&(Vec<PlannedRun>, Loaded)>,
+) -> HashMap<String, (f64, f64)> {
     let key = |p: &PlannedRun| {
         let c = &p.config;
         format!(
@@ -156,18 +160,17 @@ fn references(planned: &[PlannedRun], loaded: &Loaded) -> HashMap<String, (f64, 
         )
     };
     let mut best: HashMap<String, (f64, f64)> = HashMap::new();
-    for p in planned {
+    let sources =
+        std::iter::once((planned, loaded)).chain(reference.map(|(p, l)| (p.as_slice(), l)));
+    for (p, t) in sources.flat_map(|(planned, loaded)| {
+        planned.iter().filter_map(move |p| {
+            let t = loaded.runs.iter().find(|r| r.id == p.id)?.trace.as_ref()?;
+            Some((p, t))
+        })
+    }) {
         if p.config.solver.method.kind() == SolverKind::Adam {
             continue;
         }
-        let Some(t) = loaded
-            .runs
-            .iter()
-            .find(|r| r.id == p.id)
-            .and_then(|r| r.trace.as_ref())
-        else {
-            continue;
-        };
         let e = best
             .entry(key(p))
             .or_insert((f64::INFINITY, f64::NEG_INFINITY));
@@ -228,6 +231,17 @@ fn companion(
 /// The rows: ours per (solver, backend) in plan order, each solver's paper rows after its own
 /// when `paper`, and the paper's rows for solvers we did not run at the end.
 pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
+    rows_with_reference(planned, loaded, paper, None)
+}
+
+/// `rows`, with the reference objectives also taken from `reference`'s runs
+/// (`plot.reference`).
+pub fn rows_with_reference(
+    planned: &[PlannedRun],
+    loaded: &Loaded,
+    paper: bool,
+    reference: Option<&(Vec<PlannedRun>, Loaded)>,
+) -> Vec<Row> {
     let mut groups: Vec<(SolverKind, String)> = Vec::new();
     for r in planned {
         let key = (r.config.solver.method.kind(), r.config.backend.to_string());
@@ -235,7 +249,7 @@ pub fn rows(planned: &[PlannedRun], loaded: &Loaded, paper: bool) -> Vec<Row> {
             groups.push(key);
         }
     }
-    let refs = references(planned, loaded);
+    let refs = references(planned, loaded, reference);
     let mut out = Vec::new();
     let mut paper_done = vec![false; PAPER_TABLE1.len()];
     for (gi, (solver, backend)) in groups.iter().enumerate() {
@@ -628,7 +642,7 @@ fn companion_markdown(s: &mut String, rows: &[Row]) {
     }
     let _ = writeln!(
         s,
-        "\nThe paper and the authors' code count train accuracy on u (sign(F u), the copy before the group soft-threshold); ours counts v, the model, so the u column is the like-for-like one against the paper. Suboptimality is (objective - reference) / |reference| at the first iteration whose relative primal residual is at most {FEASIBLE:e}; the reference is the lowest objective that any ADMM run of the same problem (data, settings, seed) in this table reached at such an iterate, and the best lower bound is the largest certified bound any of them proved (so the reference is within their difference of the optimum); a dash means no run of the problem reached such an iterate (runs that stop at the train-accuracy target rarely do), so suboptimality cannot be measured there. Adam solves a different (non-convex) problem: n/a."
+        "\nThe paper and the authors' code count train accuracy on u (sign(F u), the copy before the group soft-threshold); ours counts v, the model, so the u column is the like-for-like one against the paper. Suboptimality is (objective - reference) / |reference| at the first iteration whose relative primal residual is at most {FEASIBLE:e}; the reference is the lowest objective that any ADMM run of the same problem (data, settings, seed) in this table, or in the manifest named by `plot.reference`, reached at such an iterate, and the best lower bound is the largest certified bound any of them proved (so the reference is within their difference of the optimum); a dash means no run of the problem reached such an iterate (runs that stop at the train-accuracy target rarely do), so suboptimality cannot be measured there. Adam solves a different (non-convex) problem: n/a."
     );
 }
 
@@ -779,7 +793,7 @@ pub(crate) fn render(
             "no run sets solver.target_train_acc, so there is no time to target".into(),
         ));
     }
-    let rows = rows(planned, loaded, ctx.plot.paper);
+    let rows = rows_with_reference(planned, loaded, ctx.plot.paper, ctx.reference.as_ref());
     let title = ctx.title("time to target train accuracy");
     let outputs = [
         ("md", markdown(&title, &ctx.setting, &rows)),

@@ -577,3 +577,55 @@ fn make_figures_quick_works_from_a_clean_checkout() {
     assert!(o.status.success());
     assert!(again.contains("0 ok, 0 failed, 12 skipped"), "{again}");
 }
+
+/// `plot.reference` names a manifest of long solves of the same problems: its lowest nearly
+/// feasible objective becomes the companion table's reference, and without its results the
+/// plot warns and the columns stay empty.
+#[test]
+fn a_reference_manifest_gives_the_suboptimality_reference() {
+    let s = setup();
+    let dir = s.manifest.parent().unwrap();
+    let with_ref = MANIFEST.replace("paper: true}", "paper: true, reference: long.yaml}");
+    let manifest = write(dir, "figs.yaml", &with_ref);
+    let long = "
+name: figs-long
+data: {source: synthetic, n_train: 60, n_test: 30, dim: 5}
+problem: {patterns: 4}
+solver: {name: bj-pcg, max_iters: 6}
+sweep:
+  seed: [0, 1]
+";
+    write(dir, "long.yaml", long);
+    // Without the reference's results: a warning, and no reference.
+    let report = plots::plot_manifest(&manifest, &[], &s.opts).unwrap();
+    assert!(
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("long.yaml has no results")),
+        "{:?}",
+        report.warnings
+    );
+    // The long runs reach 2.5 at nearly feasible iterates (below cg's 1 + 10/6).
+    for run in plan(&dir.join("long.yaml"), &[]).unwrap() {
+        let paths = RunPaths::new(&s.opts.results, &run.config.experiment, &run.id);
+        let mut t = hand_trace(run.config.seed, 0.5, 0.01);
+        for k in 0..K {
+            t.objective[k] = 2.5 + 1.0 / (k + 1) as f64 - 1.0 / K as f64;
+            t.rel_primal[k] = 1e-5;
+        }
+        write_trace(&paths.trace, &t);
+        write_summary(&paths.summary, &run, Status::Ok, None, Some(&t));
+    }
+    plots::plot_manifest(&manifest, &[], &s.opts).unwrap();
+    let csv = std::fs::read_to_string(s.opts.plots.join("figs-table.csv")).unwrap();
+    let rows = csv_rows(&csv);
+    let cg = rows
+        .iter()
+        .find(|r| r["source"] == "ours" && r["solver"] == "cg" && r["backend"] == "flex")
+        .unwrap();
+    assert_eq!(cg["reference_objective"].parse::<f64>().unwrap(), 2.5);
+    // cg's best, 1 + 10/6, is 6.7% above it: within neither 1e-2 nor 1e-3.
+    assert_eq!(cg["subopt_1e-2_s"], "");
+    assert_eq!(cg["subopt_1e-3_s"], "");
+}
