@@ -258,28 +258,48 @@ fn a_dead_claim_is_taken_over_by_the_runner() {
     assert!(!stale.exists(), "the claim is released after the summary");
 }
 
+/// `body` swept over six seeds (12 runs with its two solvers): enough runs for several
+/// writers to contend.
+fn with_six_seeds(body: String) -> String {
+    body.replace(
+        "sweep:\n  solver: [exact, cg]",
+        "sweep:\n  solver: [exact, cg]\n  seed: [0, 1, 2, 3, 4, 5]",
+    )
+}
+
+/// One writer: `admm-runner run m --out out` plus `extra`, its output captured.
+fn spawn_writer(m: &Path, out: &Path, extra: &[&str]) -> std::process::Child {
+    bin()
+        .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Run `id` of experiment "small" finished ok, and its trace reads back with a row per
+/// iteration the summary counts.
+fn assert_ok_and_readable(out: &Path, id: &str) {
+    let paths = RunPaths::new(out, "small", id);
+    let s = Summary::read(&paths.summary).unwrap();
+    assert!(s.ok(), "{:?}", s.reason);
+    let rows = schema::read_trace(&paths.trace).unwrap();
+    assert_eq!(Some(rows.len() as i64), s.iterations);
+}
+
 #[test]
 fn concurrent_processes_and_shards_compute_every_run_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let body = SMALL
-        .replace("n_train: 60", "n_train: 300")
-        .replace("max_iters: 15", "max_iters: 60")
-        .replace(
-            "sweep:\n  solver: [exact, cg]",
-            "sweep:\n  solver: [exact, cg]\n  seed: [0, 1, 2, 3, 4, 5]",
-        );
+    let body = with_six_seeds(
+        SMALL
+            .replace("n_train: 60", "n_train: 300")
+            .replace("max_iters: 15", "max_iters: 60"),
+    );
     let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let planned = manifest::plan(&m, &[]).unwrap();
-    let spawn = |extra: &[&str]| {
-        bin()
-            .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |extra: &[&str]| spawn_writer(&m, &out, extra);
     // Two unsharded processes, and the two shards of a job array, all in one folder.
     let children = [
         spawn(&[]),
@@ -308,11 +328,7 @@ fn concurrent_processes_and_shards_compute_every_run_exactly_once() {
             .filter(|l| l.contains(&format!("] {}: ", r.id)) && !l.contains("skipped"))
             .count();
         assert_eq!(lines, 1, "{}: {all}", r.id);
-        let paths = RunPaths::new(&out, "small", &r.id);
-        let s = Summary::read(&paths.summary).unwrap();
-        assert!(s.ok(), "{:?}", s.reason);
-        let rows = schema::read_trace(&paths.trace).unwrap();
-        assert_eq!(Some(rows.len() as i64), s.iterations);
+        assert_ok_and_readable(&out, &r.id);
     }
     for sub in ["runs", "trace", "claims"] {
         let left: Vec<String> = names(&out.join("small").join(sub))
@@ -462,29 +478,19 @@ fn computations(all: &str, id: &str) -> usize {
 #[test]
 fn four_writers_and_a_kill_9_then_a_rerun_leave_every_run_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let body = SMALL
-        .replace("n_train: 60", "n_train: 400")
-        .replace("max_iters: 15", "max_iters: 400")
-        .replace(
-            "admm: {rho: 0.5}",
-            "admm: {rho: 0.5, tol_abs: 0, tol_rel: 0}",
-        )
-        .replace(
-            "sweep:\n  solver: [exact, cg]",
-            "sweep:\n  solver: [exact, cg]\n  seed: [0, 1, 2, 3, 4, 5]",
-        );
+    let body = with_six_seeds(
+        SMALL
+            .replace("n_train: 60", "n_train: 400")
+            .replace("max_iters: 15", "max_iters: 400")
+            .replace(
+                "admm: {rho: 0.5}",
+                "admm: {rho: 0.5, tol_abs: 0, tol_rel: 0}",
+            ),
+    );
     let m = write_manifest(dir.path(), &body);
     let out = dir.path().join("res");
     let planned = manifest::plan(&m, &[]).unwrap();
-    let spawn = |extra: &[&str]| {
-        bin()
-            .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |extra: &[&str]| spawn_writer(&m, &out, extra);
     let mut victim = spawn(&[]);
     let others = [
         spawn(&[]),
@@ -530,11 +536,7 @@ fn four_writers_and_a_kill_9_then_a_rerun_leave_every_run_exactly_once() {
             "{} computed once: {all}",
             r.id
         );
-        let paths = RunPaths::new(&out, "small", &r.id);
-        let s = Summary::read(&paths.summary).unwrap();
-        assert!(s.ok(), "{:?}", s.reason);
-        let rows = schema::read_trace(&paths.trace).unwrap();
-        assert_eq!(Some(rows.len() as i64), s.iterations);
+        assert_ok_and_readable(&out, &r.id);
     }
     // Exactly one summary and one trace per run; no temp file or claim survives.
     for sub in ["runs", "trace"] {
