@@ -39,9 +39,11 @@ pub fn loss_acc<B: Backend>(pred: Tensor<B, 2>, y: &Tensor<B, 2>) -> (f64, f64) 
     (loss, correct / n)
 }
 
-/// Accuracy of sign(F u) on the training set (`Metrics::train_acc_u`).
-pub fn train_acc_of_u<B: Backend>(prob: &Problem<B>, u: &Tensor<B, 2>) -> f64 {
-    let fu = prob.f_from_xu(&prob.x.clone().matmul(u.clone()));
+/// Accuracy of sign(F u) on the training set (`Metrics::train_acc_u`), from G u, which the
+/// u-step has already computed: G u = [S, S] .* X u with S = 2 D - I in {-1, +1}, so
+/// X u = [S, S] .* G u exactly and no product with X is needed.
+pub fn train_acc_of_gu<B: Backend>(prob: &Problem<B>, gu: &Tensor<B, 2>) -> f64 {
+    let fu = prob.f_from_xu(&(prob.sign2.clone() * gu.clone()));
     loss_acc(fu, &prob.y).1
 }
 

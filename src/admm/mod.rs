@@ -12,7 +12,7 @@ pub mod usolve;
 use crate::executor::{
     self, Executed, InnerStats, IterRecord, Iterate, Observer, Step, Stop, StopRules, Times,
 };
-use crate::metrics::{evaluate, train_acc_of_u, Metrics};
+use crate::metrics::{evaluate, train_acc_of_gu, Metrics};
 use crate::problem::{scalar, Problem};
 use anderson::Anderson;
 use burn::tensor::backend::Backend;
@@ -491,7 +491,7 @@ impl<'a, B: Backend> Admm<'a, B> {
         let eps_primal = n_pri.sqrt() * o.tol_abs + o.tol_rel * res.primal_scale;
         let eps_dual = (prob.dim() as f64).sqrt() * o.tol_abs + o.tol_rel * res.dual_scale;
         let metrics = Metrics {
-            train_acc_u: train_acc_of_u(prob, &st.u),
+            train_acc_u: train_acc_of_gu(prob, gu),
             ..evaluate(prob, &st.v)
         };
         let bound = certificate::lower_bound(prob, &st.u, &st.nu, rho);
