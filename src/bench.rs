@@ -57,7 +57,14 @@ pub struct Kernels {
     pub read_gbs: f64,
     /// The step's memory floor: the bytes it must read (X twice, K once, f32) at `read_gbs`.
     pub rbcd_floor_s: f64,
+    /// Seconds of one multi-block RBCD step (`PASS_BLOCKS` blocks of 3 patterns sharing one
+    /// pass over X, `solver.rbcd.blocks_per_pass`), best of `REPS`, and its block count.
+    pub rbcd_pass_s: f64,
+    pub rbcd_pass_blocks: usize,
 }
+
+/// Blocks in the timed multi-block pass (15 patterns: about what one pass over X costs for 3).
+const PASS_BLOCKS: usize = 5;
 
 /// One solver at one size.
 #[derive(Debug, Clone)]
@@ -109,9 +116,10 @@ pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
             match kernels_of(&mut session, cfg) {
                 Ok(k) => {
                     progress(&format!(
-                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s, RBCD step {:.2} ms = {:.2}x its memory floor at {:.1} GB/s",
+                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s, RBCD step {:.2} ms = {:.2}x its memory floor at {:.1} GB/s; {} blocks in one pass {:.2} ms = {:.2}x one block",
                         cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops,
-                        k.rbcd_step_s * 1e3, k.rbcd_step_s / k.rbcd_floor_s, k.read_gbs
+                        k.rbcd_step_s * 1e3, k.rbcd_step_s / k.rbcd_floor_s, k.read_gbs,
+                        k.rbcd_pass_blocks, k.rbcd_pass_s * 1e3, k.rbcd_pass_s / k.rbcd_step_s
                     ));
                     report.kernels.push((cfg.backend.to_string(), k));
                     seen.insert(key);
@@ -241,6 +249,7 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
     let a = best_of::<B>(dev, || prob.apply_a(&u, rho));
     let a_flops = 4.0 * (n * d * p) as f64 + 4.0 * (d * d * p) as f64;
     let (rbcd_step_s, rbcd_flops) = rbcd_step(prob, rho);
+    let (rbcd_pass_s, rbcd_pass_blocks) = rbcd_pass(prob, rho);
     let read_gbs = read_bandwidth();
     let step_bytes = 4.0 * (2 * n * d + d * d) as f64;
     Kernels {
@@ -255,6 +264,8 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
         rbcd_step_gflops: rbcd_flops / rbcd_step_s / 1e9,
         read_gbs,
         rbcd_floor_s: step_bytes / (read_gbs * 1e9),
+        rbcd_pass_s,
+        rbcd_pass_blocks,
     }
 }
 
@@ -330,14 +341,33 @@ fn rbcd_step<B: Backend>(prob: &Problem<B>, rho: f64) -> (f64, f64) {
     (best, 4.0 * bs * (n * d) as f64 + 4.0 * bs * (d * d) as f64)
 }
 
+/// Best-of-`REPS` seconds of one multi-block RBCD step: `PASS_BLOCKS` blocks of 3 patterns
+/// (fewer when P is smaller) in one pass over X. Returns the seconds and the block count.
+fn rbcd_pass<B: Backend>(prob: &Problem<B>, rho: f64) -> (f64, usize) {
+    use crate::admm::usolve::rbcd::BlockState;
+    let normal = Distribution::Normal(0.0, 1.0);
+    let b = Tensor::<B, 2>::random([prob.d, 2 * prob.p], normal, &prob.device);
+    let mut state = BlockState::new(prob, rho, b, prob.zeros_u());
+    let pats: Vec<usize> = (0..(3 * PASS_BLOCKS).min(prob.p)).collect();
+    let blocks: Vec<Vec<usize>> = pats.chunks(3).map(<[usize]>::to_vec).collect();
+    state.step_blocks(&blocks); // warm-up
+    let mut best = f64::INFINITY;
+    for _ in 0..REPS {
+        let t = Instant::now();
+        state.step_blocks(&blocks); // ends with a host read: the work is done
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    (best, blocks.len())
+}
+
 /// The report as Markdown tables.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
-    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s | read GB/s | RBCD floor s | step / floor |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s | read GB/s | RBCD floor s | step / floor | blocks in a pass | pass s | pass / step |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (backend, k) in &report.kernels {
         s.push_str(&format!(
-            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} | {:.1} | {:.4} | {:.2} |\n",
+            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} | {:.1} | {:.4} | {:.2} | {} | {:.4} | {:.2} |\n",
             k.n,
             k.d,
             k.p,
@@ -350,7 +380,10 @@ pub fn markdown(report: &Report) -> String {
             k.rbcd_step_gflops,
             k.read_gbs,
             k.rbcd_floor_s,
-            k.rbcd_step_s / k.rbcd_floor_s
+            k.rbcd_step_s / k.rbcd_floor_s,
+            k.rbcd_pass_blocks,
+            k.rbcd_pass_s,
+            k.rbcd_pass_s / k.rbcd_step_s
         ));
     }
     s.push('\n');

@@ -226,7 +226,7 @@ pub struct SolverSection {
     /// nys-pcg: rank, variant.
     #[serde(default)]
     pub nys: NysOptions,
-    /// rbcd: block_size, threshold, decay, step0, max_steps, warm_start.
+    /// rbcd: block_size, threshold, decay, step0, max_steps, warm_start, blocks_per_pass.
     #[serde(default)]
     pub rbcd: RbcdOptions,
     /// exact: max_dim.

@@ -154,10 +154,11 @@ impl Dims {
             USolverSpec::Cg(_, Precond::BlockJacobi) => {
                 sum(&[cg, prod(&[4 * F64 + 2 * F32, d, d])])
             }
-            // The block's gradient and trial points (d x 2P) and X times a block (n x 2bs).
+            // The block's gradient and trial points (d x 2P) and X times the blocks of one
+            // pass (n x 2 bs k).
             USolverSpec::Rbcd(o) => sum(&[
                 prod(&[4, F32, d, 2, p]),
-                prod(&[4, F32, n, 2, o.block_size as u64]),
+                prod(&[4, F32, n, 2, (o.block_size * o.blocks_per_pass) as u64]),
             ]),
         }
     }

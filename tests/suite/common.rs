@@ -105,6 +105,7 @@ pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverSect
             step0: 1.0,
             max_steps: 200,
             warm_start: true,
+            blocks_per_pass: 1,
         },
         exact: ExactOptions { max_dim: 4000 },
         adam: AdamOptions {

@@ -428,3 +428,60 @@ fn condition_command_writes_kappa_per_rank() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("condition.ranks"));
 }
+
+/// `blocks` disjoint blocks of `size` patterns drawn from P.
+fn disjoint_blocks(rng: &mut StdRng, p: usize, blocks: usize, size: usize) -> Vec<Vec<usize>> {
+    let pats = rand::seq::index::sample(rng, p, (blocks * size).min(p)).into_vec();
+    pats.chunks(size).map(<[usize]>::to_vec).collect()
+}
+
+#[test]
+fn a_multi_block_rbcd_step_reports_its_true_decrease_and_beats_each_blocks_own_exact_step() {
+    // The k step sizes minimize q exactly over the span of the k block gradients, so the
+    // decrease is at least that of the exact line search along any one of them (the same
+    // step with that block alone), and it is the decrease q actually makes.
+    let prob = fixture::<F64>("opt_medium");
+    let rho = 0.05;
+    let b = random_block(&prob);
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut state = BlockState::new(&prob, rho, b.clone(), random_block(&prob));
+    let start = state.objective();
+    let scale = start.abs().max(1.0);
+    for step in 0..40 {
+        let blocks = disjoint_blocks(&mut rng, prob.p, 3, 2);
+        let u = state.u().clone();
+        let best_single = blocks
+            .iter()
+            .map(|block| {
+                let mut alone = BlockState::new(&prob, rho, b.clone(), u.clone());
+                let before = alone.objective();
+                let claimed = alone.step_blocks(std::slice::from_ref(block));
+                assert!((before - alone.objective() - claimed).abs() <= 1e-8 * scale);
+                claimed
+            })
+            .fold(0.0, f64::max);
+        let before = state.objective();
+        let claimed = state.step_blocks(&blocks);
+        let actual = before - state.objective();
+        assert!(
+            (actual - claimed).abs() <= 1e-8 * scale,
+            "step {step}: claimed decrease {claimed}, actual {actual}"
+        );
+        assert!(
+            claimed >= best_single * (1.0 - 1e-9),
+            "step {step}: {claimed} below a single block's exact step {best_single}"
+        );
+    }
+    assert!(state.objective() < start);
+}
+
+#[test]
+fn rbcd_with_several_blocks_per_pass_reaches_the_optimum() {
+    let mut cfg = solver_config(SolverKind::Rbcd, 0.1, 3000);
+    cfg.rbcd.threshold = 1e-8;
+    cfg.rbcd.max_steps = 100;
+    cfg.rbcd.block_size = 2;
+    cfg.rbcd.blocks_per_pass = 2;
+    let rel = gap_to_optimum::<Cpu>(&cfg, 7, &Default::default());
+    assert!(rel < 1e-4, "rbcd, 2 blocks per pass: relative gap {rel:e}");
+}

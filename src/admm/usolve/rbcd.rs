@@ -36,6 +36,18 @@ pub struct RbcdOptions {
     pub max_steps: usize,
     /// Resume the previous u-step's state (else start each u-step from zero).
     pub warm_start: bool,
+    /// Blocks stepped together per pass over X. A step is bound by reading X twice, and a
+    /// product with 16 columns costs about what one with 3 costs, so k disjoint blocks share
+    /// one pass: each gets its own step size, the k sizes chosen together by minimizing the
+    /// quadratic exactly over their span (a k-dimensional line search). 1 is the paper's
+    /// algorithm, with its backtracking line search. Left out of the serialized options
+    /// (so of run ids) at 1, so that older manifests keep their run ids.
+    #[serde(skip_serializing_if = "is_one")]
+    pub blocks_per_pass: usize,
+}
+
+fn is_one(k: &usize) -> bool {
+    *k == 1
 }
 
 impl Default for RbcdOptions {
@@ -47,6 +59,7 @@ impl Default for RbcdOptions {
             step0: 1.0,
             max_steps: 20,
             warm_start: true,
+            blocks_per_pass: 1,
         }
     }
 }
@@ -68,6 +81,9 @@ impl RbcdOptions {
         }
         if self.max_steps == 0 {
             return Err(("max_steps", "must be at least 1".into()));
+        }
+        if self.blocks_per_pass == 0 {
+            return Err(("blocks_per_pass", "must be at least 1".into()));
         }
         Ok(())
     }
@@ -234,6 +250,170 @@ impl<'a, B: Backend> BlockState<'a, B> {
     }
 }
 
+impl<B: Backend> BlockState<'_, B> {
+    /// One step on k disjoint blocks that shares both passes over X: with G = [g_1 .. g_k]
+    /// the k block gradients at the current u, it moves u <- u - sum_j t_j g_j with t the
+    /// exact minimizer of the quadratic over that span,
+    ///   t = H^{-1} a,  a_j = ||g_j||^2,  H_jl = g_j^T A g_l = (F g_j).(F g_l) / rho
+    ///                                              + [j = l] g_j^T (I + K) g_j
+    /// (disjoint blocks own disjoint columns, and I + K acts column by column, so only F
+    /// couples them). The decrease is a^T t / 2 >= each block's own exact step, so it is a
+    /// descent step whatever the coupling. `blocks` must be disjoint, each pattern < P.
+    /// Returns the decrease of q.
+    pub fn step_blocks(&mut self, blocks: &[Vec<usize>]) -> f64 {
+        let (prob, rho) = (self.prob, self.rho);
+        let (d, p, n) = (prob.d, prob.p, prob.n);
+        let pats: Vec<usize> = blocks.iter().flatten().copied().collect();
+        let (k, m) = (blocks.len(), pats.len());
+        let cols: Vec<i64> = pats
+            .iter()
+            .map(|&i| i as i64)
+            .chain(pats.iter().map(|&i| (p + i) as i64))
+            .collect();
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * m]), &prob.device);
+        let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, m));
+        let ft = prob
+            .xt
+            .clone()
+            .matmul(mask_b.clone() * self.yhat.clone())
+            .div_scalar(rho);
+        let g = self.c.clone().select(1, idx.clone()) + Tensor::cat(vec![ft.clone(), ft.neg()], 1);
+        let g_diff = g.clone().slice([0..d, 0..m]) - g.clone().slice([0..d, m..2 * m]);
+        // Column j of fg is F g_j: the masked X g columns summed over block j's patterns.
+        let owner = block_indicator::<B>(blocks, &prob.device);
+        let fg = (prob.x.clone().matmul(g_diff) * mask_b).matmul(owner.clone()); // n x k
+        let ikg = g.clone() + prob.k.clone().matmul(g.clone());
+        let per_col = Tensor::cat(
+            vec![
+                (g.clone() * g.clone()).sum_dim(0),
+                (g.clone() * ikg.clone()).sum_dim(0),
+            ],
+            1,
+        )
+        .reshape([4 * m]);
+        let gram = fg.clone().transpose().matmul(fg.clone()).reshape([k * k]);
+        let host = to_host(Tensor::cat(vec![per_col, gram], 0));
+        let (gg, gikg, ff) = (&host[..2 * m], &host[2 * m..4 * m], &host[4 * m..]);
+        let mut a = vec![0.0; k];
+        let mut h = vec![0.0; k * k];
+        let mut col = 0;
+        for (j, block) in blocks.iter().enumerate() {
+            for _ in 0..block.len() {
+                // v-column col and w-column m + col both belong to block j.
+                a[j] += gg[col] + gg[m + col];
+                h[j * k + j] += gikg[col] + gikg[m + col];
+                col += 1;
+            }
+        }
+        for (hv, fv) in h.iter_mut().zip(ff) {
+            *hv += fv / rho;
+        }
+        let Some((t, decrease)) = subspace_step(&a, &h) else {
+            return 0.0;
+        };
+        // -t_j on each of block j's v- and w-columns; t itself for the n x k update of F u.
+        let t_cols: Vec<f64> = blocks
+            .iter()
+            .zip(&t)
+            .flat_map(|(block, &tj)| std::iter::repeat_n(-tj, block.len()))
+            .collect();
+        let t_cols =
+            Tensor::<B, 1>::from_data(TensorData::new(t_cols, [m]), &prob.device).reshape([1, m]);
+        let t_both = Tensor::cat(vec![t_cols.clone(), t_cols], 1);
+        let t_blocks =
+            Tensor::<B, 1>::from_data(TensorData::new(t, [k]), &prob.device).reshape([k, 1]);
+        let add = IndexingUpdateOp::Add;
+        self.u = self
+            .u
+            .clone()
+            .select_assign(1, idx.clone(), g * t_both.clone(), add);
+        self.c = self.c.clone().select_assign(1, idx, ikg * t_both, add);
+        self.yhat = self.yhat.clone() - fg.matmul(t_blocks);
+        debug_assert_eq!(self.yhat.dims(), [n, 1]);
+        decrease
+    }
+}
+
+/// The m x k matrix whose column j is 1 on block j's rows (patterns in the order of
+/// `blocks` flattened): a product with it sums each block's columns.
+fn block_indicator<B: Backend>(blocks: &[Vec<usize>], device: &B::Device) -> Tensor<B, 2> {
+    let (k, m) = (blocks.len(), blocks.iter().map(Vec::len).sum::<usize>());
+    let mut ind = vec![0f32; m * k];
+    let mut row = 0;
+    for (j, block) in blocks.iter().enumerate() {
+        for _ in 0..block.len() {
+            ind[row * k + j] = 1.0;
+            row += 1;
+        }
+    }
+    Tensor::from_data(TensorData::new(ind, [m, k]), device)
+}
+
+/// Minimizes -a^T t + t^T H t / 2 over t for a k x k symmetric H (row-major). Returns t and
+/// the decrease a^T t / 2, or None when there is nothing to do. H is positive definite in
+/// exact arithmetic when the directions are independent; when rounding or dependent
+/// directions defeat the Cholesky factorization, it falls back to the average of the
+/// blocks' own exact steps (t_j = a_j / (k H_jj)), a descent step by convexity.
+fn subspace_step(a: &[f64], h: &[f64]) -> Option<(Vec<f64>, f64)> {
+    let k = a.len();
+    if a.iter().all(|&v| v == 0.0) || a.iter().chain(h).any(|v| !v.is_finite()) {
+        return None;
+    }
+    let decrease = |t: &[f64]| {
+        let quad: f64 = (0..k)
+            .map(|i| t[i] * (0..k).map(|j| h[i * k + j] * t[j]).sum::<f64>())
+            .sum();
+        a.iter().zip(t).map(|(x, y)| x * y).sum::<f64>() - 0.5 * quad
+    };
+    if let Some(t) = cholesky_solve(h, a) {
+        let dec = decrease(&t);
+        if dec > 0.0 && dec.is_finite() {
+            return Some((t, dec));
+        }
+    }
+    let t: Vec<f64> = (0..k)
+        .map(|j| {
+            let c = h[j * k + j];
+            if c > 0.0 {
+                a[j] / (k as f64 * c)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let dec = decrease(&t);
+    (dec > 0.0 && dec.is_finite()).then_some((t, dec))
+}
+
+/// Solves H t = a by Cholesky (H symmetric, k x k row-major, k small); None unless H is
+/// numerically positive definite.
+fn cholesky_solve(h: &[f64], a: &[f64]) -> Option<Vec<f64>> {
+    let k = a.len();
+    let mut l = vec![0.0; k * k];
+    for i in 0..k {
+        for j in 0..=i {
+            let s = h[i * k + j] - (0..j).map(|q| l[i * k + q] * l[j * k + q]).sum::<f64>();
+            if i == j {
+                if s.is_nan() || s <= 1e-12 * h[i * k + i].abs() {
+                    return None;
+                }
+                l[i * k + i] = s.sqrt();
+            } else {
+                l[i * k + j] = s / l[j * k + j];
+            }
+        }
+    }
+    let mut z = vec![0.0; k];
+    for i in 0..k {
+        z[i] = (a[i] - (0..i).map(|q| l[i * k + q] * z[q]).sum::<f64>()) / l[i * k + i];
+    }
+    let mut t = vec![0.0; k];
+    for i in (0..k).rev() {
+        t[i] = (z[i] - (i + 1..k).map(|q| l[q * k + i] * t[q]).sum::<f64>()) / l[i * k + i];
+    }
+    Some(t)
+}
+
 /// A finished `BlockState` between u-steps: u, F u, u + K u - b and the b it was built for.
 pub struct Carry<B: Backend> {
     u: Tensor<B, 2>,
@@ -283,6 +463,7 @@ pub struct Rbcd<B: Backend> {
     decay: f64,
     max_steps: usize,
     warm_start: bool,
+    blocks_per_pass: usize,
     line: LineSearch,
     rng: StdRng,
     /// The last u-step's state and how many u-steps in a row have resumed it.
@@ -297,6 +478,7 @@ impl<B: Backend> Rbcd<B> {
             decay: opts.decay,
             max_steps: opts.max_steps,
             warm_start: opts.warm_start,
+            blocks_per_pass: opts.blocks_per_pass,
             line: LineSearch::new(opts.step0),
             // A stream apart from the gates' and the sketch's.
             rng: StdRng::seed_from_u64(seed ^ 0x3c6e_f372_fe94_f82b),
@@ -307,6 +489,16 @@ impl<B: Backend> Rbcd<B> {
     /// A block of min(block_size, P) distinct patterns, uniformly at random.
     fn pick(&mut self, p: usize) -> Vec<usize> {
         rand::seq::index::sample(&mut self.rng, p, self.block_size.min(p)).into_vec()
+    }
+
+    /// Up to `blocks_per_pass` disjoint blocks of `block_size` patterns: min(k bs, P)
+    /// distinct patterns uniformly at random, cut in order (the last block may be short).
+    fn pick_blocks(&mut self, p: usize) -> Vec<Vec<usize>> {
+        let want = (self.block_size * self.blocks_per_pass).min(p);
+        let pats = rand::seq::index::sample(&mut self.rng, p, want).into_vec();
+        pats.chunks(self.block_size)
+            .map(<[usize]>::to_vec)
+            .collect()
     }
 }
 
@@ -337,15 +529,30 @@ impl<B: Backend> USolver<B> for Rbcd<B> {
             _ => (BlockState::new(prob, rho, b, previous.zeros_like()), 0),
         };
         let threshold = self.threshold * self.decay.powf(k as f64);
-        let mut window = Window::new(window_len(prob.p));
         let mut steps = 0;
-        while steps < self.max_steps {
-            let block = self.pick(prob.p);
-            let decrease = state.step(&block, &mut self.line);
-            steps += 1;
-            // In the u-objective's units (rho q), those of the threshold.
-            if window.push(rho * decrease) < threshold {
-                break;
+        if self.blocks_per_pass == 1 {
+            let mut window = Window::new(window_len(prob.p));
+            while steps < self.max_steps {
+                let block = self.pick(prob.p);
+                let decrease = state.step(&block, &mut self.line);
+                steps += 1;
+                // In the u-objective's units (rho q), those of the threshold.
+                if window.push(rho * decrease) < threshold {
+                    break;
+                }
+            }
+        } else {
+            // The window spans about L block steps (L / k passes), and holds each pass's
+            // decrease per block, so the threshold keeps its meaning per block step.
+            let k = self.blocks_per_pass;
+            let mut window = Window::new(window_len(prob.p).div_ceil(k));
+            while steps < self.max_steps {
+                let blocks = self.pick_blocks(prob.p);
+                let decrease = state.step_blocks(&blocks);
+                steps += blocks.len();
+                if window.push(rho * decrease / blocks.len() as f64) < threshold {
+                    break;
+                }
             }
         }
         let u = state.u().clone();
