@@ -202,26 +202,44 @@ impl<'a, B: Backend> BlockState<'a, B> {
         0.5 * scalar(self.u.clone() * au) - scalar(self.b.clone() * self.u.clone())
     }
 
-    /// One gradient step on the block of `patterns` (distinct, each < P) with backtracking.
-    /// Returns the decrease of q (0 when the line search found nothing to do).
-    pub fn step(&mut self, patterns: &[usize], line: &mut LineSearch) -> f64 {
-        let (prob, rho) = (self.prob, self.rho);
-        let (d, p, bs) = (prob.d, prob.p, patterns.len());
+    /// The gradient of q on the v- and w-columns of `patterns` (distinct, each < P): one pass
+    /// over X, [F^T yhat]_J / rho = [X^T (M_J .* yhat), -X^T (M_J .* yhat)] / rho, plus the
+    /// gathered c. Shared by the single-block and the multi-block step.
+    fn gradient(&self, patterns: &[usize]) -> BlockGradient<B> {
+        let prob = self.prob;
+        let (d, p, m) = (prob.d, prob.p, patterns.len());
         let cols: Vec<i64> = patterns
             .iter()
             .map(|&i| i as i64)
             .chain(patterns.iter().map(|&i| (p + i) as i64))
             .collect();
-        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * bs]), &prob.device);
-        let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, bs));
-        // [F^T yhat]_J / rho = [X^T (M_J .* yhat), -X^T (M_J .* yhat)] / rho.
+        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * m]), &prob.device);
+        let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, m));
         let ft = prob
             .xt
             .clone()
             .matmul(mask_b.clone() * self.yhat.clone())
-            .div_scalar(rho);
+            .div_scalar(self.rho);
         let g = self.c.clone().select(1, idx.clone()) + Tensor::cat(vec![ft.clone(), ft.neg()], 1);
-        let g_diff = g.clone().slice([0..d, 0..bs]) - g.clone().slice([0..d, bs..2 * bs]);
+        let g_diff = g.clone().slice([0..d, 0..m]) - g.clone().slice([0..d, m..2 * m]);
+        BlockGradient {
+            idx,
+            mask_b,
+            g,
+            g_diff,
+        }
+    }
+
+    /// One gradient step on the block of `patterns` (distinct, each < P) with backtracking.
+    /// Returns the decrease of q (0 when the line search found nothing to do).
+    pub fn step(&mut self, patterns: &[usize], line: &mut LineSearch) -> f64 {
+        let (prob, rho) = (self.prob, self.rho);
+        let BlockGradient {
+            idx,
+            mask_b,
+            g,
+            g_diff,
+        } = self.gradient(patterns);
         let fg = (prob.x.clone().matmul(g_diff) * mask_b).sum_dim(1); // F g_J, n x 1
         let ikg = g.clone() + prob.k.clone().matmul(g.clone()); // (I + K) g_J on the block
         let sums = to_host(Tensor::cat(
@@ -262,26 +280,17 @@ impl<B: Backend> BlockState<'_, B> {
     /// Returns the decrease of q.
     pub fn step_blocks(&mut self, blocks: &[Vec<usize>]) -> f64 {
         let (prob, rho) = (self.prob, self.rho);
-        let (d, p, n) = (prob.d, prob.p, prob.n);
         let pats: Vec<usize> = blocks.iter().flatten().copied().collect();
         let (k, m) = (blocks.len(), pats.len());
-        let cols: Vec<i64> = pats
-            .iter()
-            .map(|&i| i as i64)
-            .chain(pats.iter().map(|&i| (p + i) as i64))
-            .collect();
-        let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * m]), &prob.device);
-        let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, m));
-        let ft = prob
-            .xt
-            .clone()
-            .matmul(mask_b.clone() * self.yhat.clone())
-            .div_scalar(rho);
-        let g = self.c.clone().select(1, idx.clone()) + Tensor::cat(vec![ft.clone(), ft.neg()], 1);
-        let g_diff = g.clone().slice([0..d, 0..m]) - g.clone().slice([0..d, m..2 * m]);
+        let BlockGradient {
+            idx,
+            mask_b,
+            g,
+            g_diff,
+        } = self.gradient(&pats);
         // Column j of fg is F g_j: the masked X g columns summed over block j's patterns.
         let owner = block_indicator::<B>(blocks, &prob.device);
-        let fg = (prob.x.clone().matmul(g_diff) * mask_b).matmul(owner.clone()); // n x k
+        let fg = (prob.x.clone().matmul(g_diff) * mask_b).matmul(owner); // n x k
         let ikg = g.clone() + prob.k.clone().matmul(g.clone());
         let per_col = Tensor::cat(
             vec![
@@ -329,7 +338,6 @@ impl<B: Backend> BlockState<'_, B> {
             .select_assign(1, idx.clone(), g * t_both.clone(), add);
         self.c = self.c.clone().select_assign(1, idx, ikg * t_both, add);
         self.yhat = self.yhat.clone() - fg.matmul(t_blocks);
-        debug_assert_eq!(self.yhat.dims(), [n, 1]);
         decrease
     }
 }
@@ -412,6 +420,15 @@ fn cholesky_solve(h: &[f64], a: &[f64]) -> Option<Vec<f64>> {
         t[i] = (z[i] - (i + 1..k).map(|q| l[q * k + i] * t[q]).sum::<f64>()) / l[i * k + i];
     }
     Some(t)
+}
+
+/// A block's gradient as both steps use it: the column indices (v-columns, then w-columns),
+/// the block's masks (n x m), the gradient g (d x 2m) and g_v - g_w (d x m).
+struct BlockGradient<B: Backend> {
+    idx: Tensor<B, 1, Int>,
+    mask_b: Tensor<B, 2>,
+    g: Tensor<B, 2>,
+    g_diff: Tensor<B, 2>,
 }
 
 /// A finished `BlockState` between u-steps: u, F u, u + K u - b and the b it was built for.
