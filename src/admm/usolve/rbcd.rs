@@ -503,13 +503,9 @@ impl<B: Backend> Rbcd<B> {
         }
     }
 
-    /// A block of min(block_size, P) distinct patterns, uniformly at random.
-    fn pick(&mut self, p: usize) -> Vec<usize> {
-        rand::seq::index::sample(&mut self.rng, p, self.block_size.min(p)).into_vec()
-    }
-
     /// Up to `blocks_per_pass` disjoint blocks of `block_size` patterns: min(k bs, P)
     /// distinct patterns uniformly at random, cut in order (the last block may be short).
+    /// With k = 1 it draws exactly what one block of min(bs, P) patterns always drew.
     fn pick_blocks(&mut self, p: usize) -> Vec<Vec<usize>> {
         let want = (self.block_size * self.blocks_per_pass).min(p);
         let pats = rand::seq::index::sample(&mut self.rng, p, want).into_vec();
@@ -546,30 +542,22 @@ impl<B: Backend> USolver<B> for Rbcd<B> {
             _ => (BlockState::new(prob, rho, b, previous.zeros_like()), 0),
         };
         let threshold = self.threshold * self.decay.powf(k as f64);
+        // The window spans about L block steps (L / k passes) and holds each pass's decrease
+        // per block, so the threshold keeps its meaning per block step; with k = 1 this is
+        // the paper's loop exactly.
+        let per_pass = self.blocks_per_pass;
+        let mut window = Window::new(window_len(prob.p).div_ceil(per_pass));
         let mut steps = 0;
-        if self.blocks_per_pass == 1 {
-            let mut window = Window::new(window_len(prob.p));
-            while steps < self.max_steps {
-                let block = self.pick(prob.p);
-                let decrease = state.step(&block, &mut self.line);
-                steps += 1;
-                // In the u-objective's units (rho q), those of the threshold.
-                if window.push(rho * decrease) < threshold {
-                    break;
-                }
-            }
-        } else {
-            // The window spans about L block steps (L / k passes), and holds each pass's
-            // decrease per block, so the threshold keeps its meaning per block step.
-            let k = self.blocks_per_pass;
-            let mut window = Window::new(window_len(prob.p).div_ceil(k));
-            while steps < self.max_steps {
-                let blocks = self.pick_blocks(prob.p);
-                let decrease = state.step_blocks(&blocks);
-                steps += blocks.len();
-                if window.push(rho * decrease / blocks.len() as f64) < threshold {
-                    break;
-                }
+        while steps < self.max_steps {
+            let blocks = self.pick_blocks(prob.p);
+            let decrease = match blocks.as_slice() {
+                [block] if per_pass == 1 => state.step(block, &mut self.line),
+                _ => state.step_blocks(&blocks),
+            };
+            steps += blocks.len();
+            // In the u-objective's units (rho q), those of the threshold.
+            if window.push(rho * decrease / blocks.len() as f64) < threshold {
+                break;
             }
         }
         let u = state.u().clone();
