@@ -54,6 +54,7 @@ fn data(n: usize, scale: f64, seed: u64) -> Dataset {
         n_test: 0,
         x_test: vec![],
         y_test: vec![],
+        classes: 2,
     }
 }
 

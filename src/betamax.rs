@@ -35,7 +35,11 @@ const REL_TOL: f64 = 1e-7;
 
 /// beta_max of `prob` by at most `max_iters` FISTA iterations (see the module doc).
 pub fn beta_max<B: Backend>(prob: &Problem<B>, max_iters: usize) -> BetaMax {
-    let c = prob.ft(&prob.y);
+    // The loss's negative gradient at zero predictions: y for the squared loss.
+    let c = match prob.loss {
+        crate::loss::Loss::Squared => prob.ft(&prob.y),
+        loss => prob.ft(&loss.gradient(prob.y.zeros_like(), &prob.y).neg()),
+    };
     let unconstrained = max_block_norm(&c);
     let step = 1.0 / lipschitz(prob);
     let mut mu = prob.zeros_s();

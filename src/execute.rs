@@ -363,7 +363,12 @@ impl BackendTask for SolveTask<'_> {
         let rules = &cfg.solver.stop;
         match cfg.solver.method.engine() {
             Engine::Adam(opts) => {
-                let adam = AdamConfig::new(&opts, &cfg.problem, cfg.seed);
+                let outputs = cfg
+                    .problem
+                    .loss
+                    .outputs(self.data.classes)
+                    .map_err(|e| format!("problem.loss = {}: {e}", cfg.problem.loss.name()))?;
+                let adam = AdamConfig::new(&opts, &cfg.problem, outputs, cfg.seed);
                 let out =
                     mlp::train::<Autodiff<B>>(self.data, &adam, rules, &device, self.observer)
                         .map_err(|e| e.to_string())?;
@@ -388,7 +393,12 @@ impl BackendTask for SolveTask<'_> {
                 let out = admm::solve(&prob, &opts, rules, usolver.as_mut(), self.observer)
                     .map_err(|e| e.to_string())?;
                 Ok(Solved {
-                    network: Some(Network::from_convex(&out.v, cfg.problem.bias)),
+                    network: Some(Network::from_convex(
+                        &out.v,
+                        prob.c,
+                        prob.loss,
+                        cfg.problem.bias,
+                    )),
                     stop: out.stop,
                     times: out.times,
                     reached: out.reached,

@@ -20,6 +20,7 @@ pub mod conditioning;
 pub mod data;
 pub mod execute;
 pub mod executor;
+pub mod loss;
 pub mod manifest;
 pub mod memory;
 pub mod metrics;

@@ -1,19 +1,20 @@
 //! Per-iteration quality metrics of the group variable v (the sparse iterate that the recovered
-//! network is built from). Losses are per example: 1/(2n) ||yhat - y||^2; the objective uses
-//! the sum, as in the convex program.
+//! network is built from). Losses are per example (the problem's loss divided by n; for the
+//! squared loss 1/(2n) ||yhat - y||^2); the objective uses the sum, as in the convex program.
 
-use crate::problem::{relu_net_from_xu, scalar, Problem};
+use crate::loss::Loss;
+use crate::problem::{scalar, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
 /// Quality of one iterate.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Metrics {
-    /// 1/2 ||F v - y||^2 + beta * sum_j ||v_j||.
+    /// loss(F v) + beta * sum_j ||v_j|| (for the squared loss 1/2 ||F v - y||^2 + ...).
     pub objective: f64,
-    /// 1/(2n) ||F v - y||^2: the convex (gated) model on the training set.
+    /// loss(F v) / n: the convex (gated) model on the training set.
     pub train_loss: f64,
-    /// Accuracy of sign(F v).
+    /// Accuracy of F v: sign for one output, argmax for several.
     pub train_acc: f64,
     /// Accuracy of the recovered ReLU network on the training set.
     pub train_acc_net: f64,
@@ -21,7 +22,7 @@ pub struct Metrics {
     /// code and the paper report as train accuracy (NaN for Adam). Like-for-like only; the
     /// model is v.
     pub train_acc_u: f64,
-    /// 1/(2 n_test) ||f(X_test) - y_test||^2 of the recovered ReLU network (NaN without a test set).
+    /// loss / n_test of the recovered ReLU network on the test set (NaN without a test set).
     pub test_loss: f64,
     pub test_acc: f64,
     /// max over all cone constraints of max(0, -(2 D_i - I) X v_i).
@@ -32,11 +33,23 @@ pub struct Metrics {
 
 /// Squared loss (per example, halved) and accuracy of predictions `pred` for labels `y`.
 pub fn loss_acc<B: Backend>(pred: Tensor<B, 2>, y: &Tensor<B, 2>) -> (f64, f64) {
-    let n = pred.dims()[0].max(1) as f64;
-    let r = pred.clone() - y.clone();
-    let loss = scalar(r.clone() * r) / (2.0 * n);
-    let correct = scalar((pred * y.clone()).greater_elem(0.0).float());
-    (loss, correct / n)
+    loss_acc_of(Loss::Squared, pred, y)
+}
+
+/// `loss`'s value per example and the accuracy of predictions `pred` (n x C) for targets `y`.
+/// The squared loss keeps the operations it always had (1 / (2n) ||r||^2, sign agreement for
+/// one output), so its records are unchanged.
+pub fn loss_acc_of<B: Backend>(loss: Loss, pred: Tensor<B, 2>, y: &Tensor<B, 2>) -> (f64, f64) {
+    let [rows, outputs] = pred.dims();
+    let n = rows.max(1) as f64;
+    if loss == Loss::Squared && outputs == 1 {
+        let r = pred.clone() - y.clone();
+        let value = scalar(r.clone() * r) / (2.0 * n);
+        let correct = scalar((pred * y.clone()).greater_elem(0.0).float());
+        return (value, correct / n);
+    }
+    let value = loss.value(pred.clone(), y) / n;
+    (value, Loss::accuracy(pred, y))
 }
 
 /// Accuracy of sign(F u) on the training set (`Metrics::train_acc_u`), from G u, which the
@@ -44,15 +57,15 @@ pub fn loss_acc<B: Backend>(pred: Tensor<B, 2>, y: &Tensor<B, 2>) -> (f64, f64) 
 /// X u = [S, S] .* G u exactly and no product with X is needed.
 pub fn train_acc_of_gu<B: Backend>(prob: &Problem<B>, gu: &Tensor<B, 2>) -> f64 {
     let fu = prob.f_from_xu(&(prob.sign2.clone() * gu.clone()));
-    loss_acc(fu, &prob.y).1
+    loss_acc_of(prob.loss, fu, &prob.y).1
 }
 
-/// Evaluates v (a d x 2P block matrix) on the training and test sets.
+/// Evaluates v (a d x 2PC block matrix) on the training and test sets.
 pub fn evaluate<B: Backend>(prob: &Problem<B>, v: &Tensor<B, 2>) -> Metrics {
     let xv = prob.x.clone().matmul(v.clone());
     let fv = prob.f_from_xu(&xv);
-    let (train_loss, train_acc) = loss_acc(fv, &prob.y);
-    let (_, train_acc_net) = loss_acc(relu_net_from_xu(xv.clone(), prob.p), &prob.y);
+    let (train_loss, train_acc) = loss_acc_of(prob.loss, fv, &prob.y);
+    let (_, train_acc_net) = loss_acc_of(prob.loss, prob.relu_net(xv.clone()), &prob.y);
     let norms = (v.clone() * v.clone()).sum_dim(0).sqrt();
     let penalty = prob.beta * scalar(norms.clone());
     let active = scalar(norms.greater_elem(0.0).float()) as usize;
@@ -60,7 +73,7 @@ pub fn evaluate<B: Backend>(prob: &Problem<B>, v: &Tensor<B, 2>) -> Metrics {
     let cone_violation = scalar(violation).max(0.0);
     let (test_loss, test_acc) = if prob.n_test > 0 {
         let xtv = prob.x_test.clone().matmul(v.clone());
-        loss_acc(relu_net_from_xu(xtv, prob.p), &prob.y_test)
+        loss_acc_of(prob.loss, prob.relu_net(xtv), &prob.y_test)
     } else {
         (f64::NAN, f64::NAN)
     };

@@ -7,13 +7,15 @@
 //! bias is part of W1 and of its weight decay: then the objective below *is* the convex
 //! objective at the equivalent convex weights (method.md sec. 1), which the tests check.
 //!
-//! eq. (2): J(W1, w2) = 1/2 ||f(X) - y||^2 + beta/2 (||W1||_F^2 + ||w2||^2).
+//! eq. (2): J(W1, w2) = 1/2 ||f(X) - y||^2 + beta/2 (||W1||_F^2 + ||w2||^2), with the
+//! squared loss replaced by the problem's loss (`problem.loss`) and w2: m x C for C outputs.
 
 use crate::data::Dataset;
 use crate::executor::{
     self, InnerStats, IterRecord, Iterate, Observer, Step, Stop, StopRules, Times,
 };
-use crate::metrics::{loss_acc, Metrics};
+use crate::loss::{targets, Loss};
+use crate::metrics::{loss_acc_of, Metrics};
 use crate::network::Network;
 use crate::problem::{scalar, tensor2, with_bias, ProblemConfig};
 use burn::module::{AutodiffModule, Module, Param};
@@ -38,7 +40,7 @@ pub struct AdamOptions {
     pub beta2: f64,
     /// Mini-batch size.
     pub batch_size: usize,
-    /// Hidden neurons; 2P, the convex model's neuron budget, when absent.
+    /// Hidden neurons; 2PC, the convex model's neuron budget, when absent.
     pub width: Option<usize>,
 }
 
@@ -78,8 +80,10 @@ impl AdamOptions {
 /// Everything one Adam run needs besides the data and the stop rules.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdamConfig {
-    /// Hidden neurons m (2P by default, the convex model's neuron budget).
+    /// Hidden neurons m (2PC by default, the convex model's neuron budget).
     pub width: usize,
+    /// The training loss (the problem's).
+    pub loss: Loss,
     /// Weight decay of eq. (2), the same beta as the convex problem's.
     pub beta: f64,
     pub lr: f64,
@@ -93,10 +97,12 @@ pub struct AdamConfig {
 }
 
 impl AdamConfig {
-    /// Adam's options with the problem's beta, bias and P (the width defaults to 2P).
-    pub fn new(opts: &AdamOptions, problem: &ProblemConfig, seed: u64) -> Self {
+    /// Adam's options with the problem's beta, bias, loss and P (the width defaults to 2PC,
+    /// C the outputs the loss gives the data's classes).
+    pub fn new(opts: &AdamOptions, problem: &ProblemConfig, outputs: usize, seed: u64) -> Self {
         AdamConfig {
-            width: opts.width.unwrap_or(2 * problem.patterns),
+            width: opts.width.unwrap_or(2 * problem.patterns * outputs),
+            loss: problem.loss,
             beta: problem.beta,
             lr: opts.lr,
             beta1: opts.beta1,
@@ -134,17 +140,18 @@ pub struct MlpOutcome {
 pub struct Mlp<B: Backend> {
     /// W1, d_in x m: column j is neuron j's first-layer weight.
     pub hidden: Linear<B>,
-    /// w2, m x 1.
+    /// w2, m x C.
     pub output: Linear<B>,
 }
 
 impl<B: Backend> Mlp<B> {
-    /// The network with the given weights (W1: d_in x m, w2: m x 1), e.g. to test at a point.
+    /// The network with the given weights (W1: d_in x m, w2: m x C), e.g. to test at a point.
     pub fn from_weights(w1: Tensor<B, 2>, w2: Tensor<B, 2>) -> Self {
         let [d_in, m] = w1.dims();
+        let outputs = w2.dims()[1];
         let device = w1.device();
         let mut hidden = LinearConfig::new(d_in, m).with_bias(false).init(&device);
-        let mut output = LinearConfig::new(m, 1).with_bias(false).init(&device);
+        let mut output = LinearConfig::new(m, outputs).with_bias(false).init(&device);
         hidden.weight = Param::from_tensor(w1);
         output.weight = Param::from_tensor(w2);
         Mlp { hidden, output }
@@ -153,16 +160,22 @@ impl<B: Backend> Mlp<B> {
     /// Seeded init, drawn on the host so that it is identical on every backend and immune to
     /// other users of the backend's global RNG: U(-k, k) with k = 1/sqrt(fan_in), the
     /// distribution of burn's (and PyTorch's) default `Linear` init.
-    pub fn init(d_in: usize, width: usize, rng: &mut StdRng, device: &B::Device) -> Self {
+    pub fn init(
+        d_in: usize,
+        width: usize,
+        outputs: usize,
+        rng: &mut StdRng,
+        device: &B::Device,
+    ) -> Self {
         let w1 = uniform_host(rng, d_in * width, d_in);
-        let w2 = uniform_host(rng, width, width);
+        let w2 = uniform_host(rng, width * outputs, width);
         Self::from_weights(
             tensor2::<B>(&w1, d_in, width, device),
-            tensor2::<B>(&w2, width, 1, device),
+            tensor2::<B>(&w2, width, outputs, device),
         )
     }
 
-    /// Predictions f(X), n x 1.
+    /// Predictions f(X), n x C.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let act = burn::tensor::activation::relu(self.hidden.forward(x));
         self.output.forward(act)
@@ -181,18 +194,28 @@ fn uniform_host(rng: &mut StdRng, n: usize, fan_in: usize) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-k..k) as f32).collect()
 }
 
-/// eq. (2) on the full set: 1/2 ||f(X) - y||^2 + beta/2 (||W1||_F^2 + ||w2||^2).
+/// eq. (2) on the full set: loss(f(X), y) + beta/2 (||W1||_F^2 + ||w2||^2) (for the squared
+/// loss 1/2 ||f(X) - y||^2 + ...).
 pub fn objective<B: Backend>(
     model: &Mlp<B>,
     x: Tensor<B, 2>,
     y: Tensor<B, 2>,
+    loss: Loss,
     beta: f64,
 ) -> Tensor<B, 1> {
-    let r = model.forward(x) - y;
-    (r.clone() * r).sum().mul_scalar(0.5) + model.weight_norm_sq().mul_scalar(beta / 2.0)
+    let fx = model.forward(x);
+    let data = match loss {
+        Loss::Squared => {
+            let r = fx - y;
+            (r.clone() * r).sum().mul_scalar(0.5)
+        }
+        _ => loss.sum(fx, &y),
+    };
+    data + model.weight_norm_sq().mul_scalar(beta / 2.0)
 }
 
-/// The mini-batch loss that Adam descends: 1/(2b) ||f(X_B) - y_B||^2 + beta/(2n) (...).
+/// The mini-batch loss that Adam descends: loss(f(X_B), y_B) / b + beta/(2n) (...) (for the
+/// squared loss 1/(2b) ||f(X_B) - y_B||^2 + ...).
 ///
 /// Its expectation over a uniformly drawn batch is J/n, so every step (the short last batch
 /// included) follows an unbiased estimate of the full eq. (2) gradient, at the scale of a mean
@@ -201,19 +224,28 @@ pub fn batch_loss<B: Backend>(
     model: &Mlp<B>,
     xb: Tensor<B, 2>,
     yb: Tensor<B, 2>,
+    loss: Loss,
     beta: f64,
     n: usize,
 ) -> Tensor<B, 1> {
     let b = xb.dims()[0].max(1) as f64;
-    let r = model.forward(xb) - yb;
-    (r.clone() * r).sum().div_scalar(2.0 * b)
-        + model.weight_norm_sq().mul_scalar(beta / (2.0 * n as f64))
+    let fx = model.forward(xb);
+    let data = match loss {
+        Loss::Squared => {
+            let r = fx - yb;
+            (r.clone() * r).sum().div_scalar(2.0 * b)
+        }
+        _ => loss.sum(fx, &yb).div_scalar(b),
+    };
+    data + model.weight_norm_sq().mul_scalar(beta / (2.0 * n as f64))
 }
 
 /// The data on the device, bias column included. Kept on the inner (non-autodiff) backend:
 /// evaluation uses it directly and training lifts only each mini-batch into the graph.
 pub struct Inputs<B: Backend> {
     pub n: usize,
+    /// Outputs C; `y` and `y_test` hold the targets (n x C, `loss::targets`).
+    pub outputs: usize,
     /// Input width of the network (d, plus 1 with the bias column).
     pub d_in: usize,
     pub x: Tensor<B, 2>,
@@ -224,7 +256,7 @@ pub struct Inputs<B: Backend> {
 }
 
 impl<B: Backend> Inputs<B> {
-    pub fn new(data: &Dataset, bias: bool, device: &B::Device) -> Self {
+    pub fn new(data: &Dataset, bias: bool, outputs: usize, device: &B::Device) -> Self {
         let add = |x: &[f32], n| {
             if bias {
                 with_bias(x, n, data.d)
@@ -233,14 +265,16 @@ impl<B: Backend> Inputs<B> {
             }
         };
         let d_in = data.d + usize::from(bias);
+        let t = |y: &[f32], n| tensor2::<B>(&targets(y, outputs), n, outputs, device);
         Inputs {
             n: data.n,
+            outputs,
             d_in,
             x: tensor2::<B>(&add(&data.x, data.n), data.n, d_in, device),
-            y: tensor2::<B>(&data.y, data.n, 1, device),
+            y: t(&data.y, data.n),
             n_test: data.n_test,
             x_test: tensor2::<B>(&add(&data.x_test, data.n_test), data.n_test, d_in, device),
-            y_test: tensor2::<B>(&data.y_test, data.n_test, 1, device),
+            y_test: t(&data.y_test, data.n_test),
         }
     }
 }
@@ -258,11 +292,11 @@ pub fn train<B: AutodiffBackend>(
     device: &B::Device,
     observer: &mut dyn Observer,
 ) -> Result<MlpOutcome, MlpError> {
-    validate(data, cfg)?;
+    let outputs = validate(data, cfg)?;
     let start = Instant::now();
     let mut rng = StdRng::seed_from_u64(cfg.seed);
-    let inputs = Inputs::<B::InnerBackend>::new(data, cfg.bias, device);
-    let model = Mlp::<B>::init(inputs.d_in, cfg.width, &mut rng, device);
+    let inputs = Inputs::<B::InnerBackend>::new(data, cfg.bias, outputs, device);
+    let model = Mlp::<B>::init(inputs.d_in, cfg.width, outputs, &mut rng, device);
     let optim = burn::optim::AdamConfig::new()
         .with_beta_1(cfg.beta1 as f32)
         .with_beta_2(cfg.beta2 as f32)
@@ -285,7 +319,7 @@ pub fn train<B: AutodiffBackend>(
     let network = run
         .model
         .as_ref()
-        .map(|m| Network::from_mlp(&m.valid(), cfg.bias));
+        .map(|m| Network::from_mlp(&m.valid(), cfg.loss, cfg.bias));
     Ok(MlpOutcome {
         stop: out.stop,
         epochs: out.iterations,
@@ -329,7 +363,7 @@ impl<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>> Iterate for AdamRun<'_, B, O> 
         );
         let _ = B::sync(&self.inputs.x.device());
         self.times.u += t.elapsed().as_secs_f64();
-        let metrics = evaluate(&model.valid(), &self.inputs, self.cfg.beta);
+        let metrics = evaluate(&model.valid(), &self.inputs, self.cfg.loss, self.cfg.beta);
         self.model = Some(model);
         let wall = self.start.elapsed().as_secs_f64();
         Ok(Step {
@@ -368,8 +402,9 @@ fn epoch_record(
     }
 }
 
-/// Rejects what would train nothing or divide by zero, naming the field.
-fn validate(data: &Dataset, cfg: &AdamConfig) -> Result<(), MlpError> {
+/// Rejects what would train nothing or divide by zero, naming the field; returns the number
+/// of outputs the loss gives the data's classes.
+fn validate(data: &Dataset, cfg: &AdamConfig) -> Result<usize, MlpError> {
     let bad = |msg: &str| Err(MlpError::Config(msg.into()));
     if cfg.width == 0 {
         return bad("width must be at least 1");
@@ -386,7 +421,9 @@ fn validate(data: &Dataset, cfg: &AdamConfig) -> Result<(), MlpError> {
     if !(0.0..1.0).contains(&cfg.beta1) || !(0.0..1.0).contains(&cfg.beta2) {
         return bad("beta1 and beta2 must lie in [0, 1)");
     }
-    Ok(())
+    cfg.loss
+        .outputs(data.classes)
+        .map_err(|e| MlpError::Config(format!("problem.loss = {}: {e}", cfg.loss.name())))
 }
 
 /// One pass over a fresh seeded shuffle of the training set; returns the model and the
@@ -411,7 +448,7 @@ fn run_epoch<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
         let idx = perm.clone().slice(lo..(lo + cfg.batch_size).min(n));
         let xb = Tensor::from_inner(inputs.x.clone().select(0, idx.clone()));
         let yb = Tensor::from_inner(inputs.y.clone().select(0, idx));
-        let loss = batch_loss(&model, xb, yb, cfg.beta, n);
+        let loss = batch_loss(&model, xb, yb, cfg.loss, cfg.beta, n);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optim.step(cfg.lr, model, grads);
         steps += 1;
@@ -420,10 +457,10 @@ fn run_epoch<B: AutodiffBackend, O: Optimizer<Mlp<B>, B>>(
 }
 
 /// Full-batch metrics of the network, in the conventions of `crate::metrics`.
-pub fn evaluate<B: Backend>(model: &Mlp<B>, inputs: &Inputs<B>, beta: f64) -> Metrics {
-    let (train_loss, train_acc) = loss_acc(model.forward(inputs.x.clone()), &inputs.y);
+pub fn evaluate<B: Backend>(model: &Mlp<B>, inputs: &Inputs<B>, loss: Loss, beta: f64) -> Metrics {
+    let (train_loss, train_acc) = loss_acc_of(loss, model.forward(inputs.x.clone()), &inputs.y);
     let (test_loss, test_acc) = if inputs.n_test > 0 {
-        loss_acc(model.forward(inputs.x_test.clone()), &inputs.y_test)
+        loss_acc_of(loss, model.forward(inputs.x_test.clone()), &inputs.y_test)
     } else {
         (f64::NAN, f64::NAN)
     };

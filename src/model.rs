@@ -13,6 +13,7 @@
 
 use crate::backend::BackendKind;
 use crate::data::{DataConfig, DataSource, Standardization};
+use crate::loss::Loss;
 use crate::manifest::PlannedRun;
 use crate::network::{Network, Readout};
 use crate::results::{write_atomically, ResultsError};
@@ -98,7 +99,12 @@ impl SavedModel {
                 vec![net.d_in, net.width],
                 f32s(&net.w1),
             ),
-            ("layer2.weight", Dtype::F32, vec![net.width], f32s(&net.w2)),
+            (
+                "layer2.weight",
+                Dtype::F32,
+                layer2_shape(net),
+                f32s(&net.w2),
+            ),
         ];
         if let Some(s) = &self.standardization {
             buffers.push((
@@ -148,6 +154,10 @@ impl SavedModel {
         if !p.is_empty() {
             m.insert("patterns".into(), p);
         }
+        // Only where it is not the default, so that binary squared-loss files keep their bytes.
+        if self.network.loss != Loss::Squared {
+            m.insert("loss".into(), self.network.loss.name().into());
+        }
         m
     }
 
@@ -196,13 +206,31 @@ impl SavedModel {
     }
 }
 
-/// Which class is -1 and which +1, in words.
+/// `layer2.weight`'s shape: [m] for one output (the format before outputs existed), [m, C].
+fn layer2_shape(net: &Network) -> Vec<usize> {
+    if net.outputs == 1 {
+        vec![net.width]
+    } else {
+        vec![net.width, net.outputs]
+    }
+}
+
+/// Which class is -1 and which +1 (or which class each output scores), in words.
 pub fn labels(data: &DataConfig) -> String {
     match data.source {
-        DataSource::Cifar10 => format!(
+        DataSource::Cifar10 if data.classes.len() == 2 => format!(
             "-1 = CIFAR-10 class {}, +1 = CIFAR-10 class {}",
             data.classes[0], data.classes[1]
         ),
+        DataSource::Cifar10 => {
+            let each: Vec<String> = data
+                .classes
+                .iter()
+                .enumerate()
+                .map(|(k, c)| format!("{k} = CIFAR-10 class {c}"))
+                .collect();
+            format!("output / label {}", each.join(", "))
+        }
         DataSource::Synthetic => "-1 / +1 = the sign of the synthetic teacher".into(),
         DataSource::Npy => "-1 / +1 as in the training labels (.npy)".into(),
     }
@@ -217,19 +245,34 @@ fn network(t: &SafeTensors, meta: &HashMap<String, String>) -> Result<Network, S
             "`layer1.weight` has shape {s1:?}, expected [d_in, m]"
         ));
     };
-    if s2 != [width] {
-        return Err(format!(
-            "`layer2.weight` has shape {s2:?}, expected [{width}]"
-        ));
-    }
+    let outputs = match s2[..] {
+        [m] if m == width => 1,
+        [m, c] if m == width && c >= 2 => c,
+        _ => {
+            return Err(format!(
+                "`layer2.weight` has shape {s2:?}, expected [{width}] or [{width}, C]"
+            ))
+        }
+    };
+    let loss = match meta.get("loss").map(String::as_str) {
+        None | Some("squared") => Loss::Squared,
+        Some("logistic") => Loss::Logistic,
+        Some("cross-entropy") => Loss::CrossEntropy,
+        Some(other) => return Err(format!("metadata `loss` is {other:?}: not a loss")),
+    };
     let bias = meta.get("bias").map(String::as_str) == Some("true");
     let readout = match meta.get("readout").map(String::as_str) {
         Some("dense") => Readout::Dense,
         Some("paired") => {
             let p = meta.get("patterns").and_then(|p| p.parse::<usize>().ok());
             match p {
-                Some(p) if 2 * p == width => Readout::Paired { p },
-                _ => return Err(format!("metadata `patterns` must be m/2 = {}", width / 2)),
+                Some(p) if 2 * p * outputs == width => Readout::Paired { p },
+                _ => {
+                    return Err(format!(
+                        "metadata `patterns` must be m/(2C) = {}",
+                        width / (2 * outputs)
+                    ))
+                }
             }
         }
         other => {
@@ -248,6 +291,8 @@ fn network(t: &SafeTensors, meta: &HashMap<String, String>) -> Result<Network, S
         width,
         w1,
         w2,
+        outputs,
+        loss,
         bias,
         readout,
     })

@@ -1,4 +1,5 @@
-//! A trained two-layer ReLU network on the host, f(x) = sum_j w2_j relu(x . W1_j), and its
+//! A trained two-layer ReLU network on the host, f(x) = sum_j w2_j relu(x . W1_j) (w2_j a row
+//! of C output weights), and its
 //! predictions on a backend. ADMM's recovered network (method.md sec. 1) and Adam's network
 //! are both one of these, so a saved model predicts the same way whichever method trained it.
 //!
@@ -6,7 +7,8 @@
 //! (`metrics::evaluate`, `mlp::evaluate`), so a reloaded network reproduces the recorded
 //! accuracies bit for bit on the same backend.
 
-use crate::metrics::loss_acc;
+use crate::loss::{targets, Loss};
+use crate::metrics::loss_acc_of;
 use crate::mlp::Mlp;
 use crate::problem::{relu_net_from_xu, tensor2, to_host, with_bias};
 use burn::tensor::backend::Backend;
@@ -15,8 +17,9 @@ use burn::tensor::Tensor;
 /// How the hidden layer's outputs are combined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readout {
-    /// ADMM's network: the first `p` neurons have w2 = +1, the next `p` have w2 = -1 (the
-    /// blocks v_j and w_j of the convex solution), summed as the metrics sum them.
+    /// ADMM's network: the first PC neurons have w2 = +1, the next PC have w2 = -1 (the
+    /// blocks v_j and w_j of the convex solution), neuron c P + i of each half feeding output
+    /// c, summed as the metrics sum them.
     Paired { p: usize },
     /// Any w2 (Adam's network): relu(X W1) w2.
     Dense,
@@ -31,50 +34,73 @@ pub struct Network {
     pub width: usize,
     /// W1, d_in x m, row-major: column j is neuron j's input weights (burn's `Linear` layout).
     pub w1: Vec<f32>,
-    /// w2, m.
+    /// w2, m x C row-major.
     pub w2: Vec<f32>,
+    /// Outputs C: 1 for a binary network with one signed score, else one score per class.
+    pub outputs: usize,
+    /// The loss it was trained with: `score` reports it.
+    pub loss: Loss,
     /// Whether a ones column is appended to the features before the first layer.
     pub bias: bool,
     pub readout: Readout,
 }
 
-/// Accuracy and loss of a network's predictions against +1/-1 labels.
+/// Accuracy and loss of a network's predictions against class labels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
-    /// f(x) for every example.
+    /// f(x) for every example (n x C row-major).
     pub outputs: Vec<f64>,
-    /// 1/(2n) ||f(X) - y||^2 and the fraction with f(x) y > 0 (NaN without labels).
+    /// The training loss per example (1/(2n) ||f(X) - y||^2 for the squared loss) and the
+    /// fraction classified right (sign, or argmax with several outputs; NaN without labels).
     pub loss: f64,
     pub accuracy: f64,
 }
 
 impl Network {
-    /// ADMM's network from the group variable v (d x 2P): W1 = v, w2 = (+1)^P (-1)^P.
-    pub fn from_convex<B: Backend>(v: &Tensor<B, 2>, bias: bool) -> Self {
+    /// ADMM's network from the group variable v (d x 2PC) of a problem with `outputs`
+    /// outputs: W1 = v, w2 = +1 on the first half and -1 on the second, each neuron feeding
+    /// its own output.
+    pub fn from_convex<B: Backend>(
+        v: &Tensor<B, 2>,
+        outputs: usize,
+        loss: Loss,
+        bias: bool,
+    ) -> Self {
         let [d, m] = v.dims();
-        let p = m / 2;
+        let q = m / 2;
+        let p = q / outputs.max(1);
         let w1 = to_host(v.clone()).into_iter().map(|x| x as f32).collect();
-        let w2 = (0..m).map(|j| if j < p { 1.0 } else { -1.0 }).collect();
+        let mut w2 = vec![0.0; m * outputs];
+        for j in 0..m {
+            let out = (j % q) / p.max(1);
+            w2[j * outputs + out] = if j < q { 1.0 } else { -1.0 };
+        }
         Network {
             d_in: d,
             width: m,
             w1,
             w2,
+            outputs,
+            loss,
             bias,
             readout: Readout::Paired { p },
         }
     }
 
     /// Adam's network from its trained layers.
-    pub fn from_mlp<B: Backend>(model: &Mlp<B>, bias: bool) -> Self {
+    pub fn from_mlp<B: Backend>(model: &Mlp<B>, loss: Loss, bias: bool) -> Self {
         let w1 = model.hidden.weight.val();
         let [d_in, width] = w1.dims();
+        let w2 = model.output.weight.val();
+        let outputs = w2.dims()[1];
         let host = |t: Tensor<B, 2>| to_host(t).into_iter().map(|x| x as f32).collect();
         Network {
             d_in,
             width,
             w1: host(w1),
-            w2: host(model.output.weight.val()),
+            w2: host(w2),
+            outputs,
+            loss,
             bias,
             readout: Readout::Dense,
         }
@@ -85,7 +111,7 @@ impl Network {
         self.d_in - usize::from(self.bias)
     }
 
-    /// f(X) for n examples of `features()` values each (row-major), n x 1 on the device.
+    /// f(X) for n examples of `features()` values each (row-major), n x C on the device.
     pub fn forward<B: Backend>(&self, x: &[f32], n: usize, device: &B::Device) -> Tensor<B, 2> {
         let d = self.features();
         let x = if self.bias {
@@ -95,19 +121,21 @@ impl Network {
         };
         let w1 = tensor2::<B>(&self.w1, self.d_in, self.width, device);
         match self.readout {
-            Readout::Paired { p } => relu_net_from_xu(x.matmul(w1), p),
+            Readout::Paired { p } => relu_net_from_xu(x.matmul(w1), p, self.outputs),
             Readout::Dense => {
-                let w2 = tensor2::<B>(&self.w2, self.width, 1, device);
+                let w2 = tensor2::<B>(&self.w2, self.width, self.outputs, device);
                 Mlp::from_weights(w1, w2).forward(x)
             }
         }
     }
 
-    /// Outputs, loss and accuracy on n examples with labels `y` (+1/-1; empty for none).
+    /// Outputs, loss and accuracy on n examples with labels `y` (+1/-1 for two classes, else
+    /// 0..K-1; empty for none).
     pub fn score<B: Backend>(&self, x: &[f32], y: &[f32], n: usize, dev: &B::Device) -> Scored {
         let out = self.forward::<B>(x, n, dev);
         let (loss, accuracy) = if y.len() == n && n > 0 {
-            loss_acc(out.clone(), &tensor2::<B>(y, n, 1, dev))
+            let t = tensor2::<B>(&targets(y, self.outputs), n, self.outputs, dev);
+            loss_acc_of(self.loss, out.clone(), &t)
         } else {
             (f64::NAN, f64::NAN)
         };

@@ -427,7 +427,7 @@ impl BackendTask for PathTask<'_> {
             );
             let (result, val_acc) = match solved {
                 Ok(out) => {
-                    let net = Network::from_convex(&out.v, cfg.problem.bias);
+                    let net = Network::from_convex(&out.v, p.c, p.loss, cfg.problem.bias);
                     let h = self.holdout;
                     let val = net.score::<B>(&h.x, &h.y, h.n, &device).accuracy;
                     let s = Solved {

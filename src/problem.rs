@@ -4,6 +4,12 @@
 //! The ADMM variable u = (u_1..u_P, z_1..z_P) is stored as a `d x 2P` matrix U: column j is
 //! block j (the v-copies first, then the w-copies). Every operator is a handful of batched
 //! tensor products on the backend; nothing loops over patterns.
+//!
+//! With C outputs there is one neuron per (pattern i, output c) and side: U is `d x 2PC`, its
+//! columns the v-copies then the w-copies, each in the order (c, i) -> c P + i. The q = PC
+//! columns of a side act like patterns whose mask is M tiled C times (`maskc`), and F sums
+//! each output's columns. With C = 1 every operator runs exactly the operations it ran before
+//! outputs existed.
 
 use crate::data::Dataset;
 use burn::tensor::backend::Backend;
@@ -15,13 +21,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-/// The training loss. Only the squared loss of the paper for now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-pub enum Loss {
-    #[default]
-    Squared,
-}
+pub use crate::loss::Loss;
 
 /// What defines the convex problem besides the data (the manifest's `problem:` section).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -70,6 +70,8 @@ pub enum ProblemError {
     Gates { path: String, reason: String },
     #[error(transparent)]
     Data(#[from] crate::data::DataError),
+    #[error("problem.loss = {loss}: {reason}")]
+    Loss { loss: &'static str, reason: String },
 }
 
 /// Host-side description of the sampled patterns.
@@ -96,20 +98,28 @@ pub struct Problem<B: Backend> {
     pub patterns: Patterns,
     /// X with the bias column, row-major, kept on the host for small dense work.
     pub x_host: Vec<f32>,
+    /// The targets T, n x C row-major (`loss::targets`).
     pub y_host: Vec<f32>,
+    /// The loss the objective sums over examples.
+    pub loss: Loss,
+    /// Outputs C (1 for a binary problem with the squared or logistic loss).
+    pub c: usize,
     pub x: Tensor<B, 2>,
     /// X^T kept resident: some backends run the transposed product far slower.
     pub xt: Tensor<B, 2>,
     /// K = X^T X, so that G^T G U = K U.
     pub k: Tensor<B, 2>,
-    /// n x 1 labels.
+    /// n x C targets T.
     pub y: Tensor<B, 2>,
     /// n x P mask M (0/1).
     pub mask: Tensor<B, 2>,
-    /// n x 2P signs [S, S] with S = 2M - 1.
+    /// n x PC: M tiled once per output (the mask of every column of one side of U).
+    pub maskc: Tensor<B, 2>,
+    /// n x 2PC signs [S, .., S] with S = 2M - 1, one copy per column block.
     pub sign2: Tensor<B, 2>,
     pub n_test: usize,
     pub x_test: Tensor<B, 2>,
+    /// n_test x C targets.
     pub y_test: Tensor<B, 2>,
     pub device: B::Device,
     /// Seconds to build this (mask, K, device copies): part of the precomputation time.
@@ -171,6 +181,13 @@ impl<B: Backend> Problem<B> {
             data.x_test.clone()
         };
         let n = data.n;
+        let outputs = cfg
+            .loss
+            .outputs(data.classes)
+            .map_err(|reason| ProblemError::Loss {
+                loss: cfg.loss.name(),
+                reason,
+            })?;
         let (gates, p_raw) = match &cfg.gates {
             Some(path) => load_gates(path, d, cfg.patterns)?,
             None => (sample_gates(d, cfg.patterns, seed), cfg.patterns),
@@ -185,15 +202,28 @@ impl<B: Backend> Problem<B> {
         let p = patterns.p;
         let mask = tensor2::<B>(&patterns.mask, n, p, device);
         let s = mask.clone().mul_scalar(2.0).sub_scalar(1.0);
-        let sign2 = Tensor::cat(vec![s.clone(), s], 1);
+        let maskc = match outputs {
+            1 => mask.clone(),
+            c => mask.clone().repeat_dim(1, c),
+        };
+        let sign2 = match outputs {
+            1 => Tensor::cat(vec![s.clone(), s], 1),
+            c => s.repeat_dim(1, 2 * c),
+        };
         // X^T resident, not a transposed view of X: backends run the product of a transposed
         // view slower (ndarray about 10x, flex about 1.5x; BENCHMARKS.md), at the cost of a
         // second copy of X.
         let xt = tensor2::<B>(&transpose(&x_host, n, d), d, n, device);
         let k = gram(&xt, &x);
-        let y = tensor2::<B>(&data.y, n, 1, device);
+        let y_host = crate::loss::targets(&data.y, outputs);
+        let y = tensor2::<B>(&y_host, n, outputs, device);
         let x_test = tensor2::<B>(&x_test_host, data.n_test, d, device);
-        let y_test = tensor2::<B>(&data.y_test, data.n_test, 1, device);
+        let y_test = tensor2::<B>(
+            &crate::loss::targets(&data.y_test, outputs),
+            data.n_test,
+            outputs,
+            device,
+        );
         let _ = B::sync(device);
         Ok(Problem {
             n,
@@ -202,12 +232,15 @@ impl<B: Backend> Problem<B> {
             beta: cfg.beta,
             patterns,
             x_host,
-            y_host: data.y.clone(),
+            y_host,
+            loss: cfg.loss,
+            c: outputs,
             x,
             xt,
             k,
             y,
             mask,
+            maskc,
             sign2,
             n_test: data.n_test,
             x_test,
@@ -217,59 +250,94 @@ impl<B: Backend> Problem<B> {
         })
     }
 
-    /// Dimension of u: 2dP.
+    /// Columns of one side of U: q = PC neurons, one per (output, pattern).
+    pub fn q(&self) -> usize {
+        self.p * self.c
+    }
+
+    /// Dimension of u: 2dPC.
     pub fn dim(&self) -> usize {
-        2 * self.d * self.p
+        2 * self.d * self.q()
     }
 
-    /// A zero `d x 2P` block matrix.
+    /// A zero `d x 2PC` block matrix.
     pub fn zeros_u(&self) -> Tensor<B, 2> {
-        Tensor::zeros([self.d, 2 * self.p], &self.device)
+        Tensor::zeros([self.d, 2 * self.q()], &self.device)
     }
 
-    /// A zero `n x 2P` slack-shaped matrix.
+    /// A zero `n x 2PC` slack-shaped matrix.
     pub fn zeros_s(&self) -> Tensor<B, 2> {
-        Tensor::zeros([self.n, 2 * self.p], &self.device)
+        Tensor::zeros([self.n, 2 * self.q()], &self.device)
     }
 
-    /// F u = rowsum(M .* X (U_v - U_w)), an n x 1 column.
+    /// F u: output c is rowsum(M .* X (U_v,c - U_w,c)); n x C.
     pub fn f(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
-        let p = self.p;
-        let diff = u.clone().slice([0..self.d, 0..p]) - u.clone().slice([0..self.d, p..2 * p]);
-        gated_sum(self.x.clone().matmul(diff), &self.mask)
+        let q = self.q();
+        let diff = u.clone().slice([0..self.d, 0..q]) - u.clone().slice([0..self.d, q..2 * q]);
+        self.per_output(self.x.clone().matmul(diff) * self.maskc.clone())
     }
 
-    /// F^T r = [X^T (M .* r), -X^T (M .* r)], a d x 2P matrix.
+    /// F^T R = [X^T (M .* R_c) for every c, then the same negated], a d x 2PC matrix.
     pub fn ft(&self, r: &Tensor<B, 2>) -> Tensor<B, 2> {
-        let t = self.xt.clone().matmul(self.mask.clone() * r.clone());
+        let t = self.xt.clone().matmul(self.spread(r));
         Tensor::cat(vec![t.clone(), t.neg()], 1)
     }
 
-    /// G u = [S, S] .* (X U), an n x 2P matrix.
+    /// M .* R spread over the columns of one side: column c P + i is M[:, i] .* R[:, c]
+    /// (n x PC; the plain broadcast M .* r for one output).
+    pub fn spread(&self, r: &Tensor<B, 2>) -> Tensor<B, 2> {
+        if self.c == 1 {
+            return self.mask.clone() * r.clone();
+        }
+        let (n, c, p) = (self.n, self.c, self.p);
+        let wide = r
+            .clone()
+            .reshape([n, c, 1])
+            .repeat_dim(2, p)
+            .reshape([n, c * p]);
+        self.maskc.clone() * wide
+    }
+
+    /// Sums the masked columns of one side per output: n x PC -> n x C.
+    pub fn per_output(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        if self.c == 1 {
+            return z.sum_dim(1);
+        }
+        let [n, _] = z.dims();
+        z.reshape([n, self.c, self.p])
+            .sum_dim(2)
+            .reshape([n, self.c])
+    }
+
+    /// G u = [S, .., S] .* (X U), an n x 2PC matrix.
     pub fn g(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
         self.sign2.clone() * self.x.clone().matmul(u.clone())
     }
 
-    /// G^T T = X^T ([S, S] .* T), a d x 2P matrix.
+    /// G^T T = X^T ([S, .., S] .* T), a d x 2PC matrix.
     pub fn gt(&self, t: &Tensor<B, 2>) -> Tensor<B, 2> {
         self.xt.clone().matmul(self.sign2.clone() * t.clone())
     }
 
-    /// A U = U + F^T F U / rho + K U (G^T G = I_2P (x) K because (2D - I)^2 = I).
+    /// A U = U + F^T F U / rho + K U (G^T G = I_2PC (x) K because (2D - I)^2 = I).
     pub fn apply_a(&self, u: &Tensor<B, 2>, rho: f64) -> Tensor<B, 2> {
         let fu = self.f(u);
         u.clone() + self.ft(&fu).div_scalar(rho) + self.k.clone().matmul(u.clone())
     }
 
-    /// Convex-model predictions F u from a precomputed X U (n x 2P).
+    /// Convex-model predictions F u from a precomputed X U (n x 2PC).
     pub fn f_from_xu(&self, xu: &Tensor<B, 2>) -> Tensor<B, 2> {
-        let p = self.p;
-        let diff = xu.clone().slice([0..self.n, 0..p]) - xu.clone().slice([0..self.n, p..2 * p]);
-        gated_sum(diff, &self.mask)
+        let q = self.q();
+        let diff = xu.clone().slice([0..self.n, 0..q]) - xu.clone().slice([0..self.n, q..2 * q]);
+        self.per_output(diff * self.maskc.clone())
+    }
+
+    /// The recovered ReLU network's predictions from X U (n x 2PC): n x C.
+    pub fn relu_net(&self, xu: Tensor<B, 2>) -> Tensor<B, 2> {
+        relu_net_from_xu(xu, self.p, self.c)
     }
 }
 
-/// rowsum(M .* Z) for an n x P matrix Z.
 /// The d x n transpose of a row-major n x d matrix, in tiles so that both sides stay in cache.
 fn transpose(x: &[f32], n: usize, d: usize) -> Vec<f32> {
     const TILE: usize = 64;
@@ -333,15 +401,17 @@ pub fn gram<B: Backend>(xt: &Tensor<B, 2>, x: &Tensor<B, 2>) -> Tensor<B, 2> {
     Tensor::cat(rows, 0)
 }
 
-fn gated_sum<B: Backend>(z: Tensor<B, 2>, mask: &Tensor<B, 2>) -> Tensor<B, 2> {
-    (z * mask.clone()).sum_dim(1)
-}
-
-/// Prediction of the recovered ReLU network, sum_j relu(X v_j) - relu(X w_j), from X U.
-pub fn relu_net_from_xu<B: Backend>(xu: Tensor<B, 2>, p: usize) -> Tensor<B, 2> {
+/// Prediction of the recovered ReLU network from X U (n x 2PC): output c is
+/// sum_i relu(X v_ic) - relu(X w_ic); n x C.
+pub fn relu_net_from_xu<B: Backend>(xu: Tensor<B, 2>, p: usize, c: usize) -> Tensor<B, 2> {
     let [n, _] = xu.dims();
+    let q = p * c;
     let act = burn::tensor::activation::relu(xu);
-    (act.clone().slice([0..n, 0..p]) - act.slice([0..n, p..2 * p])).sum_dim(1)
+    let diff = act.clone().slice([0..n, 0..q]) - act.slice([0..n, q..2 * q]);
+    if c == 1 {
+        return diff.sum_dim(1);
+    }
+    diff.reshape([n, c, p]).sum_dim(2).reshape([n, c])
 }
 
 /// h_i ~ N(0, I_d), seeded; d x P row-major.

@@ -10,8 +10,13 @@
 //! group by group (`bound_along`), then scaled by the
 //! t in [0, t_max] that maximizes the dual objective, t_max keeping every group feasible.
 //! Any t in that range gives a valid bound, so rounding in t only loosens it.
+//!
+//! Every loss works the same way (docs/certificate.md, "Other losses"): the dual is
+//! max -loss*(z) under the same constraints, the candidate is z = grad loss(F u) (for the
+//! squared loss F u - y), and `Loss::best_dual_scale` maximizes -loss*(t z) over the
+//! feasible t.
 
-use crate::problem::{scalar, to_host, Problem};
+use crate::problem::{to_host, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
 
@@ -30,8 +35,9 @@ pub struct Bound {
 /// (docs/certificate.md, "Improving mu") 5 steps raise the bound 2-2.6x, 20 steps 1.3x more.
 pub const MU_STEPS: usize = 5;
 
-/// The lower bound from u (d x 2P) and the scaled dual nu (n x 2P) at penalty rho: z = F u - y
-/// and mu = max(0, -rho nu), improved by `MU_STEPS` per-group steps (`bound_along`).
+/// The lower bound from u (d x 2PC) and the scaled dual nu (n x 2PC) at penalty rho:
+/// z = grad loss(F u) (F u - y for the squared loss) and mu = max(0, -rho nu), improved by
+/// `MU_STEPS` per-group steps (`bound_along`).
 /// Costs one F, one F^T and 1 + 3 `MU_STEPS` G or G^T applications.
 pub fn lower_bound<B: Backend>(
     prob: &Problem<B>,
@@ -39,7 +45,7 @@ pub fn lower_bound<B: Backend>(
     nu: &Tensor<B, 2>,
     rho: f64,
 ) -> Bound {
-    let z = prob.f(u) - prob.y.clone();
+    let z = prob.loss.gradient(prob.f(u), &prob.y);
     bound_along(prob, &z, nu.clone().mul_scalar(-rho), MU_STEPS)
 }
 
@@ -77,9 +83,13 @@ pub fn bound_along<B: Backend>(
         }
     }
     let worst = best.iter().copied().fold(0.0, f64::max);
-    let zz = scalar(z.clone() * z.clone());
-    let zy = scalar(z.clone() * prob.y.clone());
-    best_scale(prob.beta, worst, zz, zy)
+    let t_max = if worst > 0.0 {
+        prob.beta / worst
+    } else {
+        f64::INFINITY
+    };
+    let (t, lower) = prob.loss.best_dual_scale(z, &prob.y, t_max);
+    Bound { lower, t, t_max }
 }
 
 /// The Euclidean norm of every column, as a 1 x c row.
@@ -87,22 +97,16 @@ fn col_norms<B: Backend>(w: &Tensor<B, 2>) -> Tensor<B, 2> {
     (w.clone() * w.clone()).sum_dim(0).sqrt()
 }
 
-/// Maximizes q(t) = -t^2 zz / 2 - t zy over 0 <= t <= beta / worst (the dual objective along
-/// the ray through (z, mu)); q is concave with its peak at t = -zy / zz.
+/// Maximizes q(t) = -t^2 zz / 2 - t zy over 0 <= t <= beta / worst (the squared loss's dual
+/// objective along the ray through (z, mu)); q is concave with its peak at t = -zy / zz.
 pub fn best_scale(beta: f64, worst: f64, zz: f64, zy: f64) -> Bound {
     let t_max = if worst > 0.0 {
         beta / worst
     } else {
         f64::INFINITY
     };
-    let peak = if zz > 0.0 { -zy / zz } else { 0.0 };
-    let t = peak.clamp(0.0, t_max);
-    let t = if t.is_finite() { t } else { 0.0 };
-    Bound {
-        lower: -0.5 * t * t * zz - t * zy,
-        t,
-        t_max,
-    }
+    let (t, lower) = crate::loss::squared_peak(zz, zy, t_max);
+    Bound { lower, t, t_max }
 }
 
 /// (objective - lower) / |objective|: the relative gap (0 when both are 0).

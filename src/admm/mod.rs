@@ -260,7 +260,8 @@ pub struct Admm<'a, B: Backend> {
     usolver: &'a mut dyn USolver<B>,
     /// The current penalty.
     rho: f64,
-    /// F^T y / rho: the constant part of the u-step's right-hand side.
+    /// F^T y / rho: the constant part of the u-step's right-hand side (squared loss only;
+    /// other losses build theirs each iteration, `loss_rhs`).
     b_fixed: Tensor<B, 2>,
     st: State<B>,
     adapt: Adapt<B>,
@@ -293,7 +294,7 @@ impl<'a, B: Backend> Admm<'a, B> {
             ..Times::default()
         };
         let t0 = Instant::now();
-        usolver.prepare(prob, opts.rho)?;
+        usolver.prepare(prob, opts.rho / prob.loss.curvature())?;
         let b_fixed = prob.ft(&prob.y).div_scalar(opts.rho);
         sync(prob);
         times.precompute += t0.elapsed().as_secs_f64();
@@ -339,7 +340,8 @@ impl<'a, B: Backend> Admm<'a, B> {
         self.st.lambda = self.st.lambda.clone().mul_scalar(ratio);
         self.st.nu = self.st.nu.clone().mul_scalar(ratio);
         self.b_fixed = self.b_fixed.clone().mul_scalar(ratio);
-        self.usolver.prepare(self.prob, rho)?;
+        self.usolver
+            .prepare(self.prob, rho / self.prob.loss.curvature())?;
         self.rho = rho;
         self.adapt.changes += 1;
         if let Some(acc) = &mut self.accel {
@@ -354,18 +356,39 @@ impl<'a, B: Backend> Admm<'a, B> {
     }
 
     /// The u-step: A u = F^T y / rho + (v - lambda) + G^T (s - nu). Returns G u.
+    ///
+    /// For a loss other than the squared one, the loss is majorized at the current u_k by
+    /// its curvature bound L (`Loss::curvature`): loss(F u) is at most loss(F u_k) plus
+    /// <grad, F (u - u_k)> plus L/2 ||F (u - u_k)||^2. Minimizing that instead is the squared-loss u-step with rho
+    /// replaced by rho / L and y by the working response F u_k - grad / L, so every u-solver
+    /// solves it unchanged (A_L = I + (L / rho) F^T F + G^T G). At a fixed point u = u_k the
+    /// majorizer's gradient is the loss's, so ADMM's fixed points are the problem's optima;
+    /// the squared loss is L = 1 exactly, with the same operations as before.
     fn u_step(&mut self, k: usize) -> Result<(Tensor<B, 2>, InnerStats), SolveError> {
-        let (prob, st) = (self.prob, &mut self.st);
         let t = Instant::now();
-        let b = self.b_fixed.clone()
-            + (st.v.clone() - st.lambda.clone())
-            + prob.gt(&(st.s.clone() - st.nu.clone()));
-        let (u, inner) = self.usolver.solve(prob, self.rho, b, st.u.clone(), k)?;
+        let rho_l = self.rho / self.prob.loss.curvature();
+        let b = self.loss_rhs(rho_l);
+        let (prob, st) = (self.prob, &mut self.st);
+        let b = b + (st.v.clone() - st.lambda.clone()) + prob.gt(&(st.s.clone() - st.nu.clone()));
+        let (u, inner) = self.usolver.solve(prob, rho_l, b, st.u.clone(), k)?;
         st.u = u;
         let gu = prob.g(&st.u);
         sync(prob);
         self.times.u += t.elapsed().as_secs_f64();
         Ok((gu, inner))
+    }
+
+    /// The loss's part of the u-step's right-hand side: F^T y / rho for the squared loss
+    /// (precomputed), F^T (F u_k - grad loss(F u_k) / L) / (rho / L) for the others.
+    fn loss_rhs(&self, rho_l: f64) -> Tensor<B, 2> {
+        let prob = self.prob;
+        if prob.loss == crate::loss::Loss::Squared {
+            return self.b_fixed.clone();
+        }
+        let yhat = prob.f(&self.st.u);
+        let grad = prob.loss.gradient(yhat.clone(), &prob.y);
+        let working = yhat - grad.div_scalar(prob.loss.curvature());
+        prob.ft(&working).div_scalar(rho_l)
     }
 
     /// The v-step (group soft-threshold) and s-step (projection onto s >= 0) at the
@@ -487,7 +510,7 @@ impl<'a, B: Backend> Admm<'a, B> {
                 .max((sq(&st.v) + sq(&st.s)).sqrt()),
             dual_scale: rho * sq(&(st.lambda.clone() + prob.gt(&st.nu))).sqrt(),
         };
-        let n_pri = (prob.dim() + 2 * prob.n * prob.p) as f64;
+        let n_pri = (prob.dim() + 2 * prob.n * prob.q()) as f64;
         let eps_primal = n_pri.sqrt() * o.tol_abs + o.tol_rel * res.primal_scale;
         let eps_dual = (prob.dim() as f64).sqrt() * o.tol_abs + o.tol_rel * res.dual_scale;
         let metrics = Metrics {

@@ -1,5 +1,6 @@
 //! CIFAR-10 in its binary format: records of 1 label byte + 3072 pixel bytes (R, G, B planes of
-//! 32 x 32, row-major). Two classes, seeded class-balanced subsets, [0, 1] scaling, pooling.
+//! 32 x 32, row-major). Two or more classes, seeded class-balanced subsets, [0, 1] scaling,
+//! pooling.
 
 use super::preprocess::PoolWeights;
 use super::{DataConfig, DataError, Dataset};
@@ -15,7 +16,7 @@ const RECORD: usize = PIXELS + 1;
 /// Labels 0-9 are the ten CIFAR-10 classes; any other byte means the file is not CIFAR-10.
 const CLASSES: u8 = 10;
 
-/// The pixels of one kept record and its +1/-1 label.
+/// The pixels of one kept record and its label (`class_label`).
 struct Image {
     label: f32,
     pixels: Vec<u8>,
@@ -23,7 +24,7 @@ struct Image {
 
 /// Loads the train and test subsets described by `cfg`.
 pub fn load(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
-    check_classes(cfg.classes)?;
+    check_classes(&cfg.classes)?;
     if cfg.n_train == 0 {
         return Err(DataError::config("n_train must be at least 1 for cifar10"));
     }
@@ -38,7 +39,7 @@ pub fn load(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
         &train_files,
         cfg.n_train,
         "n_train",
-        cfg.classes,
+        &cfg.classes,
         &features,
         train_seed,
     )?;
@@ -49,7 +50,7 @@ pub fn load(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
             &test_files,
             cfg.n_test,
             "n_test",
-            cfg.classes,
+            &cfg.classes,
             &features,
             test_seed,
         )?
@@ -62,21 +63,23 @@ pub fn load(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
         n_test: y_test.len(),
         x_test,
         y_test,
+        classes: cfg.classes.len(),
     })
 }
 
-fn check_classes([a, b]: [u8; 2]) -> Result<(), DataError> {
-    if a >= CLASSES || b >= CLASSES {
-        return Err(DataError::config(format!(
-            "classes = [{a}, {b}]: CIFAR-10 classes are 0-9"
-        )));
+fn check_classes(classes: &[u8]) -> Result<(), DataError> {
+    super::check_class_list(classes)
+        .map_err(|reason| DataError::config(format!("classes = {classes:?}: {reason}")))
+}
+
+/// The label of the k-th class of the list: -1 and +1 for two classes (the first is -1), the
+/// position 0..K-1 for more.
+pub fn class_label(k: usize, classes: usize) -> f32 {
+    match (classes, k) {
+        (2, 0) => -1.0,
+        (2, _) => 1.0,
+        _ => k as f32,
     }
-    if a == b {
-        return Err(DataError::config(format!(
-            "classes = [{a}, {b}]: the two classes must differ"
-        )));
-    }
-    Ok(())
 }
 
 /// Training and test files: the explicit lists where given, else found in the directory.
@@ -180,10 +183,10 @@ fn list_bin(dir: &Path) -> Result<Vec<String>, DataError> {
     Ok(names)
 }
 
-/// The pixels of the records of class a and of class b, in file order.
+/// The pixels of the records of each class of the list, in file order.
 /// Every record is checked, so a corrupt file fails even where its bad part is not kept.
-fn read_classes(files: &[PathBuf], [a, b]: [u8; 2]) -> Result<[Vec<Vec<u8>>; 2], DataError> {
-    let mut kept: [Vec<Vec<u8>>; 2] = [Vec::new(), Vec::new()];
+fn read_classes(files: &[PathBuf], classes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, DataError> {
+    let mut kept: Vec<Vec<Vec<u8>>> = vec![Vec::new(); classes.len()];
     for path in files {
         let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
         check_size(path, bytes.len())?;
@@ -195,10 +198,8 @@ fn read_classes(files: &[PathBuf], [a, b]: [u8; 2]) -> Result<[Vec<Vec<u8>>; 2],
                     format!("record {k}: label byte {label} is not a CIFAR-10 class (0-9)"),
                 ));
             }
-            if label == a {
-                kept[0].push(rec[1..].to_vec());
-            } else if label == b {
-                kept[1].push(rec[1..].to_vec());
+            if let Some(k) = classes.iter().position(|&c| c == label) {
+                kept[k].push(rec[1..].to_vec());
             }
         }
     }
@@ -229,12 +230,12 @@ fn split(
     files: &[PathBuf],
     n: usize,
     key: &str,
-    classes: [u8; 2],
+    classes: &[u8],
     features: &Features,
     seed: u64,
 ) -> Result<(Vec<f32>, Vec<f32>), DataError> {
     let by_class = read_classes(files, classes)?;
-    for (c, want) in [n / 2, n - n / 2].into_iter().enumerate() {
+    for (c, want) in balanced(n, classes.len()).into_iter().enumerate() {
         if by_class[c].len() < want {
             return Err(DataError::config(format!(
                 "{key}={n} needs {want} examples of class {} but there are only {} in {}",
@@ -247,17 +248,23 @@ fn split(
     Ok(features.extract_all(&subset(&by_class, n, seed)))
 }
 
-/// A seeded class-balanced subset of `n` images: n/2 of class a (label -1) and the rest of
-/// class b (+1; it takes the extra one when n is odd), then shuffled so that the classes mix.
-/// Selection is by shuffle, never "the first n", because a file may be sorted by class.
-/// The caller has checked that each class has enough images.
-fn subset(by_class: &[Vec<Vec<u8>>; 2], n: usize, seed: u64) -> Vec<Image> {
+/// Images per class in a balanced subset of n from K classes: n / K each, the last n % K
+/// classes one more (for two classes: n/2 of the first, the rest of the second).
+fn balanced(n: usize, k: usize) -> Vec<usize> {
+    (0..k)
+        .map(|c| n / k + usize::from(c >= k - n % k))
+        .collect()
+}
+
+/// A seeded class-balanced subset of `n` images (`balanced`), labelled by `class_label`, then
+/// shuffled so that the classes mix. Selection is by shuffle, never "the first n", because a
+/// file may be sorted by class. The caller has checked that each class has enough images.
+fn subset(by_class: &[Vec<Vec<u8>>], n: usize, seed: u64) -> Vec<Image> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut chosen: Vec<Image> = Vec::with_capacity(n);
-    for (have, want, label) in [
-        (&by_class[0], n / 2, -1.0f32),
-        (&by_class[1], n - n / 2, 1.0),
-    ] {
+    let k = by_class.len();
+    for (c, (have, want)) in by_class.iter().zip(balanced(n, k)).enumerate() {
+        let label = class_label(c, k);
         let mut idx: Vec<usize> = (0..have.len()).collect();
         idx.shuffle(&mut rng);
         chosen.extend(idx[..want].iter().map(|&i| Image {

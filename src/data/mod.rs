@@ -1,7 +1,8 @@
 //! Data sources (CIFAR-10 binary, synthetic teacher, .npy) and preprocessing -> one `Dataset`.
 //!
-//! Every source yields features as f32 and labels as +1/-1; standardization then uses the
-//! training statistics only, so the test set never leaks into the preprocessing.
+//! Every source yields features as f32 and labels as +1/-1 (two classes) or 0..K-1 (K >= 3
+//! classes); standardization then uses the training statistics only, so the test set never
+//! leaks into the preprocessing.
 
 mod cifar10;
 mod npy;
@@ -148,9 +149,11 @@ pub struct DataConfig {
     pub train_files: Vec<PathBuf>,
     #[serde(default)]
     pub test_files: Vec<PathBuf>,
-    /// cifar10: the two classes; the first gets label -1, the second +1.
+    /// cifar10: the classes, two or more of 0-9. With two, the first gets label -1 and the
+    /// second +1; with more, each gets its position in the list (0..K-1). synthetic: the
+    /// teacher has one output per class, so the list's length is the number of classes.
     #[serde(default = "default_classes")]
-    pub classes: [u8; 2],
+    pub classes: Vec<u8>,
     pub n_train: usize,
     #[serde(default)]
     pub n_test: usize,
@@ -191,22 +194,33 @@ impl DataConfig {
         if self.downsample == Some(0) {
             return Err(("downsample", "must be at least 1 (0 features)".into()));
         }
-        let [a, b] = self.classes;
-        if a > 9 || b > 9 {
-            return Err(("classes", format!("[{a}, {b}]: CIFAR-10 classes are 0-9")));
-        }
-        if a == b {
-            return Err((
-                "classes",
-                format!("[{a}, {b}]: the two classes must differ"),
-            ));
+        if let Err(reason) = check_class_list(&self.classes) {
+            return Err(("classes", format!("{:?}: {reason}", self.classes)));
         }
         Ok(())
     }
 }
 
-fn default_classes() -> [u8; 2] {
-    [0, 1]
+fn default_classes() -> Vec<u8> {
+    vec![0, 1]
+}
+
+/// Why a class list is not usable: fewer than two classes, one outside 0-9, or a repeat.
+pub(crate) fn check_class_list(classes: &[u8]) -> Result<(), String> {
+    if classes.len() < 2 {
+        return Err("give at least two classes".into());
+    }
+    if let Some(c) = classes.iter().find(|&&c| c > 9) {
+        return Err(format!("class {c} is not one of CIFAR-10's classes 0-9"));
+    }
+    for (i, c) in classes.iter().enumerate() {
+        if classes[..i].contains(c) {
+            return Err(format!(
+                "class {c} is listed twice: the classes must differ"
+            ));
+        }
+    }
+    Ok(())
 }
 fn default_dim() -> usize {
     20
@@ -218,7 +232,7 @@ fn default_label_noise() -> f64 {
     0.05
 }
 
-/// Examples in row-major f32 with labels +1/-1.
+/// Examples in row-major f32 with labels +1/-1 (two classes) or 0..K-1 (K >= 3 classes).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub n: usize,
@@ -230,4 +244,6 @@ pub struct Dataset {
     /// n_test x d, row-major.
     pub x_test: Vec<f32>,
     pub y_test: Vec<f32>,
+    /// Number of classes K: 2 means +1/-1 labels, K >= 3 means labels 0..K-1.
+    pub classes: usize,
 }

@@ -226,7 +226,9 @@ fn parse_shape(text: &str) -> Option<Vec<usize>> {
 /// The `npy` source: X (n x d) and y (n) from the user's own files, optionally a test pair.
 ///
 /// The files are the user's split, so rows are taken in order: `n_train` (and `n_test`) = 0
-/// means every row, otherwise the first rows. Labels may be +1/-1 or 0/1 (0 becomes -1).
+/// means every row, otherwise the first rows. Labels may be +1/-1 or 0/1 (0 becomes -1) for two
+/// classes, or class indices 0..K-1 for K >= 3 (K is read from the training labels; the test
+/// labels are read the same way).
 pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
     let need = |p: &Option<PathBuf>, key: &str| {
         p.clone()
@@ -237,6 +239,7 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
         &need(&cfg.y, "y")?,
         cfg.n_train,
         "n_train",
+        None,
     )?;
     if train.y.is_empty() {
         return Err(DataError::file(
@@ -252,7 +255,7 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
     }
     let test = match (&cfg.x_test, &cfg.y_test) {
         (Some(xt), Some(yt)) => {
-            let test = Pair::read(xt, yt, cfg.n_test, "n_test")?;
+            let test = Pair::read(xt, yt, cfg.n_test, "n_test", Some(train.kind))?;
             if test.d != train.d {
                 return Err(DataError::file(
                     xt,
@@ -261,7 +264,7 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
             }
             test
         }
-        (None, None) => Pair::empty(train.d),
+        (None, None) => Pair::empty(train.d, train.kind),
         _ => {
             return Err(DataError::config(
                 "give both data.x_test and data.y_test, or neither",
@@ -276,27 +279,68 @@ pub fn load(cfg: &DataConfig) -> Result<Dataset, DataError> {
         n_test: test.y.len(),
         x_test: test.x,
         y_test: test.y,
+        classes: train.kind.classes(),
     })
 }
 
-/// Features and +1/-1 labels read from an X file and a y file.
+/// How a label file encodes classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LabelKind {
+    /// +1/-1 or 0/1.
+    Binary,
+    /// Class indices 0..K-1, K >= 3.
+    Indices(usize),
+}
+
+impl LabelKind {
+    /// Binary when every value is -1, 0 or 1; class indices otherwise (K = the largest + 1).
+    fn of(values: &[f64]) -> Self {
+        if values.iter().all(|v| [-1.0, 0.0, 1.0].contains(v)) {
+            return LabelKind::Binary;
+        }
+        let top = values.iter().copied().fold(0.0, f64::max);
+        if (2.0..65536.0).contains(&top) {
+            LabelKind::Indices(top as usize + 1)
+        } else {
+            LabelKind::Indices(0)
+        }
+    }
+
+    fn classes(self) -> usize {
+        match self {
+            LabelKind::Binary => 2,
+            LabelKind::Indices(k) => k,
+        }
+    }
+}
+
+/// Features and labels read from an X file and a y file.
 struct Pair {
     d: usize,
     x: Vec<f32>,
     y: Vec<f32>,
+    kind: LabelKind,
 }
 
 impl Pair {
-    fn empty(d: usize) -> Self {
+    fn empty(d: usize, kind: LabelKind) -> Self {
         Pair {
             d,
             x: Vec::new(),
             y: Vec::new(),
+            kind,
         }
     }
 
     /// Reads X and y, checks dtypes, shapes and labels, keeps the first `limit` rows (0 = all).
-    fn read(xp: &Path, yp: &Path, limit: usize, key: &str) -> Result<Self, DataError> {
+    /// The labels are read as `kind`, or as the kind they look like when None.
+    fn read(
+        xp: &Path,
+        yp: &Path,
+        limit: usize,
+        key: &str,
+        kind: Option<LabelKind>,
+    ) -> Result<Self, DataError> {
         let x = read_npy(xp)?;
         let [n, d] = x.shape[..] else {
             return Err(DataError::file(
@@ -342,16 +386,39 @@ impl Pair {
                 ),
             ));
         }
+        let kind = kind.unwrap_or_else(|| LabelKind::of(&y.values[..keep]));
         Ok(Pair {
             d,
             x: x.values[..keep * d].iter().map(|&v| v as f32).collect(),
-            y: labels(&y.values[..keep], yp)?,
+            y: labels(&y.values[..keep], yp, kind)?,
+            kind,
         })
     }
 }
 
-/// +1/-1 labels from +1/-1 or 0/1 values; a mix of 0 and -1 is ambiguous and rejected.
-fn labels(values: &[f64], path: &Path) -> Result<Vec<f32>, DataError> {
+/// +1/-1 labels from +1/-1 or 0/1 values (a mix of 0 and -1 is ambiguous and rejected), or
+/// class indices checked against K.
+fn labels(values: &[f64], path: &Path, kind: LabelKind) -> Result<Vec<f32>, DataError> {
+    if let LabelKind::Indices(k) = kind {
+        return values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                if v >= 0.0 && v.fract() == 0.0 && (v as usize) < k {
+                    Ok(v as f32)
+                } else {
+                    Err(DataError::file(
+                        path,
+                        format!(
+                            "label {v} at index {i} is not a class: with more than two classes \
+                             labels must be the integers 0..{} (K = {k}, from the training labels)",
+                            k.saturating_sub(1)
+                        ),
+                    ))
+                }
+            })
+            .collect();
+    }
     let zero_one = !values.contains(&-1.0);
     let allowed = if zero_one { "0/1" } else { "+1/-1" };
     values

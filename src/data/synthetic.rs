@@ -2,6 +2,10 @@
 //!
 //! Label noise flips labels of the **training set only**: the test labels stay the teacher's
 //! own, so test accuracy measures how well the teacher was recovered (and can reach 100%).
+//!
+//! With K = `data.classes.len()` >= 3 classes the teacher has K outputs (Gaussian output
+//! weights) and labels an input with the index of its largest output; noise moves a label to
+//! another class drawn uniformly.
 
 use super::{DataConfig, DataError, Dataset};
 use rand::rngs::StdRng;
@@ -17,31 +21,55 @@ struct Teacher {
     /// Output weights alternating +1, -1: with only positive weights every label would be +1
     /// (a sum of ReLUs is never negative), and alternating keeps the classes roughly balanced.
     w2: Vec<f64>,
+    /// K >= 3: `width` rows of K output weights, N(0, 1); empty for two classes.
+    w2_multi: Vec<f64>,
+    classes: usize,
 }
 
 impl Teacher {
-    fn new(dim: usize, width: usize, rng: &mut StdRng) -> Self {
+    fn new(dim: usize, width: usize, classes: usize, rng: &mut StdRng) -> Self {
         let scale = (dim as f64).sqrt();
+        let w1 = (0..width * dim).map(|_| normal(rng) / scale).collect();
+        let w2_multi = if classes > 2 {
+            (0..width * classes).map(|_| normal(rng)).collect()
+        } else {
+            Vec::new()
+        };
         Teacher {
             dim,
-            w1: (0..width * dim).map(|_| normal(rng) / scale).collect(),
+            w1,
             w2: (0..width)
                 .map(|j| if j % 2 == 0 { 1.0 } else { -1.0 })
                 .collect(),
+            w2_multi,
+            classes,
         }
     }
 
-    /// sign(f(x)), with f(x) = 0 counted as +1.
+    /// sign(f(x)) for two classes, with f(x) = 0 counted as +1; the index of the largest
+    /// output for more.
     fn label(&self, x: &[f32]) -> f32 {
-        let out: f64 = self
+        let hidden: Vec<f64> = self
             .w1
             .chunks(self.dim)
-            .zip(&self.w2)
-            .map(|(w, &v)| {
+            .map(|w| {
                 let z: f64 = w.iter().zip(x).map(|(&a, &b)| a * f64::from(b)).sum();
-                v * z.max(0.0)
+                z.max(0.0)
             })
-            .sum();
+            .collect();
+        if self.classes > 2 {
+            let k = self.classes;
+            let out = |c: usize| -> f64 {
+                hidden
+                    .iter()
+                    .enumerate()
+                    .map(|(j, h)| h * self.w2_multi[j * k + c])
+                    .sum()
+            };
+            let best = (0..k).fold(0, |b, c| if out(c) > out(b) { c } else { b });
+            return best as f32;
+        }
+        let out: f64 = hidden.iter().zip(&self.w2).map(|(h, v)| v * h).sum();
         if out >= 0.0 {
             1.0
         } else {
@@ -65,10 +93,11 @@ pub fn generate(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
         (stream(), stream(), stream(), stream());
 
     let d = cfg.dim;
-    let teacher = Teacher::new(d, cfg.teacher_width, &mut teacher_rng);
+    let classes = cfg.classes.len();
+    let teacher = Teacher::new(d, cfg.teacher_width, classes, &mut teacher_rng);
     let (x, mut y) = draw(&teacher, cfg.n_train, &mut train_rng);
     let (x_test, y_test) = draw(&teacher, cfg.n_test, &mut test_rng);
-    flip(&mut y, cfg.label_noise, &mut noise_rng);
+    flip(&mut y, cfg.label_noise, classes, &mut noise_rng);
     Ok(Dataset {
         n: cfg.n_train,
         d,
@@ -77,6 +106,7 @@ pub fn generate(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
         n_test: cfg.n_test,
         x_test,
         y_test,
+        classes,
     })
 }
 
@@ -114,10 +144,16 @@ fn draw(teacher: &Teacher, n: usize, rng: &mut StdRng) -> (Vec<f32>, Vec<f32>) {
 }
 
 /// Flips exactly round(fraction * n) labels chosen at random, so the noise level is the one
-/// asked for rather than a binomial draw around it.
-fn flip(y: &mut [f32], fraction: f64, rng: &mut StdRng) {
+/// asked for rather than a binomial draw around it. With K >= 3 classes a flipped label moves
+/// to one of the other K - 1 classes, uniformly.
+fn flip(y: &mut [f32], fraction: f64, classes: usize, rng: &mut StdRng) {
     let count = ((fraction * y.len() as f64).round() as usize).min(y.len());
     for i in index::sample(rng, y.len(), count) {
-        y[i] = -y[i];
+        y[i] = if classes > 2 {
+            let shift = 1 + rng.random_range(0..classes - 1);
+            ((y[i] as usize + shift) % classes) as f32
+        } else {
+            -y[i]
+        };
     }
 }

@@ -99,14 +99,18 @@ pub(crate) fn render(
 ) -> Result<Vec<PathBuf>, FigError> {
     let solvers = loaded.distinct(|r| r.solver.to_string());
     let backends = loaded.distinct(|r| r.backend.clone());
-    let groups = loaded.groups();
+    let losses = loaded.distinct(|r| r.loss.name().to_string());
+    let groups = loaded.loss_groups();
     let mut lines = Vec::new();
     let mut notes = Vec::new();
     let mut max_seeds = 0;
     for (i, g) in groups.iter().enumerate() {
-        let (solver, backend) = (g.0, g.1.as_str());
-        let label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
-        let Some(usable) = usable_runs(loaded, solver, backend, &label, &mut notes) else {
+        let (solver, backend, loss) = (g.0, g.1.as_str(), g.2);
+        let mut label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
+        if losses.len() > 1 {
+            label = format!("{label}, {}", loss.name());
+        }
+        let Some(usable) = usable_runs(loaded, (solver, backend, loss), &label, &mut notes) else {
             continue;
         };
         max_seeds = max_seeds.max(usable.len());
@@ -116,6 +120,14 @@ pub(crate) fn render(
             backend_color(backend)
         }
         .unwrap_or_else(|| palette(i));
+        // The second and later losses in a lighter shade of the method's colour.
+        let shade = losses.iter().position(|l| l == loss.name()).unwrap_or(0);
+        let color = if shade == 0 {
+            color
+        } else {
+            let mix = |c: u8| c + ((255 - c) as f64 * 0.5) as u8;
+            RGBColor(mix(color.0), mix(color.1), mix(color.2))
+        };
         let traces: Vec<&Trace> = usable.iter().filter_map(|r| r.trace.as_ref()).collect();
         match line(&traces, label, color, panels, ctx.x()) {
             Ok(l) => lines.push(l),
@@ -143,28 +155,27 @@ pub(crate) fn render(
         }),
         subtitle: subtitle(ctx, max_seeds),
         x: ctx.x(),
-        has_adam: groups.iter().any(|(s, _)| *s == SolverKind::Adam),
+        has_adam: groups.iter().any(|(s, _, _)| *s == SolverKind::Adam),
         lines,
         notes,
     };
     Ok(save(&fig, stem)?)
 }
 
-/// The runs of one (solver, backend) group that can be drawn: finished runs, and runs stopped
+/// The runs of one (solver, backend, loss) group that can be drawn: finished runs, and runs stopped
 /// by their time limit (their trace is valid so far), each with a non-empty trace. The others
 /// get a "not shown" note, and time-limited runs a note that they stop early, so that nothing
 /// is left out silently. `None` when no run is usable.
 fn usable_runs<'a>(
     loaded: &'a Loaded,
-    solver: SolverKind,
-    backend: &str,
+    (solver, backend, loss): (SolverKind, &str, crate::loss::Loss),
     label: &str,
     notes: &mut Vec<String>,
 ) -> Option<Vec<&'a RunResult>> {
     let runs: Vec<&RunResult> = loaded
         .runs
         .iter()
-        .filter(|r| r.solver == solver && r.backend == backend)
+        .filter(|r| r.solver == solver && r.backend == backend && r.loss == loss)
         .collect();
     let usable: Vec<&RunResult> = runs
         .iter()

@@ -134,6 +134,8 @@ pub struct RunResult {
     pub id: String,
     pub solver: SolverKind,
     pub backend: String,
+    /// The training loss (`problem.loss`): curves draw one line per loss when runs differ.
+    pub loss: crate::loss::Loss,
     pub seed: u64,
     pub status: schema::Status,
     pub reason: Option<String>,
@@ -194,6 +196,18 @@ impl Loaded {
         out
     }
 
+    /// The distinct (solver, backend, loss) groups, in first-seen order.
+    pub fn loss_groups(&self) -> Vec<(SolverKind, String, crate::loss::Loss)> {
+        let mut out = Vec::new();
+        for r in &self.runs {
+            let g = (r.solver, r.backend.clone(), r.loss);
+            if !out.contains(&g) {
+                out.push(g);
+            }
+        }
+        out
+    }
+
     /// Distinct values of `key` over the runs, in first-seen order.
     pub fn distinct(&self, key: impl Fn(&RunResult) -> String) -> Vec<String> {
         let mut out: Vec<String> = Vec::new();
@@ -228,6 +242,7 @@ pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsEr
             id: run.id.clone(),
             solver: run.config.solver.method.kind(),
             backend: run.config.backend.to_string(),
+            loss: run.config.problem.loss,
             seed: run.config.seed,
             status: summary.status,
             reason: summary.reason,

@@ -80,8 +80,13 @@ pub(crate) fn setting_text(runs: &[PlannedRun]) -> String {
     let c = &first.config;
     let source = match c.data.source {
         DataSource::Cifar10 => format!(
-            "CIFAR-10 classes {}/{}",
-            c.data.classes[0], c.data.classes[1]
+            "CIFAR-10 classes {}",
+            c.data
+                .classes
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join("/")
         ),
         DataSource::Synthetic => "synthetic teacher".to_string(),
         DataSource::Npy => "npy data".to_string(),

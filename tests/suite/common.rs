@@ -53,6 +53,7 @@ pub fn optimum(name: &str) -> Optimum {
             n_test: 0,
             x_test: vec![],
             y_test: vec![],
+            classes: 2,
         },
         gates: dir.join("gates.npy"),
         patterns: json["P"].as_u64().expect("P") as usize,

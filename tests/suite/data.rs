@@ -44,7 +44,7 @@ fn cfg(source: DataSource) -> DataConfig {
         path: None,
         train_files: vec![],
         test_files: vec![],
-        classes: [0, 1],
+        classes: vec![0, 1],
         n_train: 8,
         n_test: 4,
         downsample: None,
@@ -82,7 +82,7 @@ fn cifar_cfg(dir: &Path) -> DataConfig {
 fn cifar_keeps_two_classes_with_shapes_and_labels() {
     let dir = cifar_dir();
     let mut c = cifar_cfg(dir.path());
-    c.classes = [3, 7];
+    c.classes = vec![3, 7];
     c.n_train = 6;
     let ds = load(&c, 0).unwrap();
     assert_eq!((ds.n, ds.d, ds.n_test), (6, PIXELS, 4));
@@ -269,6 +269,7 @@ fn small_dataset() -> Dataset {
         n_test: 2,
         x_test: vec![5.0, 50.0, 6.0, 0.0, 0.0, 5.0],
         y_test: vec![1.0, -1.0],
+        classes: 2,
     }
 }
 
@@ -356,7 +357,7 @@ fn too_few_examples_of_a_class_is_an_error() {
         "{msg}"
     );
     c.n_train = 8;
-    c.classes = [3, 3];
+    c.classes = vec![3, 3];
     assert!(load(&c, 0).unwrap_err().to_string().contains("differ"));
 }
 
@@ -510,13 +511,18 @@ fn npy_bad_files_are_clear_errors() {
     let (xp, yp) = (dir.path().join("x.npy"), dir.path().join("y.npy"));
     let err = |c: &DataConfig| load(c, 0).unwrap_err().to_string();
 
-    // A label that is neither +1/-1 nor 0/1, and an ambiguous mix of 0 and -1.
-    write_npy(&yp, 1, "<f8", "(3,)", &f8(&[1.0, 3.0, 1.0]));
+    // A label that is no class (class indices are whole numbers), and an ambiguous mix of 0
+    // and -1.
+    write_npy(&yp, 1, "<f8", "(3,)", &f8(&[1.0, 2.5, 1.0]));
     let msg = err(&c);
     assert!(
-        msg.contains(&yp.display().to_string()) && msg.contains("label 3 at index 1"),
+        msg.contains(&yp.display().to_string()) && msg.contains("label 2.5 at index 1"),
         "{msg}"
     );
+    // Class indices 0..K-1 are read as K classes.
+    write_npy(&yp, 1, "<f8", "(3,)", &f8(&[1.0, 3.0, 0.0]));
+    let ds = load(&c, 0).unwrap();
+    assert_eq!((ds.classes, ds.y.clone()), (4, vec![1.0, 3.0, 0.0]));
     let mixed: Vec<u8> = [-1i64, 0, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
     write_npy(&yp, 1, "<i8", "(3,)", &mixed);
     assert!(err(&c).contains("label 0 at index 1"), "{}", err(&c));

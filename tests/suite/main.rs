@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod data;
 mod fuzz;
+mod losses;
 mod manifest;
 mod memory;
 mod mlp;

@@ -5,6 +5,7 @@
 use crate::common::write_npy;
 use admm_runner::data::Dataset;
 use admm_runner::executor::{IterRecord, Observer, Stop, StopRules};
+use admm_runner::loss::Loss;
 use admm_runner::manifest::ProblemConfig;
 use admm_runner::metrics::evaluate as convex_metrics;
 use admm_runner::mlp::{self, batch_loss, objective, AdamConfig, Inputs, Mlp};
@@ -42,6 +43,7 @@ fn separable(n: usize, d: usize, seed: u64) -> Dataset {
         n_test: 0,
         x_test: vec![],
         y_test: vec![],
+        classes: 2,
     }
 }
 
@@ -58,6 +60,7 @@ fn t2<B: Backend>(v: &[f64], rows: usize, cols: usize) -> Tensor<B, 2> {
 
 fn config(width: usize, seed: u64) -> AdamConfig {
     AdamConfig {
+        loss: Loss::Squared,
         width,
         beta: 1e-3,
         lr: 1e-2,
@@ -131,12 +134,12 @@ fn gradient_matches_central_differences_of_host_objective() {
     let y: Vec<f64> = gaussian(&mut rng, n).iter().map(|v| v.signum()).collect();
     let model = Mlp::<F64Ad>::from_weights(t2(&w1, d, m), t2(&w2, m, 1));
     let (xt, yt) = (t2::<F64Ad>(&x, n, d), t2::<F64Ad>(&y, n, 1));
-    let obj = objective(&model, xt.clone(), yt.clone(), beta);
+    let obj = objective(&model, xt.clone(), yt.clone(), Loss::Squared, beta);
     let value = scalar(obj.clone().inner());
     let host = |a: &[f64], b: &[f64]| host_objective(&x, &y, a, b, d, beta);
     assert!((value - host(&w1, &w2)).abs() < 1e-10 * value.abs().max(1.0));
     // The mini-batch loss on the whole set is J / n: the scaling the training loop relies on.
-    let full = scalar(batch_loss(&model, xt, yt, beta, n).inner());
+    let full = scalar(batch_loss(&model, xt, yt, Loss::Squared, beta, n).inner());
     assert!((full - value / n as f64).abs() < 1e-12 * value.abs().max(1.0));
 
     let grads = obj.backward();
@@ -274,9 +277,15 @@ fn objective_equals_convex_objective_at_equivalent_weights() {
     let (w1, w2) = balance(&w1, &w2, d_in);
 
     let dev = Default::default();
-    let inputs = Inputs::<F64>::new(&data, true, &dev);
+    let inputs = Inputs::<F64>::new(&data, true, 1, &dev);
     let model = Mlp::<F64>::from_weights(t2(&w1, d_in, m), t2(&w2, m, 1));
-    let nonconvex = scalar(objective(&model, inputs.x.clone(), inputs.y.clone(), beta));
+    let nonconvex = scalar(objective(
+        &model,
+        inputs.x.clone(),
+        inputs.y.clone(),
+        Loss::Squared,
+        beta,
+    ));
 
     // Gates h_j = W1_j, so D_j X u_j = relu(X u_j) and the cone constraints hold exactly.
     let dir = tempfile::tempdir().unwrap();
@@ -300,7 +309,7 @@ fn objective_equals_convex_objective_at_equivalent_weights() {
         "eq. (2) {nonconvex} vs convex {}",
         convex.objective
     );
-    let ours = mlp::evaluate(&model, &inputs, beta);
+    let ours = mlp::evaluate(&model, &inputs, Loss::Squared, beta);
     assert!((ours.objective - convex.objective).abs() / convex.objective < 1e-6);
     assert_eq!(ours.train_acc, convex.train_acc_net);
 }

@@ -152,6 +152,8 @@ fn the_paired_network_computes_relu_sums_by_hand() {
         width: 4,
         w1: vec![1.0, -1.0, 0.0, 2.0, /* bias row */ 0.5, 0.0, 1.0, -1.0],
         w2: vec![1.0, 1.0, -1.0, -1.0],
+        outputs: 1,
+        loss: admm_runner::loss::Loss::Squared,
         bias: true,
         readout: Readout::Paired { p: 2 },
     };

@@ -80,6 +80,7 @@ fn the_validation_split_is_disjoint_from_what_is_trained_on() {
         n_test: 0,
         x_test: vec![],
         y_test: vec![],
+        classes: 2,
     };
     let original = ds.clone();
     let (held, kept) = split_validation(&mut ds, 0.2, 7);

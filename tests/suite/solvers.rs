@@ -157,6 +157,7 @@ fn low_rank_problem() -> Problem<Cpu> {
         n_test: 0,
         x_test: vec![],
         y_test: vec![],
+        classes: 2,
     };
     let mut cfg = problem_config(&optimum("opt_small"));
     cfg.gates = None;

@@ -22,13 +22,14 @@ impl<B: Backend> Default for DiagPrecond<B> {
     }
 }
 
-/// diag(A) as a d x 2P block matrix, matrix-free: 1 + ((X .* X)^T M) / rho + diag(K).
+/// diag(A) as a d x 2PC block matrix, matrix-free: 1 + ((X .* X)^T M) / rho + diag(K), the
+/// gated part the same for every output and side.
 pub fn diag_a<B: Backend>(prob: &Problem<B>, rho: f64) -> Tensor<B, 2> {
     // X^T is resident: squaring it avoids a transposed product.
     let xt_sq = prob.xt.clone() * prob.xt.clone();
     let k_diag = xt_sq.clone().sum_dim(1); // d x 1: K[a,a] = sum_k X[k,a]^2
     let gated = xt_sq.matmul(prob.mask.clone()).div_scalar(rho); // d x P
-    Tensor::cat(vec![gated.clone(), gated], 1) + k_diag.add_scalar(1.0)
+    Tensor::cat(vec![gated; 2 * prob.c], 1) + k_diag.add_scalar(1.0)
 }
 
 impl<B: Backend> Preconditioner<B> for DiagPrecond<B> {

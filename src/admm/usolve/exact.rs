@@ -37,21 +37,28 @@ impl Exact {
     }
 }
 
-/// A = I + F^T F / rho + I_2P (x) X^T X as a dense f64 matrix, in block order
+/// A = I + F^T F / rho + I_2PC (x) X^T X as a dense f64 matrix, in block order
 /// (index j*d + a is coordinate a of block j). Built from the host copy of X and the mask,
-/// independently of the matrix-free operators, so each can check the other.
+/// independently of the matrix-free operators, so each can check the other. F^T F couples
+/// two blocks only when they feed the same output.
 pub fn dense_a<B: Backend>(prob: &Problem<B>, rho: f64) -> Mat<f64> {
     let (n, d, p) = (prob.n, prob.d, prob.p);
+    let q = prob.q();
     let x = |k: usize, a: usize| f64::from(prob.x_host[k * d + a]);
     let m = |k: usize, i: usize| f64::from(prob.patterns.mask[k * p + i]);
     let fv = Mat::<f64>::from_fn(n, d * p, |k, c| m(k, c / d) * x(k, c % d));
     let c = fv.transpose() * &fv;
     let xm = Mat::<f64>::from_fn(n, d, x);
     let gram = xm.transpose() * &xm;
-    let half = d * p;
+    let (half, per_output) = (d * q, d * p);
     Mat::from_fn(2 * half, 2 * half, |r, s| {
         let sign = if (r < half) == (s < half) { 1.0 } else { -1.0 };
-        let mut v = sign * c[(r % half, s % half)] / rho;
+        let (r_in, s_in) = (r % half, s % half);
+        let mut v = if r_in / per_output == s_in / per_output {
+            sign * c[(r_in % per_output, s_in % per_output)] / rho
+        } else {
+            0.0
+        };
         if r / d == s / d {
             v += gram[(r % d, s % d)];
         }
@@ -120,7 +127,7 @@ impl<B: Backend> USolver<B> for Exact {
         let mut col = Mat::<f64>::from_fn(rhs.len(), 1, |i, _| rhs[i]);
         llt.solve_in_place(&mut col);
         let sol: Vec<f64> = (0..rhs.len()).map(|i| col[(i, 0)]).collect();
-        let u = vec_to_blocks::<B>(&sol, prob.d, 2 * prob.p, &prob.device);
+        let u = vec_to_blocks::<B>(&sol, prob.d, 2 * prob.q(), &prob.device);
         Ok((
             u,
             InnerStats {

@@ -128,25 +128,27 @@ pub fn nystrom_factors<B: Backend>(
     })
 }
 
-/// H W for c block matrices at once (W is c x d x 2P): H = F^T F / rho + I_2P (x) K, the same
-/// operator as `Problem::apply_a` minus the identity, with the c columns batched into single
-/// n x d by d x cP products.
+/// H W for c block matrices at once (W is c x d x 2PC): H = F^T F / rho + I_2PC (x) K, the
+/// same operator as `Problem::apply_a` minus the identity, with the c columns batched into
+/// single n x d by d x cPC products. The C outputs of one column are independent in F (each
+/// sums its own P columns), so they batch like c C separate columns of P patterns.
 pub fn apply_h_batch<B: Backend>(prob: &Problem<B>, rho: f64, w: Tensor<B, 3>) -> Tensor<B, 3> {
     let [c, d, p2] = w.dims();
-    let (n, p) = (prob.n, p2 / 2);
-    let diff = w.clone().slice([0..c, 0..d, 0..p]) - w.clone().slice([0..c, 0..d, p..p2]);
+    let (n, q, p) = (prob.n, p2 / 2, prob.p);
+    let cc = c * (q / p); // (column, output) pairs
+    let diff = w.clone().slice([0..c, 0..d, 0..q]) - w.clone().slice([0..c, 0..d, q..p2]);
     let xd = prob
         .x
         .clone()
-        .matmul(diff.swap_dims(0, 1).reshape([d, c * p]))
-        .reshape([n, c, p]);
+        .matmul(diff.swap_dims(0, 1).reshape([d, c * q]))
+        .reshape([n, cc, p]);
     let mask = prob.mask.clone().reshape([n, 1, p]);
-    let fw = (xd * mask.clone()).sum_dim(2); // n x c x 1: F w for each column
+    let fw = (xd * mask.clone()).sum_dim(2); // n x cC x 1: F w for each column and output
     let t = prob
         .xt
         .clone()
-        .matmul((mask * fw).reshape([n, c * p]))
-        .reshape([d, c, p])
+        .matmul((mask * fw).reshape([n, c * q]))
+        .reshape([d, c, q])
         .swap_dims(0, 1);
     let ftf = Tensor::cat(vec![t.clone(), t.neg()], 2).div_scalar(rho);
     let kw = prob
@@ -161,7 +163,7 @@ pub fn apply_h_batch<B: Backend>(prob: &Problem<B>, rho: f64, w: Tensor<B, 3>) -
 /// Y = H Omega, as rows (r x N), in chunks of columns.
 fn sketch<B: Backend>(prob: &Problem<B>, rho: f64, omega: &Tensor<B, 2>) -> Tensor<B, 2> {
     let [r, dim] = omega.dims();
-    let (d, p2) = (prob.d, 2 * prob.p);
+    let (d, p2) = (prob.d, 2 * prob.q());
     let chunk = (CHUNK_ELEMS / (prob.n.max(d) * p2).max(1)).clamp(1, r);
     let parts = (0..r)
         .step_by(chunk)

@@ -8,6 +8,10 @@
 //!   g_J = u_J + [F^T yhat]_J / rho + (K u)_J - b_J,  [F^T yhat]_i = +-X^T (M[:,i] .* yhat),
 //! and the step's curvature g_J^T A g_J needs only F g_J and K g_J, which are then reused to
 //! update yhat and K u. Every step is a fixed handful of batched tensor ops plus one host read.
+//!
+//! With C outputs the blocks are drawn from the q = PC (output, pattern) columns of a side:
+//! column c P + i is gated by pattern i and feeds output c, so its gradient reads yhat's
+//! column c and its step moves only that output's predictions.
 
 use super::{InnerStats, SolveError, USolver};
 use crate::problem::{scalar, to_host, Problem};
@@ -202,23 +206,31 @@ impl<'a, B: Backend> BlockState<'a, B> {
         0.5 * scalar(self.u.clone() * au) - scalar(self.b.clone() * self.u.clone())
     }
 
-    /// The gradient of q on the v- and w-columns of `patterns` (distinct, each < P): one pass
-    /// over X, [F^T yhat]_J / rho = [X^T (M_J .* yhat), -X^T (M_J .* yhat)] / rho, plus the
-    /// gathered c. Shared by the single-block and the multi-block step.
+    /// The gradient of q on the v- and w-columns of `patterns` (distinct, each < PC): one pass
+    /// over X, [F^T yhat]_J / rho = [X^T (M_J .* yhat_J), -X^T (M_J .* yhat_J)] / rho (yhat_J
+    /// the output each column feeds), plus the gathered c. Shared by the single-block and the
+    /// multi-block step.
     fn gradient(&self, patterns: &[usize]) -> BlockGradient<B> {
         let prob = self.prob;
-        let (d, p, m) = (prob.d, prob.p, patterns.len());
+        let (d, q, m) = (prob.d, prob.q(), patterns.len());
         let cols: Vec<i64> = patterns
             .iter()
             .map(|&i| i as i64)
-            .chain(patterns.iter().map(|&i| (p + i) as i64))
+            .chain(patterns.iter().map(|&i| (q + i) as i64))
             .collect();
         let idx = Tensor::<B, 1, Int>::from_data(TensorData::new(cols, [2 * m]), &prob.device);
-        let mask_b = prob.mask.clone().select(1, idx.clone().narrow(0, 0, m));
+        let mask_b = prob.maskc.clone().select(1, idx.clone().narrow(0, 0, m));
+        let yhat_b = if prob.c == 1 {
+            self.yhat.clone()
+        } else {
+            let outs: Vec<i64> = patterns.iter().map(|&i| (i / prob.p) as i64).collect();
+            let outs = Tensor::<B, 1, Int>::from_data(TensorData::new(outs, [m]), &prob.device);
+            self.yhat.clone().select(1, outs)
+        };
         let ft = prob
             .xt
             .clone()
-            .matmul(mask_b.clone() * self.yhat.clone())
+            .matmul(mask_b.clone() * yhat_b)
             .div_scalar(self.rho);
         let g = self.c.clone().select(1, idx.clone()) + Tensor::cat(vec![ft.clone(), ft.neg()], 1);
         let g_diff = g.clone().slice([0..d, 0..m]) - g.clone().slice([0..d, m..2 * m]);
@@ -230,7 +242,7 @@ impl<'a, B: Backend> BlockState<'a, B> {
         }
     }
 
-    /// One gradient step on the block of `patterns` (distinct, each < P) with backtracking.
+    /// One gradient step on the block of `patterns` (distinct, each < PC) with backtracking.
     /// Returns the decrease of q (0 when the line search found nothing to do).
     pub fn step(&mut self, patterns: &[usize], line: &mut LineSearch) -> f64 {
         let (prob, rho) = (self.prob, self.rho);
@@ -240,7 +252,17 @@ impl<'a, B: Backend> BlockState<'a, B> {
             g,
             g_diff,
         } = self.gradient(patterns);
-        let fg = (prob.x.clone().matmul(g_diff) * mask_b).sum_dim(1); // F g_J, n x 1
+        let masked = prob.x.clone().matmul(g_diff) * mask_b;
+        let fg = if prob.c == 1 {
+            masked.sum_dim(1) // F g_J, n x 1
+        } else {
+            masked.matmul(output_indicator::<B>(
+                patterns,
+                prob.p,
+                prob.c,
+                &prob.device,
+            ))
+        };
         let ikg = g.clone() + prob.k.clone().matmul(g.clone()); // (I + K) g_J on the block
         let sums = to_host(Tensor::cat(
             vec![
@@ -276,8 +298,9 @@ impl<B: Backend> BlockState<'_, B> {
     ///                                              + [j = l] g_j^T (I + K) g_j
     /// (disjoint blocks own disjoint columns, and I + K acts column by column, so only F
     /// couples them). The decrease is a^T t / 2 >= each block's own exact step, so it is a
-    /// descent step whatever the coupling. `blocks` must be disjoint, each pattern < P.
-    /// Returns the decrease of q.
+    /// descent step whatever the coupling. `blocks` must be disjoint, each pattern < PC.
+    /// With C outputs F g_j is n x C: its columns are kept apart (n x kC) and H sums their
+    /// products output by output. Returns the decrease of q.
     pub fn step_blocks(&mut self, blocks: &[Vec<usize>]) -> f64 {
         let (prob, rho) = (self.prob, self.rho);
         let pats: Vec<usize> = blocks.iter().flatten().copied().collect();
@@ -288,9 +311,15 @@ impl<B: Backend> BlockState<'_, B> {
             g,
             g_diff,
         } = self.gradient(&pats);
-        // Column j of fg is F g_j: the masked X g columns summed over block j's patterns.
-        let owner = block_indicator::<B>(blocks, &prob.device);
-        let fg = (prob.x.clone().matmul(g_diff) * mask_b).matmul(owner); // n x k
+        // Column j C + c of fg is output c of F g_j: the masked X g columns summed over block
+        // j's patterns that feed output c.
+        let c_out = prob.c;
+        let owner = if c_out == 1 {
+            block_indicator::<B>(blocks, &prob.device)
+        } else {
+            block_output_indicator::<B>(blocks, prob.p, c_out, &prob.device)
+        };
+        let fg = (prob.x.clone().matmul(g_diff) * mask_b).matmul(owner); // n x kC
         let ikg = g.clone() + prob.k.clone().matmul(g.clone());
         let per_col = Tensor::cat(
             vec![
@@ -300,9 +329,19 @@ impl<B: Backend> BlockState<'_, B> {
             1,
         )
         .reshape([4 * m]);
-        let gram = fg.clone().transpose().matmul(fg.clone()).reshape([k * k]);
+        let kc = k * c_out;
+        let gram = fg.clone().transpose().matmul(fg.clone()).reshape([kc * kc]);
         let host = to_host(Tensor::cat(vec![per_col, gram], 0));
-        let (gg, gikg, ff) = (&host[..2 * m], &host[2 * m..4 * m], &host[4 * m..]);
+        let (gg, gikg, ff_out) = (&host[..2 * m], &host[2 * m..4 * m], &host[4 * m..]);
+        // (F g_j) . (F g_l), summed over outputs.
+        let ff: Vec<f64> = (0..k * k)
+            .map(|jl| {
+                let (j, l) = (jl / k, jl % k);
+                (0..c_out)
+                    .map(|c| ff_out[(j * c_out + c) * kc + l * c_out + c])
+                    .sum()
+            })
+            .collect();
         let mut a = vec![0.0; k];
         let mut h = vec![0.0; k * k];
         let mut col = 0;
@@ -314,7 +353,7 @@ impl<B: Backend> BlockState<'_, B> {
                 col += 1;
             }
         }
-        for (hv, fv) in h.iter_mut().zip(ff) {
+        for (hv, fv) in h.iter_mut().zip(&ff) {
             *hv += fv / rho;
         }
         let Some((t, decrease)) = subspace_step(&a, &h) else {
@@ -329,8 +368,20 @@ impl<B: Backend> BlockState<'_, B> {
         let t_cols =
             Tensor::<B, 1>::from_data(TensorData::new(t_cols, [m]), &prob.device).reshape([1, m]);
         let t_both = Tensor::cat(vec![t_cols.clone(), t_cols], 1);
+        // kC x C: t_j at (j C + c, c), so fg t_blocks = sum_j t_j F g_j (for C = 1, just t).
+        let spread: Vec<f64> = (0..kc * c_out)
+            .map(|e| {
+                let (row, col) = (e / c_out, e % c_out);
+                if row % c_out == col {
+                    t[row / c_out]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let t_blocks =
-            Tensor::<B, 1>::from_data(TensorData::new(t, [k]), &prob.device).reshape([k, 1]);
+            Tensor::<B, 1>::from_data(TensorData::new(spread, [kc * c_out]), &prob.device)
+                .reshape([kc, c_out]);
         let add = IndexingUpdateOp::Add;
         self.u = self
             .u
@@ -355,6 +406,41 @@ fn block_indicator<B: Backend>(blocks: &[Vec<usize>], device: &B::Device) -> Ten
         }
     }
     Tensor::from_data(TensorData::new(ind, [m, k]), device)
+}
+
+/// The m x C matrix with a 1 at (j, output of column j): a product with it sums the columns
+/// feeding each output (columns c P + i feed output c).
+fn output_indicator<B: Backend>(
+    cols: &[usize],
+    p: usize,
+    c: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let m = cols.len();
+    let mut ind = vec![0f32; m * c];
+    for (row, &col) in cols.iter().enumerate() {
+        ind[row * c + col / p] = 1.0;
+    }
+    Tensor::from_data(TensorData::new(ind, [m, c]), device)
+}
+
+/// The m x kC matrix with a 1 at (row, j C + c) for the rows of block j feeding output c.
+fn block_output_indicator<B: Backend>(
+    blocks: &[Vec<usize>],
+    p: usize,
+    c: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let (k, m) = (blocks.len(), blocks.iter().map(Vec::len).sum::<usize>());
+    let mut ind = vec![0f32; m * k * c];
+    let mut row = 0;
+    for (j, block) in blocks.iter().enumerate() {
+        for &col in block {
+            ind[row * k * c + j * c + col / p] = 1.0;
+            row += 1;
+        }
+    }
+    Tensor::from_data(TensorData::new(ind, [m, k * c]), device)
 }
 
 /// Minimizes -a^T t + t^T H t / 2 over t for a k x k symmetric H (row-major). Returns t and
@@ -503,7 +589,7 @@ impl<B: Backend> Rbcd<B> {
         }
     }
 
-    /// Up to `blocks_per_pass` disjoint blocks of `block_size` patterns: min(k bs, P)
+    /// Up to `blocks_per_pass` disjoint blocks of `block_size` columns: min(k bs, PC)
     /// distinct patterns uniformly at random, cut in order (the last block may be short).
     /// With k = 1 it draws exactly what one block of min(bs, P) patterns always drew.
     fn pick_blocks(&mut self, p: usize) -> Vec<Vec<usize>> {
@@ -546,10 +632,10 @@ impl<B: Backend> USolver<B> for Rbcd<B> {
         // per block, so the threshold keeps its meaning per block step; with k = 1 this is
         // the paper's loop exactly.
         let per_pass = self.blocks_per_pass;
-        let mut window = Window::new(window_len(prob.p).div_ceil(per_pass));
+        let mut window = Window::new(window_len(prob.q()).div_ceil(per_pass));
         let mut steps = 0;
         while steps < self.max_steps {
-            let blocks = self.pick_blocks(prob.p);
+            let blocks = self.pick_blocks(prob.q());
             let decrease = match blocks.as_slice() {
                 [block] if per_pass == 1 => state.step(block, &mut self.line),
                 _ => state.step_blocks(&blocks),
