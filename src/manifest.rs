@@ -627,7 +627,20 @@ impl PlannedRun {
             seed = c.seed,
             beta = c.problem.beta,
             it = c.solver.stop.max_iters,
-        )
+        ) + &self.problem_extras()
+    }
+
+    /// The loss and the number of classes, where they are not the paper's (squared, two).
+    fn problem_extras(&self) -> String {
+        let c = &self.config;
+        let mut out = String::new();
+        if c.problem.loss != crate::loss::Loss::Squared {
+            out += &format!(" loss={}", c.problem.loss.name());
+        }
+        if c.data.classes.len() > 2 && c.data.source != crate::data::DataSource::Npy {
+            out += &format!(" classes={}", c.data.classes.len());
+        }
+        out
     }
 }
 

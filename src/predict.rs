@@ -136,8 +136,14 @@ fn from_npy(x: &Path, y: Option<&PathBuf>) -> Result<Examples, PredictError> {
                     format!("{} labels for {n} examples ({ys:?})", yv.len()),
                 ));
             }
+            // Two classes: +1/-1, or 0/1 with 0 -> -1. More: the class indices as they are.
+            let binary = yv.iter().all(|v| [-1.0, 0.0, 1.0].contains(v));
             yv.iter()
-                .map(|&v| if v > 0.0 { 1.0 } else { -1.0 })
+                .map(|&v| match (binary, v > 0.0) {
+                    (false, _) => v as f32,
+                    (true, true) => 1.0,
+                    (true, false) => -1.0,
+                })
                 .collect()
         }
     };
@@ -193,13 +199,15 @@ impl BackendTask for Score<'_> {
     }
 }
 
-/// Writes the outputs: `.npy` (f64, n) or CSV (`index,output,predicted,label`).
+/// Writes the outputs: `.npy` (f64, n, or n x C with C outputs) or CSV
+/// (`index,output,predicted,label`; with C outputs `output` is the largest score).
 pub fn write(path: &Path, p: &Prediction, labels: &[f32]) -> Result<(), PredictError> {
     let is_npy = path.extension().and_then(|e| e.to_str()) == Some("npy");
+    let c = (p.scored.outputs.len() / p.examples.max(1)).max(1);
     let bytes = if is_npy {
-        npy_f64(&p.scored.outputs)
+        npy_f64(&p.scored.outputs, c)
     } else {
-        csv(&p.scored.outputs, labels).into_bytes()
+        csv(&p.scored.outputs, c, labels).into_bytes()
     };
     crate::results::write_atomically(path, |file| {
         use std::io::Write;
@@ -212,23 +220,31 @@ pub fn write(path: &Path, p: &Prediction, labels: &[f32]) -> Result<(), PredictE
 }
 
 /// One row per example: the network output, the predicted label (+1 when output > 0, as the
-/// accuracy counts it) and the true label if known.
-fn csv(outputs: &[f64], labels: &[f32]) -> String {
+/// accuracy counts it; with C outputs the largest score and its class) and the true label if
+/// known.
+fn csv(outputs: &[f64], c: usize, labels: &[f32]) -> String {
     let mut text = String::from("index,output,predicted,label\n");
-    for (i, o) in outputs.iter().enumerate() {
+    for (i, row) in outputs.chunks(c).enumerate() {
         let label = labels.get(i).map(|l| format!("{l}")).unwrap_or_default();
-        let pred = if *o > 0.0 { 1 } else { -1 };
+        let (o, pred) = if c == 1 {
+            (row[0], if row[0] > 0.0 { 1 } else { -1 })
+        } else {
+            let best = (0..c).fold(0, |b, k| if row[k] > row[b] { k } else { b });
+            (row[best], best as i64)
+        };
         text += &format!("{i},{o:e},{pred},{label}\n");
     }
     text
 }
 
-/// A 1-D little-endian f64 `.npy` file (format 1.0).
-fn npy_f64(values: &[f64]) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}",
-        values.len()
-    );
+/// A little-endian f64 `.npy` file (format 1.0): 1-D for one output, n x C for more.
+fn npy_f64(values: &[f64], c: usize) -> Vec<u8> {
+    let shape = if c == 1 {
+        format!("({},)", values.len())
+    } else {
+        format!("({}, {c})", values.len() / c)
+    };
+    let dict = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
     // Magic (6) + version (2) + length (2) + header, padded with spaces to a multiple of 64.
     let total = (10 + dict.len() + 1).div_ceil(64) * 64;
     let header = format!("{dict:<width$}\n", width = total - 10 - 1);

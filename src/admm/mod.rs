@@ -366,11 +366,10 @@ impl<'a, B: Backend> Admm<'a, B> {
     /// the squared loss is L = 1 exactly, with the same operations as before.
     fn u_step(&mut self, k: usize) -> Result<(Tensor<B, 2>, InnerStats), SolveError> {
         let t = Instant::now();
-        let rho_l = self.rho / self.prob.loss.curvature();
-        let b = self.loss_rhs(rho_l);
+        let (rho_u, b) = self.loss_rhs();
         let (prob, st) = (self.prob, &mut self.st);
         let b = b + (st.v.clone() - st.lambda.clone()) + prob.gt(&(st.s.clone() - st.nu.clone()));
-        let (u, inner) = self.usolver.solve(prob, rho_l, b, st.u.clone(), k)?;
+        let (u, inner) = self.usolver.solve(prob, rho_u, b, st.u.clone(), k)?;
         st.u = u;
         let gu = prob.g(&st.u);
         sync(prob);
@@ -378,17 +377,23 @@ impl<'a, B: Backend> Admm<'a, B> {
         Ok((gu, inner))
     }
 
-    /// The loss's part of the u-step's right-hand side: F^T y / rho for the squared loss
-    /// (precomputed), F^T (F u_k - grad loss(F u_k) / L) / (rho / L) for the others.
-    fn loss_rhs(&self, rho_l: f64) -> Tensor<B, 2> {
+    /// The rho the u-solver gets and the loss's part of the u-step's right-hand side: rho and
+    /// F^T y / rho for the squared loss (precomputed); for the others rho / L and
+    /// F^T (F u_k - grad loss(F u_k) / L) / (rho / L), or the true rho and nothing for a
+    /// solver that minimizes the loss itself (`USolver::true_loss`).
+    fn loss_rhs(&self) -> (f64, Tensor<B, 2>) {
         let prob = self.prob;
         if prob.loss == crate::loss::Loss::Squared {
-            return self.b_fixed.clone();
+            return (self.rho, self.b_fixed.clone());
         }
+        if self.usolver.true_loss() {
+            return (self.rho, prob.zeros_u());
+        }
+        let rho_l = self.rho / prob.loss.curvature();
         let yhat = prob.f(&self.st.u);
         let grad = prob.loss.gradient(yhat.clone(), &prob.y);
         let working = yhat - grad.div_scalar(prob.loss.curvature());
-        prob.ft(&working).div_scalar(rho_l)
+        (rho_l, prob.ft(&working).div_scalar(rho_l))
     }
 
     /// The v-step (group soft-threshold) and s-step (projection onto s >= 0) at the

@@ -40,6 +40,8 @@ struct CurveFigure {
     subtitle: String,
     x: PlotX,
     has_adam: bool,
+    /// Every run used the squared loss (the loss panels name its formula).
+    squared_only: bool,
     lines: Vec<Line>,
     notes: Vec<String>,
 }
@@ -156,6 +158,7 @@ pub(crate) fn render(
         subtitle: subtitle(ctx, max_seeds),
         x: ctx.x(),
         has_adam: groups.iter().any(|(s, _, _)| *s == SolverKind::Adam),
+        squared_only: groups.iter().all(|g| g.2 == crate::loss::Loss::Squared),
         lines,
         notes,
     };
@@ -252,6 +255,12 @@ impl Figure for CurveFigure {
         };
         for (k, area) in areas.iter().enumerate() {
             let (_, title, ylabel) = self.metrics()[k];
+            // The squared loss's formula only where every run used it.
+            let ylabel = if self.squared_only || !ylabel.contains("loss") {
+                ylabel
+            } else {
+                "loss per example"
+            };
             let lines: Vec<(&Line, &Band)> = self
                 .lines
                 .iter()

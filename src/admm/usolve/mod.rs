@@ -45,6 +45,15 @@ pub trait USolver<B: Backend> {
     /// Called again whenever rho changes.
     fn prepare(&mut self, prob: &Problem<B>, rho: f64) -> Result<(), SolveError>;
 
+    /// Whether this solver minimizes a non-quadratic loss itself. ADMM then hands it the true
+    /// rho and b without the loss's part, and the solver minimizes
+    /// loss(F u) / rho + 1/2 u^T (I + G^T G) u - b^T u (the u-subproblem itself) instead of
+    /// the majorized system A_L u = b. The squared loss is quadratic, so this changes nothing
+    /// for it. Default: no (the solver solves the majorized linear system).
+    fn true_loss(&self) -> bool {
+        false
+    }
+
     /// Solves A u = b for ADMM iteration `k` (0-based), from the previous u.
     fn solve(
         &mut self,
@@ -213,6 +222,10 @@ impl<B: Backend> Delayed<B> {
 impl<B: Backend> USolver<B> for Delayed<B> {
     fn prepare(&mut self, prob: &Problem<B>, rho: f64) -> Result<(), SolveError> {
         self.inner.prepare(prob, rho)
+    }
+
+    fn true_loss(&self) -> bool {
+        self.inner.true_loss()
     }
 
     fn solve(
