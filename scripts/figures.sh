@@ -21,6 +21,7 @@ quick_extra() {
     fig1) echo "--set sweep.seed=[0,1]" ;;
     fig2) echo "--set condition.max_rank=30" ;;
     table1) echo "--set solver.max_iters=40 --set solver.target_train_acc=0.8 --set solver.adam.lr=0.01" ;;
+    digits) echo "--set data.classes=[0,1,2,3]" ;;
   esac
 }
 # The overrides for manifest $1, one per line (so that `[0,1]` is never globbed).
@@ -45,7 +46,7 @@ run() {
   fi
 }
 
-for m in fig1 fig3 fig4 table1; do
+for m in fig1 fig3 fig4 table1 losses digits; do
   mapfile -t s < <(sets "$m")
   echo "== run experiments/$m.yaml ${s[*]}"
   run run "experiments/$m.yaml" --quiet "${s[@]}"
@@ -58,7 +59,7 @@ else
   run condition experiments/fig2.yaml "${s[@]}"
 fi
 if [ -n "$quick" ]; then
-  for m in fig1 fig2 fig3 fig4 table1; do
+  for m in fig1 fig2 fig3 fig4 table1 losses digits; do
     mapfile -t s < <(sets "$m")
     $runner plot "experiments/$m.yaml" "${s[@]}"
   done

@@ -60,20 +60,31 @@ pub fn estimate(cfg: &RunConfig) -> Result<Estimate, data::DataError> {
 /// The estimate for `cfg` at the given data shapes.
 pub fn estimate_for(cfg: &RunConfig, s: Shapes) -> Estimate {
     let mut parts = vec![("process", BASE), ("data", dataset_bytes(s))];
+    // C outputs widen every block matrix to 2PC columns: counted as PC patterns. The classes
+    // of `.npy` labels are known only once read, so those count as one output.
+    let outputs = match cfg.data.source {
+        data::DataSource::Npy => 1,
+        _ => cfg
+            .problem
+            .loss
+            .outputs(cfg.data.classes.len())
+            .unwrap_or(1),
+    };
+    let columns = cfg.problem.patterns * outputs;
     match cfg.solver.method.engine() {
         Engine::Admm(_, spec) => {
             let d = s.d as u64 + u64::from(cfg.problem.bias);
             let dims = Dims {
                 n: s.n as u64,
                 d,
-                p: cfg.problem.patterns as u64,
+                p: columns as u64,
                 n_test: s.n_test as u64,
             };
             parts.push(("problem", dims.problem()));
             parts.push(("admm state", dims.admm_state()));
             parts.push(("u-solver", dims.usolver(&spec)));
         }
-        Engine::Adam(opts) => parts.push(("mlp", adam_bytes(s, &opts, cfg.problem.patterns))),
+        Engine::Adam(opts) => parts.push(("mlp", adam_bytes(s, &opts, columns))),
     }
     Estimate { parts }
 }

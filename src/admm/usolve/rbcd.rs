@@ -296,10 +296,11 @@ impl<'a, B: Backend> BlockState<'a, B> {
         }
     }
 
-    /// One gradient step on the block of `patterns` (distinct, each < PC) with backtracking.
-    /// Returns the decrease of q (0 when the line search found nothing to do).
-    pub fn step(&mut self, patterns: &[usize], line: &mut LineSearch) -> f64 {
-        let (prob, rho) = (self.prob, self.rho);
+    /// The block's descent direction and what a step along it changes: one pass over X for
+    /// the gradient, one for F g (n x C), and (I + K) g on the block. Shared by the quadratic
+    /// and the true-loss step.
+    fn direction(&self, patterns: &[usize]) -> Direction<B> {
+        let prob = self.prob;
         let BlockGradient {
             idx,
             mask_b,
@@ -318,6 +319,28 @@ impl<'a, B: Backend> BlockState<'a, B> {
             ))
         };
         let ikg = g.clone() + prob.k.clone().matmul(g.clone()); // (I + K) g_J on the block
+        Direction { idx, g, fg, ikg }
+    }
+
+    /// u <- u - t g, with c and yhat = F u updated from the direction's products.
+    fn move_along(&mut self, dir: Direction<B>, t: f64) {
+        let add = IndexingUpdateOp::Add;
+        self.u = self
+            .u
+            .clone()
+            .select_assign(1, dir.idx.clone(), dir.g.mul_scalar(-t), add);
+        self.c = self
+            .c
+            .clone()
+            .select_assign(1, dir.idx, dir.ikg.mul_scalar(-t), add);
+        self.yhat = self.yhat.clone() - dir.fg.mul_scalar(t);
+    }
+
+    /// One gradient step on the block of `patterns` (distinct, each < PC) with backtracking.
+    /// Returns the decrease of q (0 when the line search found nothing to do).
+    pub fn step(&mut self, patterns: &[usize], line: &mut LineSearch) -> f64 {
+        let dir = self.direction(patterns);
+        let (g, fg, ikg) = (&dir.g, &dir.fg, &dir.ikg);
         let sums = to_host(Tensor::cat(
             vec![
                 (g.clone() * g.clone()).sum(),
@@ -327,21 +350,20 @@ impl<'a, B: Backend> BlockState<'a, B> {
             0,
         ));
         let (gg, ff, gikg) = (sums[0], sums[1], sums[2]);
-        let Some((t, decrease)) = line.search(gg, gikg + ff / rho) else {
+        let Some((t, decrease)) = line.search(gg, gikg + ff / self.rho) else {
             return 0.0;
         };
-        let add = IndexingUpdateOp::Add;
-        self.u = self
-            .u
-            .clone()
-            .select_assign(1, idx.clone(), g.mul_scalar(-t), add);
-        self.c = self
-            .c
-            .clone()
-            .select_assign(1, idx, ikg.mul_scalar(-t), add);
-        self.yhat = self.yhat.clone() - fg.mul_scalar(t);
+        self.move_along(dir, t);
         decrease
     }
+}
+
+/// A block's descent direction: its columns, the gradient g, F g and (I + K) g.
+struct Direction<B: Backend> {
+    idx: Tensor<B, 1, Int>,
+    g: Tensor<B, 2>,
+    fg: Tensor<B, 2>,
+    ikg: Tensor<B, 2>,
 }
 
 impl<B: Backend> BlockState<'_, B> {
@@ -356,25 +378,9 @@ impl<B: Backend> BlockState<'_, B> {
     /// Returns the decrease of phi.
     pub fn step_loss(&mut self, patterns: &[usize]) -> f64 {
         let (prob, rho) = (self.prob, self.rho);
-        let BlockGradient {
-            idx,
-            mask_b,
-            g,
-            g_diff,
-        } = self.gradient(patterns);
-        let masked = prob.x.clone().matmul(g_diff) * mask_b;
-        let fg = if prob.c == 1 {
-            masked.sum_dim(1)
-        } else {
-            masked.matmul(output_indicator::<B>(
-                patterns,
-                prob.p,
-                prob.c,
-                &prob.device,
-            ))
-        };
-        let ikg = g.clone() + prob.k.clone().matmul(g.clone());
-        let c_b = self.c.clone().select(1, idx.clone());
+        let dir = self.direction(patterns);
+        let (g, fg, ikg) = (&dir.g, &dir.fg, &dir.ikg);
+        let c_b = self.c.clone().select(1, dir.idx.clone());
         let sums = to_host(Tensor::cat(
             vec![
                 (g.clone() * g.clone()).sum(),
@@ -397,19 +403,12 @@ impl<B: Backend> BlockState<'_, B> {
         let t = descend_to_root(gg / curvature, slope);
         let base = prob.loss.value(self.yhat.clone(), &prob.y);
         let decrease = t * gc - 0.5 * t * t * gikg - (prob.loss.value(at(t), &prob.y) - base) / rho;
-        let add = IndexingUpdateOp::Add;
-        self.u = self
-            .u
-            .clone()
-            .select_assign(1, idx.clone(), g.mul_scalar(-t), add);
-        self.c = self
-            .c
-            .clone()
-            .select_assign(1, idx, ikg.mul_scalar(-t), add);
-        self.yhat = at(t);
+        self.move_along(dir, t);
         decrease
     }
+}
 
+impl<B: Backend> BlockState<'_, B> {
     /// One step on k disjoint blocks that shares both passes over X: with G = [g_1 .. g_k]
     /// the k block gradients at the current u, it moves u <- u - sum_j t_j g_j with t the
     /// exact minimizer of the quadratic over that span,
@@ -541,7 +540,7 @@ fn descend_to_root(t0: f64, slope: impl Fn(f64) -> f64) -> f64 {
         for _ in 0..30 {
             hi = 2.0 * lo;
             let s = slope(hi);
-            if !(s <= 0.0) {
+            if s > 0.0 || s.is_nan() {
                 break;
             }
             lo = hi;
