@@ -231,8 +231,13 @@ pub fn labels(data: &DataConfig) -> String {
                 .collect();
             format!("output / label {}", each.join(", "))
         }
+        DataSource::Synthetic if data.classes.len() > 2 => {
+            "output / label k = the synthetic teacher's output k".into()
+        }
         DataSource::Synthetic => "-1 / +1 = the sign of the synthetic teacher".into(),
-        DataSource::Npy => "-1 / +1 as in the training labels (.npy)".into(),
+        DataSource::Npy => {
+            "-1 / +1, or the class indices 0..K-1, as in the training labels (.npy)".into()
+        }
     }
 }
 
