@@ -1,0 +1,54 @@
+//! Writes a planned run's problem (X with bias, T, the mask) as raw little-endian f32 files for
+//! an independent solver (`scripts/reference_optimum.py`): DIR/x.f32 (n x d), DIR/y.f32
+//! (n x C), DIR/mask.f32 (n x P, after duplicate patterns are dropped) and DIR/meta.json (the
+//! run id, n, d, P, C and beta).
+//!
+//!   CIFAR10_DIR=... cargo run --example dump_problem -- experiments/fig1.yaml exact-flex-s0 DIR
+//!
+//! Arguments: the manifest, a substring of the run id (the first match is taken), the folder
+//! and optional `key=value` overrides.
+
+use admm_runner::execute::Session;
+use admm_runner::manifest::{parse_overrides, plan};
+use admm_runner::problem::Problem;
+use std::path::Path;
+
+type Cpu = burn::backend::Flex;
+
+fn write(path: &Path, v: &[f32]) -> Result<(), String> {
+    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn main() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [manifest, pick, dir, rest @ ..] = args.as_slice() else {
+        return Err("usage: dump_problem MANIFEST RUN_ID_SUBSTRING DIR [key=value ...]".into());
+    };
+    let overrides = parse_overrides(rest).map_err(|e| e.to_string())?;
+    let runs = plan(Path::new(manifest), &overrides).map_err(|e| e.to_string())?;
+    let run = runs
+        .iter()
+        .find(|r| r.id.contains(pick.as_str()))
+        .ok_or(format!("no run id contains {pick}"))?;
+    let mut session = Session::new();
+    let (data, _) = session.data(&run.config)?;
+    let prob = Problem::<Cpu>::new(
+        data,
+        &run.config.problem,
+        run.config.seed,
+        &Default::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let dir = Path::new(dir);
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    write(&dir.join("x.f32"), &prob.x_host)?;
+    write(&dir.join("y.f32"), &prob.y_host)?;
+    write(&dir.join("mask.f32"), &prob.patterns.mask)?;
+    let meta = serde_json::json!({
+        "run": run.id, "n": prob.n, "d": prob.d, "p": prob.p, "c": prob.c, "beta": prob.beta,
+    });
+    std::fs::write(dir.join("meta.json"), meta.to_string()).map_err(|e| e.to_string())?;
+    println!("{meta}");
+    Ok(())
+}
