@@ -8,9 +8,7 @@
 //! Arguments: the manifest, a substring of the run id (the first match is taken), the folder
 //! and optional `key=value` overrides.
 
-use admm_runner::execute::Session;
-use admm_runner::manifest::{parse_overrides, plan};
-use admm_runner::problem::Problem;
+use admm_runner::execute::planned_problem;
 use std::path::Path;
 
 type Cpu = burn::backend::Flex;
@@ -25,21 +23,7 @@ fn main() -> Result<(), String> {
     let [manifest, pick, dir, rest @ ..] = args.as_slice() else {
         return Err("usage: dump_problem MANIFEST RUN_ID_SUBSTRING DIR [key=value ...]".into());
     };
-    let overrides = parse_overrides(rest).map_err(|e| e.to_string())?;
-    let runs = plan(Path::new(manifest), &overrides).map_err(|e| e.to_string())?;
-    let run = runs
-        .iter()
-        .find(|r| r.id.contains(pick.as_str()))
-        .ok_or(format!("no run id contains {pick}"))?;
-    let mut session = Session::new();
-    let (data, _) = session.data(&run.config)?;
-    let prob = Problem::<Cpu>::new(
-        data,
-        &run.config.problem,
-        run.config.seed,
-        &Default::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    let (run, prob) = planned_problem::<Cpu>(Path::new(manifest), pick, rest)?;
     let dir = Path::new(dir);
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     write(&dir.join("x.f32"), &prob.x_host)?;

@@ -9,9 +9,9 @@
 
 use admm_runner::admm::usolve::make_solver;
 use admm_runner::admm::{certificate, Admm, State};
-use admm_runner::execute::Session;
+use admm_runner::execute::planned_problem;
 use admm_runner::executor::Iterate;
-use admm_runner::manifest::{parse_overrides, plan, Engine};
+use admm_runner::manifest::Engine;
 use admm_runner::problem::Problem;
 use std::path::Path;
 
@@ -24,24 +24,10 @@ fn main() -> Result<(), String> {
     };
     let secs: f64 = secs.parse().map_err(|e| format!("seconds: {e}"))?;
     let diagnose = std::env::var_os("DIAGNOSE").is_some();
-    let overrides = parse_overrides(rest).map_err(|e| e.to_string())?;
-    let runs = plan(Path::new(manifest), &overrides).map_err(|e| e.to_string())?;
-    let run = runs
-        .iter()
-        .find(|r| r.id.contains(pick.as_str()))
-        .ok_or(format!("no run id contains {pick}"))?;
+    let (run, prob) = planned_problem::<Cpu>(Path::new(manifest), pick, rest)?;
     let Engine::Admm(opts, spec) = run.config.solver.method.engine() else {
         return Err(format!("{} is not an ADMM run", run.id));
     };
-    let mut session = Session::new();
-    let (data, _) = session.data(&run.config)?;
-    let prob = Problem::<Cpu>::new(
-        data,
-        &run.config.problem,
-        run.config.seed,
-        &Default::default(),
-    )
-    .map_err(|e| e.to_string())?;
     let mut usolver = make_solver::<Cpu>(&spec, run.config.seed);
     let mut admm = Admm::new(&prob, &opts, usolver.as_mut()).map_err(|e| e.to_string())?;
     println!("{}", run.id);

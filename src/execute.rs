@@ -51,6 +51,32 @@ pub struct Hooks<'a> {
     pub u_step_delay: Option<Duration>,
 }
 
+/// The first planned run of `manifest` (with `key=value` overrides) whose id contains `pick`,
+/// and its problem on backend B's default device: where the measurement examples (gap_trace,
+/// dump_problem) start, so that they see exactly the problem `run` would solve.
+pub fn planned_problem<B: Backend>(
+    manifest: &std::path::Path,
+    pick: &str,
+    overrides: &[String],
+) -> Result<(PlannedRun, Problem<B>), String> {
+    let overrides = crate::manifest::parse_overrides(overrides).map_err(|e| e.to_string())?;
+    let runs = crate::manifest::plan(manifest, &overrides).map_err(|e| e.to_string())?;
+    let run = runs
+        .into_iter()
+        .find(|r| r.id.contains(pick))
+        .ok_or(format!("{}: no run id contains {pick}", manifest.display()))?;
+    let mut session = Session::new();
+    let (data, _) = session.data(&run.config)?;
+    let prob = Problem::<B>::new(
+        data,
+        &run.config.problem,
+        run.config.seed,
+        &Default::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok((run, prob))
+}
+
 /// State shared by the runs of one command: the last data set and where results come from.
 #[derive(Debug, Default)]
 pub struct Session {
