@@ -629,3 +629,50 @@ sweep:
     assert_eq!(cg["subopt_1e-2_s"], "");
     assert_eq!(cg["subopt_1e-3_s"], "");
 }
+
+/// `plot --all` draws every manifest that has results and skips, with a note, the ones never
+/// run; only when none has results is it an error (exit 2, each manifest named).
+#[test]
+fn plot_all_skips_manifests_not_run_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("experiments");
+    std::fs::create_dir_all(&exp).unwrap();
+    let figs = write(&exp, "figs.yaml", MANIFEST);
+    write(
+        &exp,
+        "other.yaml",
+        &MANIFEST.replace("name: figs", "name: other"),
+    );
+    let results = dir.path().join("results");
+    let plots_dir = dir.path().join("plots");
+    let plot_all = || {
+        Command::new(env!("CARGO_BIN_EXE_admm-runner"))
+            .args(["plot", "--all", "--results"])
+            .arg(&results)
+            .arg("--plots")
+            .arg(&plots_dir)
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+
+    let o = plot_all();
+    assert_eq!(o.status.code(), Some(2), "{}", crate::common::text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("figs.yaml") && err.contains("other.yaml") && err.contains("admm-runner run"),
+        "{err}"
+    );
+
+    write_results(&plan(&figs, &[]).unwrap(), &results);
+    let o = plot_all();
+    let text = crate::common::text(&o);
+    assert!(o.status.success(), "{text}");
+    assert!(plots_dir.join("figs.png").is_file(), "{text}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("skipped (not run yet)") && err.contains("other.yaml"),
+        "{err}"
+    );
+    assert!(!plots_dir.join("other.png").exists());
+}
