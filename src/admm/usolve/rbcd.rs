@@ -401,14 +401,12 @@ impl<B: Backend> BlockState<'_, B> {
             -gc + t * gikg - pull / rho
         };
         let t = descend_to_root(gg / curvature, slope);
-        let base = prob.loss.value(self.yhat.clone(), &prob.y);
-        let decrease = t * gc - 0.5 * t * t * gikg - (prob.loss.value(at(t), &prob.y) - base) / rho;
+        let before = prob.loss.value(self.yhat.clone(), &prob.y);
         self.move_along(dir, t);
-        decrease
+        let after = prob.loss.value(self.yhat.clone(), &prob.y);
+        t * gc - 0.5 * t * t * gikg - (after - before) / rho
     }
-}
 
-impl<B: Backend> BlockState<'_, B> {
     /// One step on k disjoint blocks that shares both passes over X: with G = [g_1 .. g_k]
     /// the k block gradients at the current u, it moves u <- u - sum_j t_j g_j with t the
     /// exact minimizer of the quadratic over that span,
