@@ -14,14 +14,16 @@ export CUDARC_CUDA_VERSION ?= 13000
 quickstart:
 	$(RUNNER) run experiments/quickstart.yaml
 
-## Unit and integration tests (one test binary), then the accuracy and timing regression suite
-## against the committed baselines (README, "Regression (CI)").
+## Unit and integration tests (the runner's one integration-test binary and the engine's unit
+## tests), the engine's doctests, then the accuracy and timing regression suite against the
+## committed baselines (README, "Regression (CI)").
 test:
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --no-fail-fast; \
+		$(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
-		$(CARGO) test --no-fail-fast; \
+		$(CARGO) test --workspace --lib --bins --tests --no-fail-fast; \
 	fi
+	$(CARGO) test --quiet --doc -p admm-engine
 	$(MAKE) --no-print-directory regress
 
 ## The regression suite alone; `make regress UPDATE=1` accepts the current numbers as baselines.
@@ -30,11 +32,12 @@ regress:
 
 ## Formatting and clippy, warnings as errors.
 lint:
-	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p admm-engine --all-targets --no-default-features -- -D warnings
 
 fmt:
-	$(CARGO) fmt
+	$(CARGO) fmt --all
 
 build:
 	$(CARGO) build --bin admm-runner
@@ -52,7 +55,7 @@ figures:
 
 ## The CUDA path must keep compiling even where no GPU is at hand (CI runs this).
 check-cuda:
-	$(CARGO) check --features cuda --all-targets
+	$(CARGO) check --workspace --features cuda --all-targets
 
 ## Stripped, compressed CUDA binaries (runner + test suite) and CIFAR-10 in .gpu/, for a GPU
 ## machine without Rust or network: see scripts/gpu-check.sh.

@@ -8,11 +8,11 @@
 //!   cargo run --example defaults                 # the full grid (a few minutes on 2 cores)
 //!   cargo run --example defaults -- 1000 200     # at most 1000 iterations, n = 200 only
 
-use admm_runner::admm::usolve::{make_solver, ExactOptions, USolverSpec};
-use admm_runner::admm::{self, AdmmOptions, RhoRule};
+use admm_engine::admm::usolve::{make_solver, ExactOptions, USolverSpec};
+use admm_engine::admm::{self, AdmmOptions, RhoRule};
+use admm_engine::executor::{Stop, StopRules};
+use admm_engine::problem::{Problem, ProblemConfig};
 use admm_runner::data::Dataset;
-use admm_runner::executor::{Stop, StopRules};
-use admm_runner::problem::{Problem, ProblemConfig};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, StandardNormal};
@@ -61,7 +61,7 @@ fn data(n: usize, scale: f64, seed: u64) -> Dataset {
 /// Iterations to the gap (None: not within `max_iters`) and the rho changes made.
 fn iterations(prob: &Problem<Cpu>, opts: AdmmOptions, max_iters: usize) -> (Option<usize>, usize) {
     let spec = USolverSpec::Exact(ExactOptions { max_dim: 4000 });
-    let mut solver = make_solver::<Cpu>(&spec, 0);
+    let mut solver = make_solver::<Cpu>(&spec, 0).expect("valid options");
     let rules = StopRules {
         max_iters,
         ..StopRules::default()

@@ -8,7 +8,7 @@
 //! Arguments: the manifest, a substring of the run id (the first match is taken), the folder
 //! and optional `key=value` overrides.
 
-use admm_runner::execute::planned_problem;
+use admm_runner::run::single::planned_problem;
 use std::path::Path;
 
 type Cpu = burn::backend::Flex;

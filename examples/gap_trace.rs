@@ -7,12 +7,12 @@
 //! Arguments: the manifest, a substring of the run id (the first matching ADMM run is taken),
 //! the seconds to run (wall clock, certificate excluded) and optional `key=value` overrides.
 
-use admm_runner::admm::usolve::make_solver;
-use admm_runner::admm::{certificate, Admm, State};
-use admm_runner::execute::planned_problem;
-use admm_runner::executor::Iterate;
-use admm_runner::manifest::Engine;
-use admm_runner::problem::Problem;
+use admm_engine::admm::usolve::make_solver;
+use admm_engine::admm::{certificate, Admm, State};
+use admm_engine::executor::Iterate;
+use admm_engine::problem::Problem;
+use admm_runner::manifest::Algorithm;
+use admm_runner::run::single::planned_problem;
 use std::path::Path;
 
 type Cpu = burn::backend::Flex;
@@ -25,10 +25,10 @@ fn main() -> Result<(), String> {
     let secs: f64 = secs.parse().map_err(|e| format!("seconds: {e}"))?;
     let diagnose = std::env::var_os("DIAGNOSE").is_some();
     let (run, prob) = planned_problem::<Cpu>(Path::new(manifest), pick, rest)?;
-    let Engine::Admm(opts, spec) = run.config.solver.method.engine() else {
+    let Algorithm::Admm(opts, spec) = run.config.solver.method.algorithm() else {
         return Err(format!("{} is not an ADMM run", run.id));
     };
-    let mut usolver = make_solver::<Cpu>(&spec, run.config.seed);
+    let mut usolver = make_solver::<Cpu>(&spec, run.config.seed).map_err(|e| e.to_string())?;
     let mut admm = Admm::new(&prob, &opts, usolver.as_mut()).map_err(|e| e.to_string())?;
     println!("{}", run.id);
     println!("| s | iter | objective | lower bound | rel gap | rel primal |");
@@ -61,7 +61,7 @@ fn candidates(prob: &Problem<Cpu>, st: &State<Cpu>, rho: f64) {
     let z = prob.f(&st.u) - prob.y.clone();
     let w = prob.ft(&z) - prob.gt(&mu.clone().clamp_min(0.0));
     let norms = |t: &burn::tensor::Tensor<Cpu, 2>| {
-        admm_runner::problem::to_host((t.clone() * t.clone()).sum_dim(0).sqrt())
+        admm_engine::problem::to_host((t.clone() * t.clone()).sum_dim(0).sqrt())
     };
     let (wn, vn) = (norms(&w), norms(&st.v));
     let mut pairs: Vec<(f64, f64)> = wn.iter().map(|x| x / prob.beta).zip(vn).collect();

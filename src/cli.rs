@@ -1,5 +1,6 @@
 //! Command-line definitions (clap). No logic beyond parsing.
 
+use admm_runner::commands::show::{Column, Format};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -118,14 +119,14 @@ pub enum Command {
         #[arg(long, value_name = "TEXT")]
         only: Option<String>,
         /// Sort by a column (numbers numerically; runs without a value last).
-        #[arg(long, value_name = "KEY")]
-        sort: Option<crate::show::Column>,
+        #[arg(long, value_name = "KEY", value_parser = sort_key)]
+        sort: Option<Column>,
         /// Sort descending.
         #[arg(long, requires = "sort")]
         reverse: bool,
         /// Output format: an aligned table, Markdown, or CSV / JSON with every run as a row.
-        #[arg(long, value_enum, default_value = "table")]
-        format: crate::show::Format,
+        #[arg(long, default_value = "table", value_parser = format_name)]
+        format: Format,
     },
     /// Write a SLURM job-array script for a manifest (one array task per shard, every task
     /// running `admm-runner run MANIFEST --shard slurm --out DIR` into one shared results
@@ -239,4 +240,27 @@ pub struct Select {
     /// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
     #[arg(long, value_name = "K/N|slurm")]
     pub shard: Option<String>,
+}
+
+/// `--sort KEY`: a column of `show` by its header name.
+fn sort_key(text: &str) -> Result<Column, String> {
+    Column::ALL
+        .into_iter()
+        .find(|c| c.name() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
+            format!("unknown column (one of: {})", names.join(", "))
+        })
+}
+
+/// `--format NAME`.
+fn format_name(text: &str) -> Result<Format, String> {
+    Format::ALL
+        .into_iter()
+        .find(|(_, name)| *name == text)
+        .map(|(f, _)| f)
+        .ok_or_else(|| {
+            let names: Vec<&str> = Format::ALL.iter().map(|(_, n)| *n).collect();
+            format!("unknown format (one of: {})", names.join(", "))
+        })
 }

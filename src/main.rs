@@ -1,13 +1,15 @@
 //! The `admm-runner` binary: parse the command line, call the library, map errors to exit codes
 //! (0 all runs ok, 1 some run failed, 2 bad input).
 
-use admm_runner::cli::{Cli, Command, Select};
+mod cli;
+
 use admm_runner::manifest::{self, PlannedRun};
-use admm_runner::memory;
 use admm_runner::results::Status;
-use admm_runner::runner::{self, RunOptions};
-use admm_runner::shard;
+use admm_runner::run::memory;
+use admm_runner::run::shard;
+use admm_runner::run::sweep::{self, RunOptions};
 use clap::Parser;
+use cli::{Cli, Command, Select};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -34,7 +36,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Condition { manifest, set, out } => {
             let overrides = manifest::parse_overrides(&set)?;
-            let (file, k) = admm_runner::conditioning::run(&manifest, &overrides, &out)?;
+            let (file, k) = admm_runner::commands::condition::run(&manifest, &overrides, &out)?;
             print_kappas(&k);
             println!("written {}", file.display());
             Ok(ExitCode::SUCCESS)
@@ -44,14 +46,18 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             gap: Some(budget),
         } => {
             let runs = planned(&select)?;
-            let rows = admm_runner::bench::gap_race(&runs, budget, |line| eprintln!("{line}"));
-            print!("{}", admm_runner::bench::gap_markdown(&rows, budget));
+            let rows =
+                admm_runner::commands::bench::gap_race(&runs, budget, |line| eprintln!("{line}"));
+            print!(
+                "{}",
+                admm_runner::commands::bench::gap_markdown(&rows, budget)
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench { select, gap: None } => {
             let runs = planned(&select)?;
-            let report = admm_runner::bench::run(&runs, |line| eprintln!("{line}"));
-            print!("{}", admm_runner::bench::markdown(&report));
+            let report = admm_runner::commands::bench::run(&runs, |line| eprintln!("{line}"));
+            print!("{}", admm_runner::commands::bench::markdown(&report));
             Ok(ExitCode::SUCCESS)
         }
         Command::Plot {
@@ -91,7 +97,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             reverse,
             format,
         } => {
-            let opts = admm_runner::show::Options {
+            let opts = admm_runner::commands::show::Options {
                 target,
                 overrides: manifest::parse_overrides(&set)?,
                 results,
@@ -100,7 +106,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 reverse,
                 format,
             };
-            print!("{}", admm_runner::show::show(&opts)?);
+            print!("{}", admm_runner::commands::show::show(&opts)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Submit {
@@ -118,7 +124,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             account,
             gpus,
         } => {
-            let flags = admm_runner::submit::Launcher {
+            let flags = admm_runner::commands::submit::Launcher {
                 shards,
                 time,
                 cpus,
@@ -129,7 +135,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 ..Default::default()
             };
             submit(
-                admm_runner::submit::Request {
+                admm_runner::commands::submit::Request {
                     manifest,
                     set,
                     only,
@@ -166,9 +172,9 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
         .into_iter()
         .partition(|r| r.beta_path.is_some());
     check_writable(&opts.out)?;
-    runner::install_interrupt_cleanup()?;
+    sweep::install_interrupt_cleanup()?;
     let mut path_failed = 0;
-    for r in admm_runner::path::run_paths(&paths, &opts).map_err(anyhow::Error::msg)? {
+    for r in admm_runner::run::path::run_paths(&paths, &opts).map_err(anyhow::Error::msg)? {
         path_failed += r.rows.iter().filter(|p| p.status != Status::Ok).count();
     }
     if runs.is_empty() {
@@ -178,7 +184,7 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         });
     }
-    let report = runner::run_sweep(&runs, &opts);
+    let report = sweep::run_sweep(&runs, &opts);
     println!(
         "{} runs: {} ok, {} failed, {} skipped (finished earlier), {} claimed by another process; results in {}",
         runs.len(),
@@ -196,8 +202,8 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
 }
 
 /// `submit --slurm`: writes the job-array script and, with `now`, hands it to sbatch.
-fn submit(req: admm_runner::submit::Request, now: bool) -> anyhow::Result<ExitCode> {
-    use admm_runner::submit;
+fn submit(req: admm_runner::commands::submit::Request, now: bool) -> anyhow::Result<ExitCode> {
+    use admm_runner::commands::submit;
     let job = submit::prepare(&req)?;
     let path = submit::write(&job)?;
     println!(
@@ -224,7 +230,8 @@ fn predict(
     backend: Option<&str>,
     set: &[String],
 ) -> anyhow::Result<ExitCode> {
-    use admm_runner::{model::SavedModel, predict};
+    use admm_runner::commands::predict;
+    use admm_runner::run::model::SavedModel;
     let saved = SavedModel::read(model)?;
     let backend = match backend {
         None => saved.backend,
@@ -247,7 +254,7 @@ fn predict(
         p.examples,
         p.what,
         saved.test_acc,
-        admm_runner::model::labels(&saved.data),
+        admm_runner::run::model::labels(&saved.data),
         p.backend,
         out.display()
     );
@@ -255,7 +262,7 @@ fn predict(
 }
 
 /// kappa(A), kappa(diag), and kappa_nys at rank 1, every multiple of 10, and the last rank.
-fn print_kappas(k: &admm_runner::conditioning::Kappas) {
+fn print_kappas(k: &admm_runner::commands::condition::Kappas) {
     println!("kappa(A)            {:.4e}", k.kappa_a);
     println!("kappa(D^-1/2 A D^-1/2) {:.4e}", k.kappa_diag);
     let last = k.ranks.last().copied().unwrap_or(0);

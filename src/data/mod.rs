@@ -5,14 +5,17 @@
 //! leaks into the preprocessing.
 
 mod cifar10;
+mod gates;
 mod npy;
 mod preprocess;
 mod split;
-mod synthetic;
 
+pub use gates::ProblemSection;
 pub use npy::{read_npy_f64, read_shape};
 pub use preprocess::{avg_pool, standardize, Standardization};
 pub use split::{split_validation, Holdout};
+
+pub use admm_engine::data::Dataset;
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -26,6 +29,9 @@ pub enum DataError {
     /// A `data:` setting that cannot be satisfied (no file involved, or several).
     #[error("data: {0}")]
     Config(String),
+    /// The problem cannot be built from this data (the loss does not fit the labels, say).
+    #[error(transparent)]
+    Problem(#[from] admm_engine::problem::ProblemError),
 }
 
 impl DataError {
@@ -71,9 +77,24 @@ pub fn load_raw(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
     let seed = cfg.seed.unwrap_or(run_seed);
     match cfg.source {
         DataSource::Cifar10 => cifar10::load(cfg, seed),
-        DataSource::Synthetic => synthetic::generate(cfg, seed),
+        DataSource::Synthetic => synthetic(cfg, seed),
         DataSource::Npy => npy::load(cfg),
     }
+}
+
+/// The engine's synthetic teacher, as the `data:` section sets it up.
+fn synthetic(cfg: &DataConfig, seed: u64) -> Result<Dataset, DataError> {
+    let spec = admm_engine::data::TeacherSpec {
+        n_train: cfg.n_train,
+        n_test: cfg.n_test,
+        dim: cfg.dim,
+        teacher_width: cfg.teacher_width,
+        label_noise: cfg.label_noise,
+        classes: cfg.classes.len(),
+    };
+    admm_engine::data::teacher_dataset(&spec, seed).map_err(|e| match e {
+        admm_engine::data::DataError::Invalid(reason) => DataError::Config(reason),
+    })
 }
 
 /// The sizes a `data:` section produces, known without loading it (for the memory estimate).
@@ -230,20 +251,4 @@ fn default_teacher_width() -> usize {
 }
 fn default_label_noise() -> f64 {
     0.05
-}
-
-/// Examples in row-major f32 with labels +1/-1 (two classes) or 0..K-1 (K >= 3 classes).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Dataset {
-    pub n: usize,
-    pub d: usize,
-    /// n x d, row-major.
-    pub x: Vec<f32>,
-    pub y: Vec<f32>,
-    pub n_test: usize,
-    /// n_test x d, row-major.
-    pub x_test: Vec<f32>,
-    pub y_test: Vec<f32>,
-    /// Number of classes K: 2 means +1/-1 labels, K >= 3 means labels 0..K-1.
-    pub classes: usize,
 }

@@ -158,7 +158,9 @@ pub(crate) fn render(
         subtitle: subtitle(ctx, max_seeds),
         x: ctx.x(),
         has_adam: groups.iter().any(|(s, _, _)| *s == SolverKind::Adam),
-        squared_only: groups.iter().all(|g| g.2 == crate::loss::Loss::Squared),
+        squared_only: groups
+            .iter()
+            .all(|g| g.2 == admm_engine::loss::Loss::Squared),
         lines,
         notes,
     };
@@ -171,7 +173,7 @@ pub(crate) fn render(
 /// is left out silently. `None` when no run is usable.
 fn usable_runs<'a>(
     loaded: &'a Loaded,
-    (solver, backend, loss): (SolverKind, &str, crate::loss::Loss),
+    (solver, backend, loss): (SolverKind, &str, admm_engine::loss::Loss),
     label: &str,
     notes: &mut Vec<String>,
 ) -> Option<Vec<&'a RunResult>> {

@@ -1,10 +1,10 @@
 //! Reading a manifest's results back from Parquet: summaries, traces, and the derived numbers
 //! the figures need (seed means and bands, time to the target accuracy).
 
-use crate::executor::Stop;
 use crate::manifest::{PlannedRun, PlotX, SolverKind};
 use crate::results::schema::{self, Summary};
 use crate::results::{ResultsError, RunPaths};
+use admm_engine::executor::Stop;
 use std::path::Path;
 
 /// One run's trace: a row per ADMM iteration (Adam: per epoch). Missing or null cells are NaN.
@@ -135,7 +135,7 @@ pub struct RunResult {
     pub solver: SolverKind,
     pub backend: String,
     /// The training loss (`problem.loss`): curves draw one line per loss when runs differ.
-    pub loss: crate::loss::Loss,
+    pub loss: admm_engine::loss::Loss,
     pub seed: u64,
     pub status: schema::Status,
     pub reason: Option<String>,
@@ -197,7 +197,7 @@ impl Loaded {
     }
 
     /// The distinct (solver, backend, loss) groups, in first-seen order.
-    pub fn loss_groups(&self) -> Vec<(SolverKind, String, crate::loss::Loss)> {
+    pub fn loss_groups(&self) -> Vec<(SolverKind, String, admm_engine::loss::Loss)> {
         let mut out = Vec::new();
         for r in &self.runs {
             let g = (r.solver, r.backend.clone(), r.loss);

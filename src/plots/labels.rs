@@ -6,19 +6,6 @@ use super::data::RunResult;
 use crate::manifest::{PlannedRun, SolverKind};
 use plotters::style::RGBColor;
 
-/// The paper's names: ADMM-CG, ADMM-diagPCG, ADMM-nysPCG, ADMM-RBCD, and Adam (non-convex).
-pub fn solver_label(solver: SolverKind) -> &'static str {
-    match solver {
-        SolverKind::Exact => "ADMM-exact",
-        SolverKind::Cg => "ADMM-CG",
-        SolverKind::DiagPcg => "ADMM-diagPCG",
-        SolverKind::NysPcg => "ADMM-nysPCG",
-        SolverKind::Rbcd => "ADMM-RBCD",
-        SolverKind::BjPcg => "ADMM-bjPCG",
-        SolverKind::Adam => "Adam (non-convex)",
-    }
-}
-
 /// The label of a (solver, backend) group: the solver alone, the backend alone when only
 /// backends differ, or both when both do.
 pub(crate) fn group_label(
@@ -28,23 +15,16 @@ pub(crate) fn group_label(
     many_backends: bool,
 ) -> String {
     match (many_solvers, many_backends) {
-        (true, true) => format!("{} ({backend})", solver_label(solver)),
+        (true, true) => format!("{} ({backend})", solver.label()),
         (false, true) => backend.to_string(),
-        _ => solver_label(solver).to_string(),
+        _ => solver.label().to_string(),
     }
 }
 
-/// Fixed colours per solver (and per backend), so a method keeps its colour across figures.
+/// A method's line colour (`SolverKind::colour`).
 pub(crate) fn solver_color(solver: SolverKind) -> RGBColor {
-    match solver {
-        SolverKind::Cg => RGBColor(0x4C, 0x72, 0xB0),
-        SolverKind::DiagPcg => RGBColor(0x55, 0xA8, 0x68),
-        SolverKind::NysPcg => RGBColor(0xC4, 0x4E, 0x52),
-        SolverKind::Rbcd => RGBColor(0x81, 0x72, 0xB3),
-        SolverKind::BjPcg => RGBColor(0xDD, 0x84, 0x52),
-        SolverKind::Adam => RGBColor(0xCC, 0xB9, 0x74),
-        SolverKind::Exact => RGBColor(0x40, 0x40, 0x40),
-    }
+    let (r, g, b) = solver.colour();
+    RGBColor(r, g, b)
 }
 
 pub(crate) fn backend_color(backend: &str) -> Option<RGBColor> {

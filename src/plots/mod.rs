@@ -41,7 +41,6 @@ use figment::value::Value;
 use std::path::{Path, PathBuf};
 
 pub use data::{time_to_target, Loaded, RunResult, TargetTime, Trace};
-pub use labels::solver_label;
 pub use render::{register_fonts, FONT};
 
 /// Why a figure or table could not be made.
@@ -283,8 +282,8 @@ fn path_tables(
     for run in job.runs {
         let Some(spec) = &run.beta_path else { continue };
         for warm in [true, false] {
-            let id = crate::path::path_id(run, spec, warm);
-            let file = crate::path::table_path(results, run, &id);
+            let id = crate::run::path::path_id(run, spec, warm);
+            let file = crate::run::path::table_path(results, run, &id);
             if file.is_file() {
                 tables.push((id, crate::results::schema::read_path(&file)?));
             }

@@ -3,7 +3,7 @@
 
 use super::canvas::{draw_footer, font, footer_height, sizes, title_block, LegendItem};
 use super::data::{Loaded, RunResult};
-use super::labels::{group_label, not_shown, secs, solver_label};
+use super::labels::{group_label, not_shown, secs};
 use super::render::{save, Figure};
 use super::{Context, FigError};
 use crate::manifest::SolverKind;
@@ -102,9 +102,9 @@ fn bar(label: String, solver: SolverKind, ok: &[&RunResult]) -> (Bar, String) {
     ];
     let its = mean(ok, |r| r.iterations);
     let its = if solver == SolverKind::Adam {
-        format!("{}: {its:.0} epochs", solver_label(solver))
+        format!("{}: {its:.0} epochs", solver.label())
     } else {
-        format!("{}: {its:.0}", solver_label(solver))
+        format!("{}: {its:.0}", solver.label())
     };
     (Bar { label, parts }, its)
 }

@@ -2,7 +2,7 @@
 //! provenance it records (build profile, worker threads, clock, commit, host), so that timings
 //! are only compared between measurements taken under the same conditions.
 
-use super::measure::contention_clock_available;
+use super::clock::contention_clock_available;
 use super::Options;
 use crate::results;
 use serde::{Deserialize, Serialize};
@@ -73,7 +73,7 @@ pub struct Baseline {
 impl Baseline {
     /// A baseline of `runs` measured now, with this process's provenance.
     pub(super) fn new(opts: &Options, runs: BTreeMap<String, Entry>) -> Self {
-        let provenance = crate::execute::Provenance::detect();
+        let provenance = crate::run::single::Provenance::detect();
         Baseline {
             format: BASELINE_FORMAT,
             note: format!(

@@ -3,12 +3,13 @@
 //! after it, so that the figure compared with the baseline tracks the code, not the machine.
 
 use super::baseline::Entry;
+use super::clock::runqueue_wait_ns;
 use super::compare::{fmt_acc, fmt_obj, fmt_ratio};
 use crate::backend::{self, BackendTask};
-use crate::execute::{Hooks, Session};
 use crate::manifest::{BackendKind, PlannedRun};
-use crate::problem::scalar;
 use crate::results::Status;
+use crate::run::single::{Hooks, Session};
+use admm_engine::problem::scalar;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
 use std::time::{Duration, Instant};
@@ -56,19 +57,6 @@ impl Clock {
             1.0
         }
     }
-}
-
-/// Nanoseconds the calling thread has spent waiting on a run queue. Only this thread: the
-/// timed work runs on it (regress sets one worker thread), and idle pool threads that yield
-/// accumulate run-queue time of their own that is no delay of the work.
-fn runqueue_wait_ns() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
-}
-
-/// Whether the run-queue clock is available here (else timings are plain wall-clock).
-pub fn contention_clock_available() -> bool {
-    runqueue_wait_ns().is_some()
 }
 
 /// Short runs are repeated until their solves add up to this many seconds, at most `MAX_REPS`.

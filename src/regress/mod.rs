@@ -29,15 +29,16 @@
 //! the report), `measure` (running and timing one run); this file orchestrates them.
 
 mod baseline;
+mod clock;
 mod compare;
 mod measure;
 
 pub use baseline::{load_baseline, save_baseline, Baseline, Entry, BASELINE_FORMAT};
+pub use clock::contention_clock_available;
 pub use compare::{suite_time, Report, Row, Tolerances, Verdict, SUITE_MIN_RUNS};
-pub use measure::contention_clock_available;
 
-use crate::execute::Session;
 use crate::manifest::PlannedRun;
+use crate::run::single::Session;
 use baseline::{profile, threads};
 use compare::{compare, time_factor};
 use measure::{measure, Exec, Measured};

@@ -3,11 +3,10 @@
 //! column names and the typed records.
 //!
 //! Layout: `<out>/<experiment>/trace/<run-id>.parquet`, `<out>/<experiment>/runs/<run-id>.parquet`,
-//! `<out>/<experiment>/models/<run-id>.safetensors` (the trained network, `crate::model`).
+//! `<out>/<experiment>/models/<run-id>.safetensors` (the trained network, `crate::run::model`).
 //! The summary is written last and is the run's commit marker (see `runner::is_finished`).
 //! Several processes may share one results folder: `store` holds the rules (owned temp files,
 //! claims, cleanup on interrupt).
-
 pub mod schema;
 pub mod store;
 
@@ -20,6 +19,10 @@ use polars::prelude::{
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// Test accuracy whose first crossing the companion table and `bench` time (a quality
+/// target, where the train-accuracy target measures fit).
+pub const TEST_TARGET: f64 = 0.85;
 
 /// An I/O or encoding failure, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +88,7 @@ pub struct RunPaths {
     pub trace: PathBuf,
     /// `<out>/<experiment>/claims/<run-id>.claim` (`store::claim`).
     pub claim: PathBuf,
-    /// `<out>/<experiment>/models/<run-id>.safetensors` (`crate::model`).
+    /// `<out>/<experiment>/models/<run-id>.safetensors` (`crate::run::model`).
     pub model: PathBuf,
 }
 

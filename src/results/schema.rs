@@ -3,7 +3,7 @@
 //! runner's resume check) get records back, so a renamed column is one edit here.
 
 use super::{column_f64, column_str, read, write_columns, Cell, ResultsError, Values};
-use crate::executor::IterRecord;
+use admm_engine::executor::IterRecord;
 use polars::prelude::DataFrame;
 use std::path::Path;
 

@@ -2,12 +2,11 @@
 //! CG u-step against the exact one.
 
 use crate::common::{optimum, problem_config, solve_admm, solver_config, usolver, Cpu, Quiet};
-use admm_runner::admm;
-use admm_runner::admm::usolve::exact::blocks_to_vec;
-use admm_runner::admm::usolve::{cg, Identity};
-use admm_runner::executor::Stop;
+use admm_engine::admm;
+use admm_engine::admm::usolve::{cg, Identity};
+use admm_engine::executor::Stop;
+use admm_engine::problem::{to_host, Problem};
 use admm_runner::manifest::SolverKind;
-use admm_runner::problem::{to_host, Problem};
 use burn::backend::NdArray;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};
@@ -147,7 +146,8 @@ fn cg_u_step_agrees_with_exact_u_step() {
         "CG stopped at {:e}",
         stats.rel_residual
     );
-    let (xe, xc) = (blocks_to_vec(xe), blocks_to_vec(xc));
+    // Elementwise, in any one order: the tensors' own.
+    let (xe, xc) = (to_host(xe), to_host(xc));
     let diff = xe
         .iter()
         .zip(&xc)

@@ -2,10 +2,10 @@
 //! acceleration, against the independent optima of tests/fixtures (docs/certificate.md).
 
 use crate::common::{optimum, problem_config, solve_admm, solver_config, usolver};
-use admm_runner::admm::{Admm, AdmmOptions, RhoRule};
-use admm_runner::executor::{IterRecord, Iterate, Observer, Stop};
+use admm_engine::admm::{Admm, AdmmOptions, RhoRule};
+use admm_engine::executor::{IterRecord, Iterate, Observer, Stop};
+use admm_engine::problem::{to_host, Problem};
 use admm_runner::manifest::{SolverKind, SolverSection};
-use admm_runner::problem::{to_host, Problem};
 use burn::backend::NdArray;
 
 type F64 = NdArray<f64>;
@@ -183,7 +183,7 @@ fn a_rho_change_rescales_the_duals_so_the_fixed_point_stays() {
     // The control: the same state read with rho = 1 but duals left scaled for rho = 0.1 (a
     // forgotten rescale) leaves the fixed point.
     let state = admm.state().clone();
-    let wrong = admm_runner::admm::State {
+    let wrong = admm_engine::admm::State {
         lambda: state.lambda.clone().mul_scalar(10.0),
         nu: state.nu.clone().mul_scalar(10.0),
         ..state
@@ -199,7 +199,7 @@ fn a_rho_change_rescales_the_duals_so_the_fixed_point_stays() {
 
 #[test]
 fn improving_mu_group_by_group_only_raises_the_bound_and_stays_below_the_optimum() {
-    use admm_runner::admm::certificate::bound_along;
+    use admm_engine::admm::certificate::bound_along;
     let prob = fixture("opt_medium");
     let opt = optimum("opt_medium").objective;
     let cfg = solver_config(SolverKind::Exact, 0.3, 1);

@@ -1,14 +1,15 @@
 //! Shared test helpers: fixtures and configurations.
 
-use admm_runner::admm::usolve::{
+use admm_engine::adam::AdamOptions;
+use admm_engine::admm::usolve::{
     make_solver, CgOptions, ExactOptions, NysOptions, RbcdOptions, SolveError, TolSchedule, USolver,
 };
-use admm_runner::admm::{self, AdmmOptions};
+use admm_engine::admm::{self, AdmmOptions};
+use admm_engine::executor::{IterRecord, Observer};
+use admm_engine::problem::Problem;
+use admm_engine::problem::ProblemConfig;
 use admm_runner::data::{read_npy_f64, Dataset};
-use admm_runner::executor::{IterRecord, Observer};
-use admm_runner::manifest::{Engine, ProblemConfig, SolverKind, SolverSection};
-use admm_runner::mlp::AdamOptions;
-use admm_runner::problem::Problem;
+use admm_runner::manifest::{Algorithm, ProblemSection, SolverKind, SolverSection};
 use burn::tensor::backend::Backend;
 use std::path::PathBuf;
 
@@ -62,14 +63,17 @@ pub fn optimum(name: &str) -> Optimum {
     }
 }
 
+/// The fixture's problem for the engine, its gates read from the fixture's file.
 pub fn problem_config(opt: &Optimum) -> ProblemConfig {
-    ProblemConfig {
+    ProblemSection {
         patterns: opt.patterns,
         beta: opt.beta,
         loss: Default::default(),
         bias: false,
         gates: Some(opt.gates.clone()),
     }
+    .to_engine()
+    .expect("fixture gates.npy")
 }
 
 /// The manifest's `solver:` section the tests start from: the residual test off, tight fixed
@@ -121,16 +125,16 @@ pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverSect
 }
 
 /// The ADMM options and u-solver a section resolves to (panics for Adam, which has none).
-fn admm_engine(cfg: &SolverSection) -> (AdmmOptions, admm::usolve::USolverSpec) {
-    match cfg.resolve().method.engine() {
-        Engine::Admm(opts, spec) => (opts, spec),
-        Engine::Adam(_) => panic!("{} is not an ADMM method", cfg.name),
+fn admm_parts(cfg: &SolverSection) -> (AdmmOptions, admm::usolve::USolverSpec) {
+    match cfg.resolve().method.algorithm() {
+        Algorithm::Admm(opts, spec) => (opts, spec),
+        Algorithm::Adam(_) => panic!("{} is not an ADMM method", cfg.name),
     }
 }
 
 /// The u-solver a section names, its random choices seeded by the run seed `seed`.
 pub fn usolver<B: Backend>(cfg: &SolverSection, seed: u64) -> Box<dyn USolver<B>> {
-    make_solver::<B>(&admm_engine(cfg).1, seed)
+    make_solver::<B>(&admm_parts(cfg).1, seed).expect("valid solver options")
 }
 
 /// ADMM with the section's options and stop rules.
@@ -140,7 +144,7 @@ pub fn solve_admm<B: Backend>(
     usolver: &mut dyn USolver<B>,
     observer: &mut dyn Observer,
 ) -> Result<admm::Outcome<B>, SolveError> {
-    let (opts, _) = admm_engine(cfg);
+    let (opts, _) = admm_parts(cfg);
     admm::solve(prob, &opts, &cfg.resolve().stop, usolver, observer)
 }
 

@@ -653,7 +653,7 @@ fn npy_with_zero_training_rows_is_an_error_naming_the_file() {
 
 #[test]
 fn gates_with_nan_or_inf_are_an_error_naming_the_file() {
-    use admm_runner::problem::{Problem, ProblemConfig};
+    use admm_runner::manifest::ProblemSection;
     let dir = tempfile::tempdir().unwrap();
     let ds = small_dataset();
     for (name, bad) in [("nan.npy", f64::NAN), ("inf.npy", f64::INFINITY)] {
@@ -661,14 +661,15 @@ fn gates_with_nan_or_inf_are_an_error_naming_the_file() {
         let mut vals = vec![0.5; ds.d * 2];
         vals[1] = bad;
         write_npy(&gates, 1, "<f8", &format!("({}, 2)", ds.d), &f8(&vals));
-        let cfg = ProblemConfig {
+        let section = ProblemSection {
             patterns: 2,
             beta: 1e-3,
             loss: Default::default(),
             bias: false,
             gates: Some(gates),
         };
-        let err = Problem::<burn::backend::Flex>::new(&ds, &cfg, 0, &Default::default())
+        let err = section
+            .build::<burn::backend::Flex>(&ds, 0, &Default::default())
             .unwrap_err()
             .to_string();
         assert!(err.contains(name) && err.contains("not finite"), "{err}");

@@ -4,13 +4,14 @@
 //! cross-entropy on ten classes.
 
 use crate::common::{fixtures, solve_admm, solver_config, usolver, Cpu};
+use admm_engine::adam::{self, objective, AdamConfig, Mlp};
+use admm_engine::executor::{IterRecord, Observer};
+use admm_engine::loss::{targets, Loss};
+use admm_engine::metrics::evaluate;
+use admm_engine::problem::ProblemConfig;
+use admm_engine::problem::{scalar, tensor2, Problem};
 use admm_runner::data::{read_npy_f64, Dataset};
-use admm_runner::executor::{IterRecord, Observer};
-use admm_runner::loss::{targets, Loss};
-use admm_runner::manifest::{ProblemConfig, SolverKind};
-use admm_runner::metrics::evaluate;
-use admm_runner::mlp::{self, objective, AdamConfig, Mlp};
-use admm_runner::problem::{scalar, tensor2, Problem};
+use admm_runner::manifest::{ProblemSection, SolverKind};
 use burn::backend::NdArray;
 use burn::tensor::Tensor;
 use std::path::PathBuf;
@@ -81,13 +82,15 @@ fn loss_optimum(name: &str) -> LossOptimum {
 }
 
 fn config(opt: &LossOptimum) -> ProblemConfig {
-    ProblemConfig {
+    ProblemSection {
         patterns: opt.patterns,
         beta: opt.beta,
         loss: opt.loss,
         bias: false,
         gates: Some(opt.gates.clone()),
     }
+    .to_engine()
+    .expect("fixture gates.npy")
 }
 
 const FIXTURES: [&str; 3] = ["opt_logistic", "opt_ce3", "opt_sq3"];
@@ -203,7 +206,7 @@ fn every_u_solver_reaches_the_three_output_squared_optimum() {
 
 /// The recovered network with weights scaled per neuron (first layer u_j / sqrt(||u_j||),
 /// output +-sqrt(||u_j||) on the neuron's own output) has, as a non-convex network
-/// (mlp::objective: loss + beta/2 (||W1||^2 + ||W2||^2)), exactly the convex objective of u,
+/// (adam::objective: loss + beta/2 (||W1||^2 + ||W2||^2)), exactly the convex objective of u,
 /// when u satisfies the cone constraints: relu(X u_j) = D_j X u_j, and the decay of each neuron
 /// is beta ||u_j||. Checked at each fixture's optimum, against the fixture's own objective.
 #[test]
@@ -315,12 +318,12 @@ fn adam_with_cross_entropy_learns_ten_digit_classes() {
         seed: 0,
         bias: true,
     };
-    let rules = admm_runner::executor::StopRules {
+    let rules = admm_engine::executor::StopRules {
         max_iters: 8,
         ..Default::default()
     };
     let mut epochs = Epochs(Vec::new());
-    let out = mlp::train::<burn::backend::Autodiff<Cpu>>(
+    let out = adam::train::<burn::backend::Autodiff<Cpu>>(
         &data,
         &cfg,
         &rules,
@@ -352,7 +355,7 @@ fn adam_with_cross_entropy_learns_ten_digit_classes() {
 /// outputs.
 #[test]
 fn true_loss_rbcd_steps_lower_the_u_subproblem_by_what_they_report() {
-    use admm_runner::admm::usolve::rbcd::BlockState;
+    use admm_engine::admm::usolve::rbcd::BlockState;
     use burn::tensor::Distribution;
     use rand::{rngs::StdRng, SeedableRng};
     for name in ["opt_logistic", "opt_ce3"] {

@@ -194,7 +194,7 @@ fn every_shipped_manifest_plans() {
 
 #[test]
 fn shard_and_only_select_runs() {
-    use admm_runner::shard::{parse_shard, select};
+    use admm_runner::run::shard::{parse_shard, select};
     let runs = plan(&root().join("experiments/fig1.yaml"), &[]).unwrap();
     let a = select(runs.clone(), None, Some((0, 4)));
     let b = select(runs.clone(), None, Some((1, 4)));

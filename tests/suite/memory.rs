@@ -4,8 +4,8 @@
 
 use crate::common::{admm_runner, text, write_manifest};
 use admm_runner::manifest;
-use admm_runner::memory::LIMIT_VAR;
 use admm_runner::results::{RunPaths, Summary};
+use admm_runner::run::memory::LIMIT_VAR;
 
 const SMALL: &str = "
 name: mem

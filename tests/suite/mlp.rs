@@ -3,13 +3,13 @@
 //! its objective and the convex objective at the equivalent convex weights (method.md sec. 1).
 
 use crate::common::write_npy;
+use admm_engine::adam::{self, batch_loss, objective, AdamConfig, Inputs, Mlp};
+use admm_engine::executor::{IterRecord, Observer, Stop, StopRules};
+use admm_engine::loss::Loss;
+use admm_engine::metrics::evaluate as convex_metrics;
+use admm_engine::problem::scalar;
 use admm_runner::data::Dataset;
-use admm_runner::executor::{IterRecord, Observer, Stop, StopRules};
-use admm_runner::loss::Loss;
-use admm_runner::manifest::ProblemConfig;
-use admm_runner::metrics::evaluate as convex_metrics;
-use admm_runner::mlp::{self, batch_loss, objective, AdamConfig, Inputs, Mlp};
-use admm_runner::problem::{scalar, Problem};
+use admm_runner::manifest::ProblemSection;
 use burn::backend::{Autodiff, Flex, NdArray};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
@@ -94,9 +94,9 @@ impl Observer for Trace {
     }
 }
 
-fn trace(data: &Dataset, cfg: &AdamConfig, rules: &StopRules) -> (mlp::MlpOutcome, Vec<f64>) {
+fn trace(data: &Dataset, cfg: &AdamConfig, rules: &StopRules) -> (adam::MlpOutcome, Vec<f64>) {
     let mut obs = Trace::default();
-    let out = mlp::train::<CpuAd>(data, cfg, rules, &Default::default(), &mut obs).unwrap();
+    let out = adam::train::<CpuAd>(data, cfg, rules, &Default::default(), &mut obs).unwrap();
     let objs = obs.records.iter().map(|r| r.metrics.objective).collect();
     (out, objs)
 }
@@ -174,7 +174,7 @@ fn gradient_matches_central_differences_of_host_objective() {
 }
 
 fn mlp_grad(g: Option<Tensor<F64, 2>>) -> Vec<f64> {
-    admm_runner::problem::to_host(g.expect("parameter has a gradient"))
+    admm_engine::problem::to_host(g.expect("parameter has a gradient"))
 }
 
 #[test]
@@ -188,7 +188,7 @@ fn reaches_full_train_accuracy_on_separable_data() {
         ..epochs(300)
     };
     let mut obs = Trace::default();
-    let out = mlp::train::<CpuAd>(&data, &cfg, &rules, &Default::default(), &mut obs).unwrap();
+    let out = adam::train::<CpuAd>(&data, &cfg, &rules, &Default::default(), &mut obs).unwrap();
     assert_eq!(out.stop, Stop::TargetReached);
     // Stopped at the first epoch that reached it (records hold NaN: compare the epochs).
     assert_eq!(out.reached.map(|r| r.iter), out.last.map(|r| r.iter));
@@ -214,7 +214,8 @@ fn training_lowers_the_objective_and_counts_short_batches() {
     let data = separable(50, 4, 5);
     let cfg = config(6, 2);
     let mut obs = Trace::default();
-    let out = mlp::train::<CpuAd>(&data, &cfg, &epochs(30), &Default::default(), &mut obs).unwrap();
+    let out =
+        adam::train::<CpuAd>(&data, &cfg, &epochs(30), &Default::default(), &mut obs).unwrap();
     assert_eq!((out.stop, out.epochs), (Stop::MaxIters, 30));
     // 50 examples in batches of 8: six full batches and one of 2.
     assert!(obs.records.iter().all(|r| r.inner.iters == 7));
@@ -254,7 +255,7 @@ fn time_limit_is_a_failure_and_nan_diverges() {
         batch_size: 0,
         ..config(4, 1)
     };
-    let err = mlp::train::<CpuAd>(
+    let err = adam::train::<CpuAd>(
         &data,
         &zero,
         &epochs(5),
@@ -291,14 +292,14 @@ fn objective_equals_convex_objective_at_equivalent_weights() {
     let dir = tempfile::tempdir().unwrap();
     let gates = dir.path().join("gates.npy");
     write_npy(&gates, &[d_in, m], &w1);
-    let cfg = ProblemConfig {
+    let section = ProblemSection {
         patterns: m,
         beta,
         loss: Default::default(),
         bias: true,
         gates: Some(gates),
     };
-    let prob = Problem::<F64>::new(&data, &cfg, 0, &dev).unwrap();
+    let prob = section.build::<F64>(&data, 0, &dev).unwrap();
     assert_eq!(prob.p, m, "distinct patterns");
     let v = convex_weights(&w1, &w2, d_in);
     let convex = convex_metrics(&prob, &t2(&v, d_in, 2 * m));
@@ -309,7 +310,7 @@ fn objective_equals_convex_objective_at_equivalent_weights() {
         "eq. (2) {nonconvex} vs convex {}",
         convex.objective
     );
-    let ours = mlp::evaluate(&model, &inputs, Loss::Squared, beta);
+    let ours = adam::evaluate(&model, &inputs, Loss::Squared, beta);
     assert!((ours.objective - convex.objective).abs() / convex.objective < 1e-6);
     assert_eq!(ours.train_acc, convex.train_acc_net);
 }

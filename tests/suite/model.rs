@@ -2,10 +2,10 @@
 //! exactly the test accuracy the run recorded.
 
 use crate::common::{admm_runner, fixtures, text, write_manifest, write_npy};
-use admm_runner::model::SavedModel;
-use admm_runner::network::{Network, Readout};
-use admm_runner::predict;
+use admm_engine::adam::{Network, Readout};
+use admm_runner::commands::predict;
 use admm_runner::results::Summary;
+use admm_runner::run::model::SavedModel;
 use std::path::{Path, PathBuf};
 
 const SYNTH: &str = "
@@ -153,7 +153,7 @@ fn the_paired_network_computes_relu_sums_by_hand() {
         w1: vec![1.0, -1.0, 0.0, 2.0, /* bias row */ 0.5, 0.0, 1.0, -1.0],
         w2: vec![1.0, 1.0, -1.0, -1.0],
         outputs: 1,
-        loss: admm_runner::loss::Loss::Squared,
+        loss: admm_engine::loss::Loss::Squared,
         bias: true,
         readout: Readout::Paired { p: 2 },
     };

@@ -5,14 +5,14 @@ use crate::common::{
     admm_runner, optimum, problem_config, solve_admm, solver_config, text, usolver, write_manifest,
     Cpu, Quiet,
 };
-use admm_runner::betamax::beta_max;
+use admm_engine::betamax::beta_max;
+use admm_engine::problem::Problem;
 use admm_runner::data::{split_validation, Dataset};
 use admm_runner::manifest::{self, BetaPath, SolverKind};
-use admm_runner::path;
-use admm_runner::problem::Problem;
 use admm_runner::results::schema::read_path;
 use admm_runner::results::Summary;
-use admm_runner::runner::RunOptions;
+use admm_runner::run::path;
+use admm_runner::run::sweep::RunOptions;
 
 fn spec() -> BetaPath {
     BetaPath {
@@ -45,7 +45,7 @@ fn betas_run_from_beta_max_down_geometrically_or_as_listed_largest_first() {
 /// The final number of nonzero blocks of a converged exact-solver ADMM run at `beta`.
 fn active_at(beta: f64) -> usize {
     let opt = optimum("opt_small");
-    let cfg = admm_runner::manifest::ProblemConfig {
+    let cfg = admm_engine::ProblemConfig {
         beta,
         ..problem_config(&opt)
     };

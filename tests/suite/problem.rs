@@ -1,141 +1,27 @@
-//! The matrix-free operators against the dense A formed independently on the host, and the
-//! adjoint identities <F u, r> = <u, F^T r>, <G u, T> = <u, G^T T>.
+//! A gates file that does not fit the data is refused with a message naming the file.
 
-use crate::common::{optimum, problem_config};
-use admm_runner::admm::usolve::exact::{blocks_to_vec, dense_a};
-use admm_runner::problem::{dedupe, gram, scalar, tensor2, to_host, Problem};
+use crate::common::optimum;
+use admm_runner::manifest::ProblemSection;
 use burn::backend::NdArray;
-use burn::tensor::{Distribution, Tensor};
 
 type F64 = NdArray<f64>;
-
-fn fixture_problem() -> Problem<F64> {
-    let opt = optimum("opt_small");
-    Problem::<F64>::new(&opt.data, &problem_config(&opt), 0, &Default::default()).unwrap()
-}
-
-#[test]
-fn matrix_free_a_equals_dense_a() {
-    let prob = fixture_problem();
-    let rho = 0.3;
-    let u: Tensor<F64, 2> = Tensor::random(
-        [prob.d, 2 * prob.p],
-        Distribution::Normal(0.0, 1.0),
-        &prob.device,
-    );
-    let au = blocks_to_vec(prob.apply_a(&u, rho));
-    let a = dense_a(&prob, rho);
-    let uv = blocks_to_vec(u);
-    let dense: Vec<f64> = (0..uv.len())
-        .map(|i| (0..uv.len()).map(|j| a[(i, j)] * uv[j]).sum())
-        .collect();
-    let err: f64 = au
-        .iter()
-        .zip(&dense)
-        .map(|(x, y)| (x - y).powi(2))
-        .sum::<f64>()
-        .sqrt();
-    let norm: f64 = dense.iter().map(|x| x * x).sum::<f64>().sqrt();
-    assert!(err / norm < 1e-6, "relative error {}", err / norm);
-}
-
-#[test]
-fn operators_are_adjoint() {
-    let prob = fixture_problem();
-    let dev = &prob.device;
-    let u: Tensor<F64, 2> =
-        Tensor::random([prob.d, 2 * prob.p], Distribution::Normal(0.0, 1.0), dev);
-    let r: Tensor<F64, 2> = Tensor::random([prob.n, 1], Distribution::Normal(0.0, 1.0), dev);
-    let t: Tensor<F64, 2> =
-        Tensor::random([prob.n, 2 * prob.p], Distribution::Normal(0.0, 1.0), dev);
-    let lhs = scalar(prob.f(&u) * r.clone());
-    let rhs = scalar(u.clone() * prob.ft(&r));
-    assert!(
-        (lhs - rhs).abs() <= 1e-9 * lhs.abs().max(1.0),
-        "{lhs} vs {rhs}"
-    );
-    let lhs = scalar(prob.g(&u) * t.clone());
-    let rhs = scalar(u.clone() * prob.gt(&t));
-    assert!(
-        (lhs - rhs).abs() <= 1e-9 * lhs.abs().max(1.0),
-        "{lhs} vs {rhs}"
-    );
-    // G^T G U = K U because (2D - I)^2 = I.
-    let gtg = blocks_to_vec(prob.gt(&prob.g(&u)));
-    let ku = blocks_to_vec(prob.k.clone().matmul(u));
-    let diff: f64 = gtg
-        .iter()
-        .zip(&ku)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0, f64::max);
-    assert!(diff < 1e-9, "G^T G U differs from K U by {diff}");
-}
-
-#[test]
-fn duplicate_patterns_are_dropped_and_counted() {
-    // 3 samples, 2-dim, 4 gates: gates 0 and 2 are identical, gate 3 is gate 1 scaled.
-    let gates = vec![1.0, -1.0, 1.0, -2.0, 0.5, 0.5, 0.5, 1.0];
-    let x = [1.0f32, 0.0, 0.0, 1.0, -1.0, -1.0];
-    let mut mask = vec![0.0f32; 12];
-    for i in 0..3 {
-        for j in 0..4 {
-            let dot = x[2 * i] * gates[j] + x[2 * i + 1] * gates[4 + j];
-            mask[i * 4 + j] = if dot >= 0.0 { 1.0 } else { 0.0 };
-        }
-    }
-    let pats = dedupe(&gates, &mask, 3, 2, 4);
-    assert_eq!(pats.p, 2);
-    assert_eq!(pats.dropped, 2);
-    assert_eq!(pats.gates, vec![1.0, -1.0, 0.5, 0.5]);
-}
-
-#[test]
-fn bias_column_is_appended() {
-    let opt = optimum("opt_small");
-    let mut cfg = problem_config(&opt);
-    cfg.bias = true;
-    cfg.gates = None;
-    let prob = Problem::<F64>::new(&opt.data, &cfg, 3, &Default::default()).unwrap();
-    assert_eq!(prob.d, opt.data.d + 1);
-    let last: Vec<f64> =
-        admm_runner::problem::to_host(prob.x.clone().slice([0..prob.n, prob.d - 1..prob.d]));
-    assert!(last.iter().all(|&v| v == 1.0));
-    let _ = tensor2::<F64>(&[1.0], 1, 1, &prob.device);
-}
 
 #[test]
 fn wrong_gate_shape_is_a_clear_error() {
     let opt = optimum("opt_small");
-    let mut cfg = problem_config(&opt);
-    cfg.bias = true; // d grows by one: the fixture's gates no longer fit
-    let err = Problem::<F64>::new(&opt.data, &cfg, 0, &Default::default()).unwrap_err();
+    let section = ProblemSection {
+        patterns: opt.patterns,
+        beta: opt.beta,
+        loss: Default::default(),
+        bias: true, // d grows by one: the fixture's gates no longer fit
+        gates: Some(opt.gates.clone()),
+    };
+    let err = section
+        .build::<F64>(&opt.data, 0, &Default::default())
+        .unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("gates.npy") && msg.contains("expected shape"),
         "{msg}"
     );
-}
-
-/// K = X^T X from the upper column blocks equals the sum over rows computed on the host,
-/// for a d that is not a multiple of the block count and one below the blocking threshold.
-#[test]
-fn gram_from_upper_blocks_equals_x_transpose_x() {
-    for (n, d) in [(37, 601), (29, 40)] {
-        let x_host: Vec<f32> = (0..n * d)
-            .map(|i| ((i * 7919 % 1009) as f32 / 1009.0) - 0.5)
-            .collect();
-        let x = tensor2::<F64>(&x_host, n, d, &Default::default());
-        let k = to_host(gram(&x.clone().transpose(), &x));
-        assert_eq!(k.len(), d * d);
-        let mut worst: f64 = 0.0;
-        for i in 0..d {
-            for j in 0..d {
-                let want: f64 = (0..n)
-                    .map(|r| x_host[r * d + i] as f64 * x_host[r * d + j] as f64)
-                    .sum();
-                worst = worst.max((k[i * d + j] - want).abs());
-            }
-        }
-        assert!(worst < 1e-9, "n={n} d={d}: largest error {worst}");
-    }
 }

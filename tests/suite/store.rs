@@ -5,7 +5,7 @@ use crate::common::{admm_runner, text, write_manifest, write_npy};
 use admm_runner::manifest;
 use admm_runner::results::store::{self, ClaimResult};
 use admm_runner::results::{self, schema, RunPaths, Status, Summary, TraceRow};
-use admm_runner::runner::is_finished;
+use admm_runner::run::sweep::is_finished;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

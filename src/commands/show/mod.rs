@@ -1,0 +1,566 @@
+//! `admm-runner show`: the runs of a results folder, or of a manifest's plan, one line each,
+//! read from the Parquet summaries (`results::Summary`), so that a user sees which runs
+//! finished and how they did without opening Python. Given a manifest, it also lists the
+//! planned runs that are not done (missing, failed, unfinished). A file that cannot be read is
+//! listed as unreadable, never a panic.
+
+use crate::manifest::PlannedRun;
+use crate::results::{RunPaths, Summary};
+use crate::run::sweep;
+use std::path::{Path, PathBuf};
+
+mod format;
+
+pub use format::render;
+
+/// How `show` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Aligned columns for a terminal.
+    #[default]
+    Table,
+    /// A Markdown table (for a README or an issue).
+    Md,
+    /// CSV, every entry a row (missing and unreadable ones too), with a header.
+    Csv,
+    /// A JSON array of objects, every entry one object, numbers as numbers.
+    Json,
+}
+
+/// A column of `show`'s output; every column is also a `--sort` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Experiment,
+    Id,
+    Method,
+    Backend,
+    Seed,
+    Status,
+    Reason,
+    Iters,
+    TrainAcc,
+    TestAcc,
+    Objective,
+    Seconds,
+    ToTarget,
+}
+
+impl Format {
+    /// Every format, with its command-line name.
+    pub const ALL: [(Format, &'static str); 4] = [
+        (Format::Table, "table"),
+        (Format::Md, "md"),
+        (Format::Csv, "csv"),
+        (Format::Json, "json"),
+    ];
+}
+
+impl Column {
+    pub const ALL: [Column; 13] = [
+        Column::Experiment,
+        Column::Id,
+        Column::Method,
+        Column::Backend,
+        Column::Seed,
+        Column::Status,
+        Column::Reason,
+        Column::Iters,
+        Column::TrainAcc,
+        Column::TestAcc,
+        Column::Objective,
+        Column::Seconds,
+        Column::ToTarget,
+    ];
+
+    /// The header text, which is also the `--sort` key and the CSV/JSON field name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::Experiment => "experiment",
+            Column::Id => "id",
+            Column::Method => "method",
+            Column::Backend => "backend",
+            Column::Seed => "seed",
+            Column::Status => "status",
+            Column::Reason => "reason",
+            Column::Iters => "iters",
+            Column::TrainAcc => "train_acc",
+            Column::TestAcc => "test_acc",
+            Column::Objective => "objective",
+            Column::Seconds => "seconds",
+            Column::ToTarget => "to_target",
+        }
+    }
+}
+
+/// Where a run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// The summary says ok and the trace is complete.
+    Ok,
+    /// The summary records a failure (its reason is the summary's).
+    Failed,
+    /// An ok summary whose trace is missing, unreadable or short: the next `run` computes it
+    /// again (`sweep::is_finished`).
+    Unfinished,
+    /// Planned but without a summary; `claimed` when a claim file says a process holds it.
+    Missing { claimed: bool },
+    /// The summary (or its folder) exists but cannot be read: why.
+    Unreadable(String),
+}
+
+impl State {
+    fn word(&self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::Failed => "failed",
+            State::Unfinished => "unfinished",
+            State::Missing { .. } => "missing",
+            State::Unreadable(_) => "unreadable",
+        }
+    }
+}
+
+/// One run as `show` lists it: from its summary when there is one, else from the plan.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub experiment: String,
+    pub id: String,
+    pub method: String,
+    pub backend: String,
+    pub seed: Option<i64>,
+    pub state: State,
+    pub summary: Option<Summary>,
+    /// The summary file (present or expected).
+    pub file: PathBuf,
+}
+
+impl Entry {
+    /// Why, in words: the stop reason of an ok run, the failure of a failed one, and what a
+    /// missing, unfinished or unreadable one means.
+    pub fn reason(&self) -> String {
+        let s = self.summary.as_ref();
+        match &self.state {
+            State::Ok => s.and_then(|s| s.stop_reason.clone()).unwrap_or_default(),
+            State::Failed => s
+                .and_then(|s| s.reason.clone())
+                .unwrap_or_else(|| "no reason recorded".into()),
+            State::Unfinished => {
+                "its trace is missing or short: the next `run` computes it again".into()
+            }
+            State::Missing { claimed: true } => {
+                "claimed by a process computing it (a dead one's claim is taken over by the next run)"
+                    .into()
+            }
+            State::Missing { claimed: false } => "not run yet".into(),
+            State::Unreadable(why) => why.clone(),
+        }
+    }
+
+    /// The status with its reason, as the table shows it: `ok (max_iters)`, `failed: why`.
+    fn status_text(&self) -> String {
+        let why = self.reason();
+        match (&self.state, why.is_empty()) {
+            (_, true) => self.state.word().to_string(),
+            (State::Ok, false) => format!("ok ({why})"),
+            (state, false) => format!("{}: {why}", state.word()),
+        }
+    }
+
+    /// The text `--only` matches in a results folder: the columns a user would name.
+    fn match_text(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.experiment,
+            self.id,
+            self.method,
+            self.backend,
+            self.status_text()
+        )
+    }
+}
+
+/// One value of a cell, typed so that sorting is numeric where the column is.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Text(String),
+    Int(Option<i64>),
+    /// A number and the decimals it is printed with (None: scientific, 4 digits).
+    Num(Option<f64>, Option<usize>),
+}
+
+impl Value {
+    fn text(&self) -> String {
+        match self {
+            Value::Text(t) => t.clone(),
+            Value::Int(Some(i)) => i.to_string(),
+            Value::Num(Some(x), Some(d)) if x.is_finite() => format!("{x:.d$}"),
+            Value::Num(Some(x), None) if x.is_finite() => format!("{x:.4e}"),
+            Value::Num(Some(x), _) => x.to_string(),
+            Value::Int(None) | Value::Num(None, _) => "-".into(),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Text(t) => J::String(t.clone()),
+            Value::Int(i) => i.map_or(J::Null, J::from),
+            Value::Num(x, _) => x
+                .and_then(serde_json::Number::from_f64)
+                .map_or(J::Null, J::Number),
+        }
+    }
+
+    /// Ascending order, with absent values last whatever the direction.
+    fn cmp_key(&self, other: &Value) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let num = |v: &Value| match v {
+            Value::Int(i) => i.map(|i| i as f64),
+            Value::Num(x, _) => x.filter(|x| !x.is_nan()),
+            Value::Text(_) => None,
+        };
+        match (self, other) {
+            (Value::Text(a), Value::Text(b)) => a.cmp(b),
+            _ => match (num(self), num(other)) {
+                (Some(a), Some(b)) => a.total_cmp(&b),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+        }
+    }
+}
+
+/// The value of `col` for `e`.
+fn cell(e: &Entry, col: Column) -> Value {
+    let s = e.summary.as_ref();
+    let f = |get: fn(&Summary) -> Option<f64>| s.and_then(get);
+    match col {
+        Column::Experiment => Value::Text(e.experiment.clone()),
+        Column::Id => Value::Text(e.id.clone()),
+        Column::Method => Value::Text(e.method.clone()),
+        Column::Backend => Value::Text(e.backend.clone()),
+        Column::Seed => Value::Int(e.seed),
+        Column::Status => Value::Text(e.state.word().into()),
+        Column::Reason => Value::Text(e.reason()),
+        Column::Iters => Value::Int(s.and_then(|s| s.iterations)),
+        Column::TrainAcc => Value::Num(f(|s| s.last.train_acc), Some(4)),
+        Column::TestAcc => Value::Num(f(|s| s.last.test_acc), Some(4)),
+        Column::Objective => Value::Num(f(|s| s.last.objective), None),
+        Column::Seconds => Value::Num(f(|s| s.solve_s), Some(2)),
+        Column::ToTarget => Value::Num(f(|s| s.target.total_s), Some(2)),
+    }
+}
+
+/// What `show` was asked: a results folder or a manifest, and how to print.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// A results folder (`results/` or `results/<experiment>/`) or a manifest file.
+    pub target: PathBuf,
+    /// `--set` overrides: they select a manifest's run ids, as for `run`.
+    pub overrides: Vec<(String, figment::value::Value)>,
+    /// Where a manifest's results are (`run --out`).
+    pub results: PathBuf,
+    /// Keep entries whose line contains this text (for a manifest: its plan line, as `run`).
+    pub only: Option<String>,
+    pub sort: Option<Column>,
+    pub reverse: bool,
+    pub format: Format,
+}
+
+/// The entries `show` lists and the notes printed under a table.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// Given a manifest: the command that computes what is not done.
+    pub hint: Option<String>,
+    /// Given a manifest: summaries in its experiments' folders that are not in this plan.
+    pub others: Vec<(String, usize)>,
+}
+
+/// `admm-runner show`: the listing of `opts.target`, rendered.
+pub fn show(opts: &Options) -> anyhow::Result<String> {
+    let mut listing = if opts.target.is_dir() {
+        anyhow::ensure!(
+            opts.overrides.is_empty(),
+            "{}: --set applies to a manifest, and this is a results folder",
+            opts.target.display()
+        );
+        let mut entries = from_dir(&opts.target)?;
+        if let Some(text) = &opts.only {
+            entries.retain(|e| e.match_text().contains(text.as_str()));
+        }
+        Listing {
+            entries,
+            ..Listing::default()
+        }
+    } else {
+        from_manifest(opts)?
+    };
+    if let Some(text) = &opts.only {
+        anyhow::ensure!(
+            !listing.entries.is_empty(),
+            "--only {text:?} matches no run of {}",
+            opts.target.display()
+        );
+    }
+    if let Some(key) = opts.sort {
+        sort(&mut listing.entries, key, opts.reverse);
+    }
+    Ok(render(&listing, opts.format))
+}
+
+/// A manifest's planned runs (after `--only`, as `run` selects them) against its results.
+fn from_manifest(opts: &Options) -> anyhow::Result<Listing> {
+    let all = crate::manifest::plan(&opts.target, &opts.overrides)?;
+    let others = others(&all, &opts.results);
+    let runs = crate::run::shard::select(all, opts.only.as_deref(), None);
+    let entries = from_plan(&runs, &opts.results);
+    let mut hint = format!("admm-runner run {}", opts.target.display());
+    for (key, value) in &opts.overrides {
+        hint += &format!(" --set '{key}={}'", crate::manifest::value_text(value));
+    }
+    if opts.results != Path::new("results") {
+        hint += &format!(" --out {}", opts.results.display());
+    }
+    Ok(Listing {
+        others,
+        entries,
+        hint: Some(hint),
+    })
+}
+
+/// Every planned run, from its summary when there is one.
+pub fn from_plan(runs: &[PlannedRun], out: &Path) -> Vec<Entry> {
+    runs.iter()
+        .map(|run| {
+            let c = &run.config;
+            let paths = RunPaths::new(out, &c.experiment, &run.id);
+            let mut e = Entry {
+                experiment: c.experiment.clone(),
+                id: run.id.clone(),
+                method: c.solver.method.kind().to_string(),
+                backend: c.backend.to_string(),
+                seed: i64::try_from(c.seed).ok(),
+                state: State::Missing {
+                    claimed: paths.claim.exists(),
+                },
+                summary: None,
+                file: paths.summary.clone(),
+            };
+            if paths.summary.exists() {
+                load(&mut e, &paths);
+            }
+            e
+        })
+        .collect()
+}
+
+/// Every summary in a results folder: `dir` is either one experiment's folder (it has
+/// `runs/`) or a folder of them (`results/`).
+pub fn from_dir(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    for exp in experiment_dirs(dir)? {
+        // "." and ".." have no name of their own: their absolute form does.
+        let exp = match exp.file_name() {
+            Some(_) => exp,
+            None => exp.canonicalize().unwrap_or(exp),
+        };
+        let name = exp
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let out = exp.parent().unwrap_or(Path::new("."));
+        entries.extend(entries_in(out, &name));
+    }
+    Ok(entries)
+}
+
+/// The experiment folders under `dir` (or `dir` itself), sorted by name.
+fn experiment_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if dir.join("runs").is_dir() {
+        return Ok(vec![dir.to_path_buf()]);
+    }
+    let read = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the folder: {e}", dir.display()))?;
+    let mut found: Vec<PathBuf> = read
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("runs").is_dir())
+        .collect();
+    found.sort();
+    anyhow::ensure!(
+        !found.is_empty(),
+        "{}: no results here (expected <experiment>/runs/<run-id>.parquet, as `admm-runner run \
+         --out {}` writes them)",
+        dir.display(),
+        dir.display()
+    );
+    Ok(found)
+}
+
+/// The summaries in `<out>/<experiment>/runs/`, sorted by file name (temp files skipped).
+fn entries_in(out: &Path, experiment: &str) -> Vec<Entry> {
+    let runs = out.join(experiment).join("runs");
+    let blank = |id: String, file: PathBuf, state: State| Entry {
+        experiment: experiment.to_string(),
+        id,
+        method: String::new(),
+        backend: String::new(),
+        seed: None,
+        state,
+        summary: None,
+        file,
+    };
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&runs) {
+        Ok(read) => read.flatten().map(|e| e.path()).collect(),
+        Err(e) => {
+            let why = format!("cannot read the folder: {e}");
+            return vec![blank("-".into(), runs, State::Unreadable(why))];
+        }
+    };
+    files.retain(|p| is_summary_file(p));
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let id = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let paths = RunPaths::new(out, experiment, &id);
+            let mut e = blank(id, file, State::Missing { claimed: false });
+            load(&mut e, &paths);
+            e
+        })
+        .collect()
+}
+
+/// A `<run-id>.parquet` (not a `.<name>.tmp-...` file being written).
+fn is_summary_file(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    !name.starts_with('.') && name.ends_with(".parquet")
+}
+
+/// Reads an entry's summary and judges it as `run`'s resume check does.
+fn load(e: &mut Entry, paths: &RunPaths) {
+    match read_summary(&e.file) {
+        Err(why) => e.state = State::Unreadable(why),
+        Ok(s) => {
+            e.state = if !s.ok() {
+                State::Failed
+            } else if sweep::is_finished(paths, false) {
+                State::Ok
+            } else {
+                State::Unfinished
+            };
+            e.method.clone_from(&s.solver);
+            e.backend.clone_from(&s.backend);
+            e.seed = Some(s.seed);
+            e.summary = Some(s);
+        }
+    }
+}
+
+/// A summary, or why it cannot be read. A reader panic (a corrupt file polars trips on) is a
+/// reason too: one bad file must not hide the others.
+fn read_summary(path: &Path) -> Result<Summary, String> {
+    match std::panic::catch_unwind(|| Summary::read(path)) {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) => Err(e.reason),
+        Err(_) => Err("the Parquet reader failed on this file (corrupt?)".into()),
+    }
+}
+
+/// Per experiment of the plan: how many summaries its folder holds that the plan does not
+/// name (results of other `--set` values, or of an older manifest).
+fn others(runs: &[PlannedRun], out: &Path) -> Vec<(String, usize)> {
+    let mut experiments: Vec<&str> = runs.iter().map(|r| r.config.experiment.as_str()).collect();
+    experiments.dedup();
+    experiments
+        .into_iter()
+        .filter_map(|exp| {
+            let read = std::fs::read_dir(out.join(exp).join("runs")).ok()?;
+            let n = read
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| is_summary_file(p))
+                .filter(|p| {
+                    let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
+                    !runs.iter().any(|r| Some(&r.id) == stem.as_ref())
+                })
+                .count();
+            (n > 0).then(|| (exp.to_string(), n))
+        })
+        .collect()
+}
+
+/// Sorts by `key` (numbers numerically), keeping the order of equal entries; entries without
+/// a value (a missing run's accuracy) come last in either direction.
+pub fn sort(entries: &mut [Entry], key: Column, reverse: bool) {
+    entries.sort_by(|a, b| {
+        let (x, y) = (cell(a, key), cell(b, key));
+        let absent = |v: &Value| matches!(v, Value::Int(None) | Value::Num(None, _));
+        match (absent(&x), absent(&y)) {
+            (false, true) => std::cmp::Ordering::Less,
+            (true, false) => std::cmp::Ordering::Greater,
+            _ if reverse => y.cmp_key(&x),
+            _ => x.cmp_key(&y),
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: &str, test_acc: Option<f64>) -> Entry {
+        let mut s = Summary::default();
+        s.last.test_acc = test_acc;
+        Entry {
+            experiment: "e".into(),
+            id: id.into(),
+            method: "cg".into(),
+            backend: "flex".into(),
+            seed: Some(0),
+            state: State::Ok,
+            summary: Some(s),
+            file: PathBuf::from(format!("{id}.parquet")),
+        }
+    }
+
+    fn ids(entries: &[Entry]) -> Vec<&str> {
+        entries.iter().map(|e| e.id.as_str()).collect()
+    }
+
+    #[test]
+    fn sorting_is_numeric_and_absent_values_come_last_both_ways() {
+        let mut v = vec![
+            entry("a", Some(0.9)),
+            entry("b", None),
+            entry("c", Some(0.10)),
+            entry("d", Some(0.5)),
+        ];
+        sort(&mut v, Column::TestAcc, false);
+        assert_eq!(ids(&v), ["c", "d", "a", "b"]);
+        sort(&mut v, Column::TestAcc, true);
+        assert_eq!(ids(&v), ["a", "d", "c", "b"]);
+        sort(&mut v, Column::Id, true);
+        assert_eq!(ids(&v), ["d", "c", "b", "a"]);
+    }
+
+    #[test]
+    fn csv_quotes_what_would_split_a_field() {
+        let mut e = entry("a", Some(0.5));
+        e.state = State::Failed;
+        if let Some(s) = e.summary.as_mut() {
+            s.reason = Some("bad \"x\", then y".into());
+        }
+        let text = format::csv(&[e]);
+        let row = text.lines().nth(1).unwrap();
+        assert!(row.contains(",failed,\"bad \"\"x\"\", then y\","), "{row}");
+    }
+}

@@ -1,0 +1,225 @@
+//! `admm-runner submit MANIFEST --slurm`: writes a SLURM job-array script, one array task per
+//! shard, every task running `admm-runner run MANIFEST --shard slurm --out DIR` into one
+//! shared results folder (the claims of `results::store` keep concurrent tasks apart), and
+//! with `--now` hands it to `sbatch`. Resources come from the manifest's `launcher:` section,
+//! overridden by flags; the section is not part of any run id.
+
+pub use crate::manifest::Launcher;
+use std::path::{Path, PathBuf};
+
+/// Everything the script needs, resolved: absolute paths, the runs and the resources.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub experiment: String,
+    /// The number of runs selected (after `--only`).
+    pub runs: usize,
+    pub launcher: Launcher,
+    /// The runner to call (absolute): the binary that writes the script.
+    pub binary: PathBuf,
+    /// The folder the tasks start in (where `submit` ran), so that relative paths in the
+    /// manifest and CIFAR10_DIR mean what they meant here.
+    pub workdir: PathBuf,
+    pub manifest: PathBuf,
+    pub out: PathBuf,
+    /// `--set KEY=VALUE` and `--only TEXT`, passed on as given: they select the runs, so every
+    /// task must see the same list to take its share.
+    pub set: Vec<String>,
+    pub only: Option<String>,
+    /// CIFAR10_DIR at submit time, if set.
+    pub cifar10_dir: Option<String>,
+}
+
+impl Job {
+    /// Array tasks: the launcher's shards (default one per run), at most one per run.
+    pub fn shards(&self) -> usize {
+        self.launcher
+            .shards
+            .unwrap_or(self.runs)
+            .min(self.runs)
+            .max(1)
+    }
+
+    /// `<out>/<experiment>/slurm/`: the script and the tasks' logs.
+    pub fn dir(&self) -> PathBuf {
+        self.out.join(&self.experiment).join("slurm")
+    }
+
+    /// The script's path.
+    pub fn script_path(&self) -> PathBuf {
+        self.dir().join("array.sbatch")
+    }
+}
+
+/// What `submit` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    pub manifest: PathBuf,
+    /// `--set` as typed (passed on to the tasks) and parsed (to plan here).
+    pub set: Vec<String>,
+    pub only: Option<String>,
+    pub out: PathBuf,
+    /// Resources given as flags (over the manifest's `launcher:`).
+    pub flags: Launcher,
+}
+
+/// Plans the manifest and resolves the job: the runs `--only` keeps, the resources, and
+/// absolute paths (the tasks may start anywhere on the cluster's shared file system).
+pub fn prepare(req: &Request) -> anyhow::Result<Job> {
+    let overrides = crate::manifest::parse_overrides(&req.set)?;
+    let (section, experiment, runs) = crate::manifest::launcher_plan(&req.manifest, &overrides)?;
+    let count = runs.len();
+    let runs = crate::run::shard::select(runs, req.only.as_deref(), None);
+    if let Some(only) = &req.only {
+        anyhow::ensure!(
+            !runs.is_empty(),
+            "--only {only:?} matches none of the {count} planned runs of {}",
+            req.manifest.display()
+        );
+    }
+    anyhow::ensure!(!runs.is_empty(), "{}: no runs", req.manifest.display());
+    let launcher = section.unwrap_or_default().overridden_by(req.flags.clone());
+    launcher.validate().map_err(|(key, why)| {
+        anyhow::anyhow!(
+            "{}: key `launcher.{key}` (or --{key}): {why}",
+            req.manifest.display()
+        )
+    })?;
+    let workdir = std::env::current_dir()?;
+    let binary = std::env::current_exe()?;
+    let absolute = |p: &Path| workdir.join(p);
+    let job = Job {
+        experiment,
+        runs: runs.len(),
+        launcher,
+        binary,
+        manifest: absolute(&req.manifest),
+        out: absolute(&req.out),
+        set: req.set.clone(),
+        only: req.only.clone(),
+        cifar10_dir: std::env::var("CIFAR10_DIR").ok(),
+        workdir: workdir.clone(),
+    };
+    let logs = job.dir();
+    anyhow::ensure!(
+        !logs.to_string_lossy().contains(char::is_whitespace),
+        "--out {}: the tasks' log folder {} holds white space, which an #SBATCH line cannot",
+        req.out.display(),
+        logs.display()
+    );
+    Ok(job)
+}
+
+/// Quotes a word for bash: single quotes, with `'` written as `'\''`.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// The `#SBATCH` lines: the array, the logs, then the resources asked for.
+fn directives(job: &Job) -> Vec<String> {
+    let l = &job.launcher;
+    let mut lines = vec![
+        format!("--job-name=admm-{}", job.experiment),
+        format!("--array=0-{}", job.shards() - 1),
+        format!("--output={}/%A_%a.out", job.dir().display()),
+    ];
+    let options: [(&str, Option<String>); 6] = [
+        ("time", l.time.clone()),
+        ("cpus-per-task", l.cpus.map(|c| c.to_string())),
+        ("mem", l.mem.clone()),
+        ("partition", l.partition.clone()),
+        ("account", l.account.clone()),
+        ("gpus-per-task", l.gpus.map(|g| g.to_string())),
+    ];
+    for (name, value) in options {
+        if let Some(v) = value {
+            lines.push(format!("--{name}={v}"));
+        }
+    }
+    lines.extend(l.sbatch.iter().cloned());
+    lines.into_iter().map(|l| format!("#SBATCH {l}")).collect()
+}
+
+/// The job-array script: task K of N runs every N-th run from K (`--shard slurm`), all tasks
+/// writing into one results folder.
+pub fn script(job: &Job) -> String {
+    let mut s = format!(
+        "#!/bin/bash\n\
+         # Written by `admm-runner submit` for {} ({} runs in {} array tasks).\n\
+         # Submit: sbatch {}\n\
+         # Try one task here: SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT={} bash {}\n",
+        job.manifest.display(),
+        job.runs,
+        job.shards(),
+        job.script_path().display(),
+        job.shards(),
+        job.script_path().display(),
+    );
+    for line in directives(job) {
+        s += &line;
+        s.push('\n');
+    }
+    s += "set -euo pipefail\n";
+    s += &format!("cd {}\n", quote(&job.workdir.to_string_lossy()));
+    if let Some(dir) = &job.cifar10_dir {
+        s += &format!("export CIFAR10_DIR={}\n", quote(dir));
+    }
+    s += "# The solver's threads: the CPUs SLURM gave this task.\n";
+    s += "if [ -n \"${SLURM_CPUS_PER_TASK:-}\" ]; then export RAYON_NUM_THREADS=\"$SLURM_CPUS_PER_TASK\"; fi\n";
+    for line in &job.launcher.setup {
+        s += line;
+        s.push('\n');
+    }
+    let mut cmd = vec![
+        quote(&job.binary.to_string_lossy()),
+        "run".into(),
+        quote(&job.manifest.to_string_lossy()),
+        "--shard slurm --out".into(),
+        quote(&job.out.to_string_lossy()),
+    ];
+    for set in &job.set {
+        cmd.push(format!("--set {}", quote(set)));
+    }
+    if let Some(only) = &job.only {
+        cmd.push(format!("--only {}", quote(only)));
+    }
+    s += &format!("exec {}\n", cmd.join(" "));
+    s
+}
+
+/// Writes the script (executable) and creates its log folder; returns its path.
+pub fn write(job: &Job) -> anyhow::Result<PathBuf> {
+    use anyhow::Context;
+    let path = job.script_path();
+    std::fs::create_dir_all(job.dir())
+        .with_context(|| format!("cannot create {}", job.dir().display()))?;
+    std::fs::write(&path, script(job))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} executable", path.display()))?;
+    }
+    Ok(path)
+}
+
+/// Hands the script to `sbatch`; returns what sbatch printed ("Submitted batch job N").
+pub fn sbatch(script: &Path) -> anyhow::Result<String> {
+    let out = match std::process::Command::new("sbatch").arg(script).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "--now: `sbatch` is not on PATH (is this a SLURM login node?); the script is written: \
+             submit it where SLURM is with `sbatch {}`",
+            script.display()
+        ),
+        Err(e) => anyhow::bail!("--now: cannot start sbatch: {e}"),
+    };
+    anyhow::ensure!(
+        out.status.success(),
+        "--now: `sbatch {}` failed ({}): {}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -1,0 +1,185 @@
+//! Reading a manifest: the file (YAML or TOML, duplicate keys refused), `ADMM_SET_*`
+//! environment variables and `--set` overrides layered by figment, and the messages that
+//! name the file, the key and the reason.
+
+use super::dupkeys;
+use super::ManifestError;
+use figment::providers::{Env, Format, Serialized, Toml, Yaml};
+use figment::value::Value;
+use figment::Figment;
+use std::path::Path;
+
+/// Prefix of environment variables that override manifest keys: `ADMM_SET_SOLVER__ADMM__RHO=0.1`
+/// sets `solver.admm.rho` (a double underscore separates nested keys).
+pub const ENV_PREFIX: &str = "ADMM_SET_";
+
+/// Parses `--set key=value` arguments; values are parsed like environment values
+/// (numbers, booleans, `[lists]`, `{maps}`, else strings).
+pub fn parse_overrides(args: &[String]) -> Result<Vec<(String, Value)>, ManifestError> {
+    args.iter()
+        .map(|arg| {
+            let (k, v) = arg
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| ManifestError::BadOverride { arg: arg.clone() })?;
+            let value: Value = v.parse().unwrap_or_else(|never| match never {});
+            let value = match &value {
+                // figment leaves exponent notation (`1e-3`) a string: a number is meant.
+                Value::String(_, text) => text.parse::<f64>().map_or(value.clone(), Value::from),
+                _ => value,
+            };
+            Ok((canonical_key(k.trim(), &value), value))
+        })
+        .collect()
+}
+
+/// `solver: cg` in a sweep or `--set` means `solver.name: cg`.
+pub(super) fn canonical_key(key: &str, value: &Value) -> String {
+    if key == "solver" && matches!(value, Value::String(..)) {
+        "solver.name".to_string()
+    } else {
+        key.to_string()
+    }
+}
+
+/// The characters an experiment name may use (it becomes one path component of the results
+/// and plots folders).
+pub const NAME_CHARS: &str = "A-Z a-z 0-9 . _ -";
+
+/// The experiment name: the manifest's `name`, else the file stem. Either must be one safe
+/// path component: only [A-Za-z0-9._-], not empty, not starting with '.', so that results and
+/// plots never land outside `--out` and `--plots`.
+pub(super) fn experiment_name(path: &Path, name: Option<&str>) -> Result<String, ManifestError> {
+    let (text, whence) = match name {
+        Some(n) => (n.to_string(), None),
+        None => (
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            Some("the file stem is used when `name` is absent; set `name:` to a safe name"),
+        ),
+    };
+    let why = if text.is_empty() {
+        Some("is empty".to_string())
+    } else if text.starts_with('.') {
+        Some(format!("{text:?} starts with '.'"))
+    } else {
+        text.chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+            .map(|c| format!("{text:?} contains {c:?}"))
+    };
+    match why {
+        None => Ok(text),
+        Some(why) => Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            key: "name".into(),
+            reason: format!(
+                "the experiment name {why}: it names a results folder, so it must be one path \
+                 component of the characters {NAME_CHARS} only, not empty and not starting with \
+                 '.'{}",
+                whence.map(|w| format!(" ({w})")).unwrap_or_default()
+            ),
+        }),
+    }
+}
+
+pub(super) fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
+    if path.is_dir() {
+        return Err(ManifestError::Read {
+            path: path.to_path_buf(),
+            reason: "is a directory, not a manifest file".into(),
+        });
+    }
+    if !path.is_file() {
+        return Err(ManifestError::Read {
+            path: path.to_path_buf(),
+            reason: "no such file".into(),
+        });
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let fig = match ext {
+        "yaml" | "yml" => {
+            reject_duplicate_keys(path)?;
+            Figment::from(Yaml::file_exact(path))
+        }
+        "toml" => Figment::from(Toml::file_exact(path)),
+        _ => {
+            return Err(ManifestError::Extension {
+                path: path.to_path_buf(),
+            })
+        }
+    };
+    Ok(fig.merge(Env::prefixed(ENV_PREFIX).split("__")))
+}
+
+/// A YAML mapping that repeats a key is an error (figment would silently keep the last).
+fn reject_duplicate_keys(path: &Path) -> Result<(), ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let Some((key, lines)) = dupkeys::first_duplicate(&text) else {
+        return Ok(());
+    };
+    let at = match lines.as_slice() {
+        [first, .., second] => format!(" (lines {first} and {second})"),
+        _ => String::new(),
+    };
+    Err(ManifestError::Invalid {
+        path: path.to_path_buf(),
+        key,
+        reason: format!("the key is given twice in one mapping{at}: keep one"),
+    })
+}
+
+pub(super) fn with_overrides(mut fig: Figment, overrides: &[(String, Value)]) -> Figment {
+    for (key, value) in overrides {
+        fig = fig.merge(Serialized::default(key, value));
+    }
+    fig
+}
+
+/// Formats figment's errors as `file: key `a.b`: reason`, one per line.
+pub(super) fn schema_error(path: &Path, err: figment::Error) -> ManifestError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                // Values set in code are the `--set` and sweep values, not our source lines.
+                Some(figment::Source::Code(_)) | None => path.display().to_string(),
+                Some(s) => s.to_string(),
+            };
+            let key = if e.path.is_empty() {
+                "(top level)".to_string()
+            } else {
+                e.path.join(".")
+            };
+            format!("{source}: key `{key}`: {}", e.kind)
+        })
+        .collect();
+    ManifestError::Schema(lines.join("\n"))
+}
+
+pub(super) fn with_point(err: ManifestError, point: &[(String, Value)]) -> ManifestError {
+    if point.is_empty() {
+        return err;
+    }
+    let desc: Vec<String> = point
+        .iter()
+        .map(|(k, v)| format!("{k}={}", value_text(v)))
+        .collect();
+    ManifestError::Schema(format!("{err}\n  (in the sweep point {})", desc.join(", ")))
+}
+
+/// A short text for a figment value (used in messages).
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(_, s) => s.clone(),
+        Value::Num(_, n) => n
+            .to_f64()
+            .map(|f| f.to_string())
+            .unwrap_or_else(|| format!("{n:?}")),
+        Value::Bool(_, b) => b.to_string(),
+        other => serde_json::to_string(other).unwrap_or_else(|_| format!("{other:?}")),
+    }
+}

@@ -1,0 +1,124 @@
+//! Sweep expansion: the axes' cartesian product crossed with the variants, and the planned
+//! runs it yields with their stable ids.
+
+use super::load::canonical_key;
+use super::methods::Method;
+use super::schema::{BetaPath, ManifestFile, RunConfig};
+use super::ManifestError;
+use figment::value::Value;
+use std::path::{Path, PathBuf};
+
+/// One expanded run, ready to execute.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRun {
+    pub id: String,
+    pub config: RunConfig,
+    /// The manifest it came from.
+    pub manifest: PathBuf,
+    /// Save the trained network (`output.save_model`).
+    pub save_model: bool,
+    /// The regularization path this run is the base of (`beta_path:`), if any.
+    pub beta_path: Option<BetaPath>,
+}
+
+impl PlannedRun {
+    /// One line for `plan` and progress output: the id, the setting, and the options the
+    /// run's method uses that are most often swept.
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        let method = &c.solver.method;
+        let d = match c.data.source {
+            crate::data::DataSource::Synthetic => c.data.dim.to_string(),
+            crate::data::DataSource::Cifar10 => c.data.downsample.unwrap_or(3072).to_string(),
+            crate::data::DataSource::Npy => "npy".to_string(),
+        };
+        // The method's own most-swept option: rho for ADMM, the learning rate for Adam.
+        let knob = match (method, method.admm()) {
+            (_, Some(admm)) => format!("rho={}", admm.rho),
+            (Method::Adam { adam }, None) => format!("lr={}", adam.lr),
+            _ => String::new(),
+        };
+        format!(
+            "{id}  solver={s} backend={b} n={n} d={d} P={p} seed={seed} {knob} beta={beta} iters={it}",
+            id = self.id,
+            s = method.kind(),
+            b = c.backend,
+            n = c.data.n_train,
+            p = c.problem.patterns,
+            seed = c.seed,
+            beta = c.problem.beta,
+            it = c.solver.stop.max_iters,
+        ) + &self.problem_extras()
+    }
+
+    /// The loss and the number of classes, where they are not the paper's (squared, two).
+    fn problem_extras(&self) -> String {
+        let c = &self.config;
+        let mut out = String::new();
+        if c.problem.loss != admm_engine::loss::Loss::Squared {
+            out += &format!(" loss={}", c.problem.loss.name());
+        }
+        if c.data.classes.len() > 2 && c.data.source != crate::data::DataSource::Npy {
+            out += &format!(" classes={}", c.data.classes.len());
+        }
+        out
+    }
+}
+
+/// The cartesian product of the sweep axes, crossed with the variants (in file order).
+pub(super) fn sweep_points(
+    path: &Path,
+    file: &ManifestFile,
+) -> Result<Vec<Vec<(String, Value)>>, ManifestError> {
+    let mut points: Vec<Vec<(String, Value)>> = if file.variants.is_empty() {
+        vec![Vec::new()]
+    } else {
+        file.variants
+            .iter()
+            .map(|v| {
+                v.iter()
+                    .map(|(k, val)| (canonical_key(k, val), val.clone()))
+                    .collect()
+            })
+            .collect()
+    };
+    for (axis, values) in &file.sweep {
+        if values.is_empty() {
+            return Err(ManifestError::Invalid {
+                path: path.to_path_buf(),
+                key: format!("sweep.{axis}"),
+                reason: "an axis needs at least one value".into(),
+            });
+        }
+        points = points
+            .into_iter()
+            .flat_map(|p| {
+                values.iter().map(move |v| {
+                    let mut q = p.clone();
+                    q.push((canonical_key(axis, v), v.clone()));
+                    q
+                })
+            })
+            .collect();
+    }
+    Ok(points)
+}
+
+/// A stable, readable id: `<solver>-<backend>-s<seed>-<hash of the resolved config>`.
+pub fn run_id(config: &RunConfig) -> String {
+    let canonical = serde_json::to_string(config).unwrap_or_default();
+    format!(
+        "{}-{}-s{}-{:08x}",
+        config.solver.method.kind(),
+        config.backend,
+        config.seed,
+        fnv1a64(canonical.as_bytes()) as u32
+    )
+}
+
+/// FNV-1a: tiny, stable across platforms and releases (unlike std's `DefaultHasher`).
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,10 @@
+//! Running: one planned run (`single`: data, problem, solve, results), a sweep of them with
+//! resume and claims (`sweep`), regularization paths (`path`), the memory estimate checked
+//! before a run starts (`memory`), saved models (`model`) and shards of a plan (`shard`).
+
+pub mod memory;
+pub mod model;
+pub mod path;
+pub mod shard;
+pub mod single;
+pub mod sweep;

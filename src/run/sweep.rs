@@ -1,0 +1,324 @@
+//! Executes planned runs: skip finished ones, claim the rest, load data, solve on the chosen
+//! backend, write trace then summary (the commit marker), release the claim. A failing run (bad data, divergence, panic) is recorded and the sweep
+//! goes on.
+
+use crate::manifest::PlannedRun;
+use crate::results::store::{self, ClaimResult};
+use crate::results::{schema, RunPaths, Status, Summary};
+use crate::run::model::SavedModel;
+use crate::run::single::{self, Hooks, Outcome, Session};
+use admm_engine::executor::{IterRecord, Observer};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// How to execute a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    /// Rerun runs whose results exist.
+    pub force: bool,
+    /// Skip runs recorded as failed (by default a rerun retries them, as make does).
+    pub keep_failed: bool,
+    pub quiet: bool,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    pub ok: usize,
+    pub failed: usize,
+    /// Finished earlier (by this or another process).
+    pub skipped: usize,
+    /// Held by another live process's claim: that process computes it.
+    pub claimed: usize,
+}
+
+/// Drives a run's progress bar.
+struct Bar(ProgressBar);
+
+impl Observer for Bar {
+    fn observe(&mut self, r: &IterRecord) {
+        self.0.set_position(r.iter as u64);
+        self.0.set_message(format!(
+            "train {:.4} test {:.4} obj {:.4e}",
+            r.metrics.train_acc, r.metrics.test_acc, r.metrics.objective
+        ));
+    }
+}
+
+/// Terminal output: bars on a terminal, plain lines elsewhere, nothing but errors when quiet.
+struct Progress {
+    multi: MultiProgress,
+    sweep: ProgressBar,
+    fancy: bool,
+    quiet: bool,
+}
+
+impl Progress {
+    fn new(total: usize, quiet: bool) -> Self {
+        let fancy = !quiet && std::io::stderr().is_terminal();
+        let multi = MultiProgress::with_draw_target(if fancy {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        });
+        let sweep = multi.add(ProgressBar::new(total as u64));
+        sweep.set_style(
+            ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} runs  eta {eta}  {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress {
+            multi,
+            sweep,
+            fancy,
+            quiet,
+        }
+    }
+
+    fn run_bar(&self, run: &PlannedRun) -> Option<ProgressBar> {
+        if !self.fancy {
+            return None;
+        }
+        let bar = self
+            .multi
+            .add(ProgressBar::new(run.config.solver.stop.max_iters as u64));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} iter {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar.set_prefix(run.id.clone());
+        Some(bar)
+    }
+
+    /// A line that stays: above the bars on a terminal, plain otherwise.
+    fn line(&self, text: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.fancy {
+            self.multi.suspend(|| eprintln!("{text}"));
+        } else {
+            eprintln!("{text}");
+        }
+    }
+}
+
+/// Runs every planned run, skipping finished ones unless `force` and runs another live
+/// process has claimed. A run is claimed (`store::claim`) before it is solved and released
+/// after its summary is written, so processes sharing a results folder never compute one run
+/// twice (unless `force`).
+pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
+    let mut report = SweepReport::default();
+    let progress = Progress::new(runs.len(), opts.quiet);
+    let mut session = Session::new();
+    let mut cleaned = HashSet::new();
+    for (i, run) in runs.iter().enumerate() {
+        let paths = RunPaths::new(&opts.out, &run.config.experiment, &run.id);
+        for file in [&paths.summary, &paths.trace, &paths.claim] {
+            if let Some(dir) = file.parent().filter(|d| cleaned.insert(d.to_path_buf())) {
+                store::clean_stale_temp(dir);
+            }
+        }
+        let tag = format!("[{}/{}] {}", i + 1, runs.len(), run.id);
+        match sweep_one(run, &paths, opts, &progress, &mut session, &tag) {
+            Done::Ok(line) => {
+                report.ok += 1;
+                progress.line(&format!("{tag}: {line}"));
+            }
+            Done::Failed(why) => {
+                report.failed += 1;
+                // Failures are shown even when quiet.
+                progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
+            }
+            Done::Skipped => {
+                report.skipped += 1;
+                progress.line(&format!(
+                    "{tag}: finished earlier, skipped (--force reruns)"
+                ));
+            }
+            Done::Claimed(line) => {
+                report.claimed += 1;
+                progress.line(&format!("{tag}: {line}"));
+            }
+        }
+        progress.sweep.inc(1);
+    }
+    progress.sweep.finish_and_clear();
+    report
+}
+
+/// What became of one planned run in a sweep.
+enum Done {
+    /// Computed and ok: the one-line result.
+    Ok(String),
+    /// Computed (or not even claimed) and failed: why.
+    Failed(String),
+    /// Finished earlier.
+    Skipped,
+    /// Another live process holds its claim: who.
+    Claimed(String),
+}
+
+/// One run of a sweep: skip it if finished, else claim it (so that no other process computes
+/// it too), check again under the claim, compute it and write its files; the claim is
+/// released when its guard drops.
+fn sweep_one(
+    run: &PlannedRun,
+    paths: &RunPaths,
+    opts: &RunOptions,
+    progress: &Progress,
+    session: &mut Session,
+    tag: &str,
+) -> Done {
+    if !opts.force && is_finished(paths, opts.keep_failed) {
+        return Done::Skipped;
+    }
+    let _claim = match store::claim(&paths.claim) {
+        Ok(ClaimResult::Claimed { claim, taken_over }) => {
+            if let Some(dead) = taken_over {
+                progress.line(&format!(
+                    "{tag}: took over the claim of pid {} (no longer running)",
+                    dead.pid
+                ));
+            }
+            claim
+        }
+        Ok(ClaimResult::Held(owner)) => {
+            let who = owner.map_or("an unreadable claim".to_string(), |o| {
+                format!("pid {} on {}", o.pid, o.host)
+            });
+            return Done::Claimed(format!(
+                "claimed by {who}, skipped ({})",
+                paths.claim.display()
+            ));
+        }
+        Err(e) => return Done::Failed(format!("could not claim {}: {e}", paths.claim.display())),
+    };
+    // Another process may have finished it between the check above and our claim.
+    if !opts.force && is_finished(paths, opts.keep_failed) {
+        return Done::Skipped;
+    }
+    match run_one(run, paths, progress, session) {
+        Ok(line) => Done::Ok(line),
+        Err(why) => Done::Failed(why),
+    }
+}
+
+/// Whether a run is finished. Its summary is the commit marker: the run is finished only when
+/// the summary reads back and either records a failure (then finished only with
+/// `keep_failed`: a plain rerun retries failed runs) or says ok with a trace that reads back
+/// with as many rows as the summary's `iterations`. An unreadable summary, or an ok summary
+/// whose trace is missing, unreadable or short, means not finished: the run is computed again.
+pub fn is_finished(paths: &RunPaths, keep_failed: bool) -> bool {
+    let Ok(summary) = Summary::read(&paths.summary) else {
+        return false;
+    };
+    if !summary.ok() {
+        return keep_failed;
+    }
+    match summary.iterations {
+        Some(n) if n > 0 => {
+            schema::read_trace(&paths.trace).is_ok_and(|rows| rows.len() as i64 == n)
+        }
+        _ => true,
+    }
+}
+
+/// On SIGINT or SIGTERM: remove this process's temp files and claims, and exit 130 or 143
+/// (128 + the signal). The run in progress is left unfinished (its summary, the commit
+/// marker, is not written), so the next run computes it. Call once, from the binary.
+pub fn install_interrupt_cleanup() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("interrupt-cleanup".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                // Held until exit: no new temp file or claim appears after the cleanup.
+                let _registry = store::remove_live_files();
+                std::process::exit(128 + sig);
+            }
+        })?;
+    Ok(())
+}
+
+/// Executes one run and writes its files, the summary last. Ok(one-line result) or
+/// Err(failure reason); either way a summary is written.
+fn run_one(
+    run: &PlannedRun,
+    paths: &RunPaths,
+    progress: &Progress,
+    session: &mut Session,
+) -> Result<String, String> {
+    uncommit(paths)?;
+    let mut bar = progress.run_bar(run).map(Bar);
+    let hooks = Hooks {
+        observer: bar.as_mut().map(|b| b as &mut dyn Observer),
+        ..Hooks::default()
+    };
+    let outcome = session.execute(run, hooks);
+    if let Some(Bar(b)) = &bar {
+        b.finish_and_clear();
+    }
+    store(run, paths, &outcome)?;
+    match outcome.failure() {
+        Some(why) => Err(why.to_string()),
+        None => Ok(single::describe(&outcome.summary)),
+    }
+}
+
+/// Writes the trace (when there is one) and the model (when asked for), then the summary, the
+/// commit marker.
+///
+/// When the trace or the model cannot be written, the summary written is a *failed* one whose
+/// reason says so (rather than none): the attempt and its cause stay visible to the user and to
+/// `plot`, and since a plain rerun retries failed runs, the run is computed again next time.
+/// An ok summary is only ever written after its trace and model are on disk.
+pub(crate) fn store(run: &PlannedRun, paths: &RunPaths, outcome: &Outcome) -> Result<(), String> {
+    let mut summary = std::borrow::Cow::Borrowed(&outcome.summary);
+    let mut write_err = None;
+    let mut fail = |why: String| {
+        let s = summary.to_mut();
+        s.status = Status::Failed;
+        s.reason = Some(match s.reason.take() {
+            Some(earlier) => format!("{why}; {earlier}"),
+            None => why.clone(),
+        });
+        write_err.get_or_insert(why);
+    };
+    if !outcome.trace.is_empty() {
+        if let Err(e) = schema::write_trace(&paths.trace, &outcome.trace) {
+            fail(format!("the trace could not be written: {e}"));
+        }
+    }
+    if let (true, Some(net)) = (run.save_model, &outcome.network) {
+        let test_acc = outcome.summary.last.test_acc;
+        let model = SavedModel::of_run(run, net.clone(), outcome.standardization.clone(), test_acc);
+        if let Err(e) = model.write(&paths.model) {
+            fail(format!("the model could not be written: {e}"));
+        }
+    }
+    if let Err(e) = summary.write(&paths.summary) {
+        return Err(format!("could not write results: {e}"));
+    }
+    write_err.map_or(Ok(()), Err)
+}
+
+/// Removes a run's summary (first: the commit marker), trace and model before it is computed
+/// again, so that an interrupted recomputation is never mistaken for the earlier result.
+pub(crate) fn uncommit(paths: &RunPaths) -> Result<(), String> {
+    for file in [&paths.summary, &paths.trace, &paths.model] {
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) => {}
+            Err(e) => return Err(format!("could not remove {}: {e}", file.display())),
+        }
+    }
+    Ok(())
+}
