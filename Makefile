@@ -23,7 +23,7 @@ test:
 	else \
 		$(CARGO) test --workspace --lib --bins --tests --no-fail-fast; \
 	fi
-	$(CARGO) test --quiet --doc -p admm-engine
+	$(CARGO) test --quiet --doc --workspace
 	$(MAKE) --no-print-directory regress
 
 ## The regression suite alone; `make regress UPDATE=1` accepts the current numbers as baselines.

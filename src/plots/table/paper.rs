@@ -1,6 +1,6 @@
-//! The paper's own Table 1 rows (Feng, Shah, Abraham), verbatim, as rows beside ours.
+//! The paper's own Table 1 (Feng, Shah, Abraham), verbatim: data only (`rows` turns each into
+//! a row beside ours).
 
-use super::rows::{Companion, Row, Status};
 use crate::manifest::SolverKind;
 
 /// One row of the paper's Table 1 (Feng, Shah, Abraham): seconds to 97% train accuracy,
@@ -54,22 +54,3 @@ pub const PAPER_TABLE1: [PaperRow; 5] = [
         split: None,
     },
 ];
-
-pub(super) fn paper_row(p: &PaperRow) -> Row {
-    Row {
-        source: "paper",
-        solver: p.solver.to_string(),
-        method: format!("{} (paper)", p.method),
-        backend: p.device.to_string(),
-        status: Status::Paper,
-        reached: 0,
-        planned: 0,
-        target: Some(0.97),
-        iter: None,
-        total_s: Some(p.total_s),
-        split: p.split,
-        test_acc: None,
-        note: "Feng, Shah, Abraham, Table 1 (their hardware)".into(),
-        also: Companion::default(),
-    }
-}

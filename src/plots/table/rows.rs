@@ -2,7 +2,7 @@
 //! target split by phase, why a row has no number, and the companion measures (the paper's
 //! u-accuracy, suboptimality against a reference objective, seconds to test accuracy).
 
-use super::paper::{paper_row, PAPER_TABLE1};
+use super::paper::{PaperRow, PAPER_TABLE1};
 use crate::manifest::{PlannedRun, SolverKind};
 use crate::plots::data::{seconds_when, time_to_target, Loaded, RunResult, TargetTime, Trace};
 use std::collections::HashMap;
@@ -375,4 +375,24 @@ fn best_train_acc(r: &RunResult) -> Option<f64> {
             .filter(|a| a.is_finite())
             .fold(f64::NAN, f64::max)
     })
+}
+
+/// A row of the paper's table, labelled as the paper's.
+fn paper_row(p: &PaperRow) -> Row {
+    Row {
+        source: "paper",
+        solver: p.solver.to_string(),
+        method: format!("{} (paper)", p.method),
+        backend: p.device.to_string(),
+        status: Status::Paper,
+        reached: 0,
+        planned: 0,
+        target: Some(0.97),
+        iter: None,
+        total_s: Some(p.total_s),
+        split: p.split,
+        test_acc: None,
+        note: "Feng, Shah, Abraham, Table 1 (their hardware)".into(),
+        also: Companion::default(),
+    }
 }
