@@ -45,7 +45,11 @@ pub struct IterRecord {
     pub rho: f64,
     /// A certified lower bound on the optimal objective (NaN where the method has none).
     pub lower_bound: f64,
-    /// (objective - lower_bound) / |objective|.
+    /// The objective of a feasible point (ADMM: v restored to the cone constraints): an
+    /// upper bound on the optimum (NaN where the method has none).
+    pub upper_bound: f64,
+    /// (upper_bound - lower_bound) / |upper_bound|: a certified relative gap, never negative
+    /// (up to rounding) and never below the feasible point's relative suboptimality.
     pub rel_gap: f64,
     /// The primal residual relative to the iterates' size: the objective is an upper bound
     /// on the optimum only at a feasible point, so a gap counts only where this is small too.
@@ -57,8 +61,13 @@ pub struct IterRecord {
 /// Why the loop ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stop {
-    /// The method's own convergence test passed (ADMM: Boyd's residual test).
+    /// The method's own convergence test passed (ADMM: Boyd's residual test) and, for a
+    /// method with a certificate, its certified gap is within tolerance
+    /// (`solver.admm.converged_gap`).
     Converged,
+    /// The residual test passed but the certified gap is above the tolerance: small
+    /// residuals alone, no proof of how close the optimum is.
+    Residuals,
     /// The planned iteration budget is spent.
     MaxIters,
     /// The target train accuracy was reached and the rules ask to stop there.
@@ -80,6 +89,7 @@ impl Stop {
     pub fn label(&self) -> &'static str {
         match self {
             Stop::Converged => "converged",
+            Stop::Residuals => "residuals",
             Stop::MaxIters => "max_iters",
             Stop::TargetReached => "target_reached",
             Stop::TimeLimit(_) => "time_limit",
@@ -190,6 +200,12 @@ pub trait Iterate {
     fn gap_reached(&self, _record: &IterRecord) -> bool {
         false
     }
+
+    /// Asked only when the convergence test passed: whether the record's certificate backs
+    /// it up (else the stop is `Residuals`). Methods without a certificate say yes.
+    fn certified(&self, _record: &IterRecord) -> bool {
+        true
+    }
 }
 
 /// The end of an executed loop.
@@ -265,7 +281,8 @@ fn stop_after<M: Iterate + ?Sized>(
     if step.converged {
         return Some(match method.nothing_moved() {
             Some(why) => Stop::NothingMoved(why),
-            None => Stop::Converged,
+            None if method.certified(r) => Stop::Converged,
+            None => Stop::Residuals,
         });
     }
     if method.gap_reached(r) {

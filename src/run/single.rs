@@ -500,5 +500,7 @@ fn admm_columns(a: &admm_engine::AdmmOptions) -> serde_json::Value {
         "alpha": a.alpha,
         "anderson": a.anderson,
         "tol_gap": a.tol_gap,
+        "converged_gap": a.converged_gap,
+        "finish_every": a.finish_every,
     })
 }

@@ -19,19 +19,19 @@ use std::path::PathBuf;
 type F64 = NdArray<f64>;
 
 /// A loss fixture: the data, gates, loss and the independent optimum with its point.
-struct LossOptimum {
-    data: Dataset,
+pub(crate) struct LossOptimum {
+    pub(crate) data: Dataset,
     gates: PathBuf,
     patterns: usize,
     outputs: usize,
     beta: f64,
     loss: Loss,
-    objective: f64,
+    pub(crate) objective: f64,
     /// The optimum as a d x 2PC block matrix in the engine's column order.
     u: Vec<f64>,
 }
 
-fn loss_optimum(name: &str) -> LossOptimum {
+pub(crate) fn loss_optimum(name: &str) -> LossOptimum {
     let dir = fixtures().join(name);
     let (x, xs) = read_npy_f64(&dir.join("x.npy")).expect("fixture x.npy");
     let (y, _) = read_npy_f64(&dir.join("y.npy")).expect("fixture y.npy");
@@ -81,7 +81,7 @@ fn loss_optimum(name: &str) -> LossOptimum {
     }
 }
 
-fn config(opt: &LossOptimum) -> ProblemConfig {
+pub(crate) fn config(opt: &LossOptimum) -> ProblemConfig {
     ProblemSection {
         patterns: opt.patterns,
         beta: opt.beta,

@@ -5,6 +5,7 @@ mod certificate;
 mod cli;
 mod common;
 mod data;
+mod finish;
 mod fuzz;
 mod losses;
 mod manifest;

@@ -424,6 +424,7 @@ fn epoch_record(
         },
         rho: f64::NAN,
         lower_bound: f64::NAN,
+        upper_bound: f64::NAN,
         rel_gap: f64::NAN,
         rel_primal: f64::NAN,
         rho_changes: 0,

@@ -6,6 +6,8 @@
 
 pub mod anderson;
 pub mod certificate;
+pub mod feasible;
+pub mod finish;
 pub mod rho;
 pub mod usolve;
 
@@ -50,6 +52,12 @@ pub struct AdmmOptions {
     /// Stop when the certified relative gap (objective - lower bound) / objective and the
     /// relative primal residual are both at most this (0 = never).
     pub tol_gap: f64,
+    /// A stop on Boyd's residual test is recorded `converged` only when the certified
+    /// relative gap is at most this; otherwise it is recorded `residuals`.
+    pub converged_gap: f64,
+    /// With `tol_gap` > 0, the active-set finish (finish.rs) is tried every this many
+    /// iterations until it proves the gap (0 = never).
+    pub finish_every: usize,
 }
 
 impl Default for AdmmOptions {
@@ -65,9 +73,17 @@ impl Default for AdmmOptions {
             alpha: 1.0,
             anderson: 0,
             tol_gap: 0.0,
+            converged_gap: DEFAULT_CONVERGED_GAP,
+            finish_every: DEFAULT_FINISH_EVERY,
         }
     }
 }
+
+/// `converged_gap`'s default: the "about 1e-3".
+pub const DEFAULT_CONVERGED_GAP: f64 = 1e-3;
+/// `finish_every`'s default: off until the finish is proven to pay (BENCHMARKS.md,
+/// "Certified optima").
+pub const DEFAULT_FINISH_EVERY: usize = 0;
 
 /// Only the options that take effect are serialized, as a run carries only its own method's
 /// options: the adaptive-rho keys only with a rule other than `fixed`, and `alpha`, `anderson`
@@ -99,6 +115,12 @@ impl serde::Serialize for AdmmOptions {
         if self.tol_gap != 0.0 {
             st.serialize_field("tol_gap", &self.tol_gap)?;
         }
+        if self.converged_gap != DEFAULT_CONVERGED_GAP {
+            st.serialize_field("converged_gap", &self.converged_gap)?;
+        }
+        if self.finish_every != DEFAULT_FINISH_EVERY {
+            st.serialize_field("finish_every", &self.finish_every)?;
+        }
         st.end()
     }
 }
@@ -124,6 +146,7 @@ impl AdmmOptions {
             ("tol_abs", self.tol_abs),
             ("tol_rel", self.tol_rel),
             ("tol_gap", self.tol_gap),
+            ("converged_gap", self.converged_gap),
         ] {
             if !(t >= 0.0 && t.is_finite()) {
                 return Err(InvalidOption::new(key, format!("must be >= 0, got {t}")));
@@ -160,6 +183,9 @@ pub struct Outcome<B: Backend> {
     pub state: State<B>,
     /// The penalty at the end, which the scaled duals of `state` belong to.
     pub rho: f64,
+    /// The feasible point the last record's upper bound and certified gap belong to: v
+    /// restored to the cone constraints (`feasible.rs`), or the finish's polished point.
+    pub certified: Option<feasible::Feasible<B>>,
 }
 
 /// ADMM state in scaled form: the duals lambda (of u - v) and nu (of G u - s) are the
@@ -262,6 +288,13 @@ pub struct Admm<'a, B: Backend> {
     accel: Option<Accel<B>>,
     times: Times,
     start: Instant,
+    restorer: feasible::Restorer<B>,
+    /// The feasible point of the last record (`Outcome::certified`).
+    certified: Option<feasible::Feasible<B>>,
+    /// Algorithm time when the last finish attempt ended, and how long it took: the next
+    /// attempt waits until ADMM has run at least that long again, so failed attempts cost
+    /// at most about half of the time.
+    finish_clock: (f64, f64),
 }
 
 impl<'a, B: Backend> Admm<'a, B> {
@@ -312,6 +345,9 @@ impl<'a, B: Backend> Admm<'a, B> {
             accel,
             times,
             start,
+            restorer: feasible::Restorer::new(prob),
+            certified: None,
+            finish_clock: (0.0, 0.0),
         })
     }
 
@@ -496,7 +532,7 @@ impl<'a, B: Backend> Admm<'a, B> {
         gu: &Tensor<B, 2>,
         mv: &Moves<B>,
         inner: InnerStats,
-    ) -> (Step, Residuals) {
+    ) -> (Step, Residuals, feasible::Feasible<B>) {
         let (prob, st, o, rho) = (self.prob, &self.st, &self.opts, self.rho);
         let primal = (sq(&mv.r_u) + sq(&mv.r_s)).sqrt();
         let gt_ds = prob.gt(&(st.s.clone() - mv.s_old.clone()));
@@ -517,6 +553,9 @@ impl<'a, B: Backend> Admm<'a, B> {
             ..evaluate(prob, &st.v)
         };
         let bound = certificate::lower_bound(prob, &st.u, &st.nu, rho);
+        // The upper bound is the objective of a feasible point, so the gap is never below
+        // the relative suboptimality of that point (up to rounding).
+        let feas = self.restorer.restore(prob, &st.v);
         let record = IterRecord {
             iter,
             times: self.times,
@@ -529,16 +568,19 @@ impl<'a, B: Backend> Admm<'a, B> {
             inner,
             rho,
             lower_bound: bound.lower,
-            rel_gap: certificate::relative_gap(metrics.objective, bound.lower),
+            upper_bound: feas.objective,
+            rel_gap: certificate::relative_gap(feas.objective, bound.lower),
             rel_primal: primal / res.primal_scale.max(f64::MIN_POSITIVE),
             rho_changes: self.adapt.changes,
         };
         let tests_on = o.tol_abs > 0.0 || o.tol_rel > 0.0;
+        // When a gap was asked for, small residuals do not stop the run before it is proven.
+        let proven = o.tol_gap <= 0.0 || record.rel_gap <= o.tol_gap;
         let step = Step {
             record,
-            converged: tests_on && primal <= eps_primal && dual <= eps_dual,
+            converged: tests_on && primal <= eps_primal && dual <= eps_dual && proven,
         };
-        (step, res)
+        (step, res, feas)
     }
 
     /// The rule's proposal after iteration `k` (0-based), applied at the start of the next.
@@ -574,18 +616,70 @@ impl<'a, B: Backend> Admm<'a, B> {
         };
     }
 
-    /// The iterates at the end: v (the model) and u.
+    /// One attempt of the active-set finish from the current iterate, with the active
+    /// groups `active` (the non-zero columns of v, `finish::active_columns`; a test injects
+    /// others). Charged to the u-step's time. The state is left alone: an accepted result is
+    /// taken by `take_polished`.
+    pub fn try_finish(&mut self, active: &[bool]) -> finish::Verdict<B> {
+        let t = Instant::now();
+        let st = &self.st;
+        let verdict = finish::polish(
+            self.prob,
+            &self.restorer,
+            &st.v,
+            &st.nu,
+            self.rho,
+            active,
+            self.opts.tol_gap,
+        );
+        sync(self.prob);
+        if std::env::var_os("ADMM_FINISH_TRACE").is_some() {
+            if let finish::Verdict::Rejected(why) = &verdict {
+                eprintln!("finish rejected: {why}");
+            }
+        }
+        let took = t.elapsed().as_secs_f64();
+        self.times.u += took;
+        self.finish_clock = (self.times.total(), took);
+        verdict
+    }
+
+    /// Makes an accepted polish the iterate (u = v = the polished point) and the record's
+    /// model, bound and gap.
+    fn take_polished(&mut self, p: finish::Polished<B>, r: &mut IterRecord) {
+        let v = p.point.v.clone();
+        self.st.u = v.clone();
+        self.st.v = v.clone();
+        r.metrics = Metrics {
+            train_acc_u: r.metrics.train_acc_u,
+            ..evaluate(self.prob, &v)
+        };
+        r.upper_bound = p.point.objective;
+        r.lower_bound = p.lower;
+        r.rel_gap = p.rel_gap;
+        r.times = self.times;
+        r.wall = self.start.elapsed().as_secs_f64();
+        self.certified = Some(p.point);
+    }
+
+    /// The iterates at the end: v (the model) and u. When a gap was asked for
+    /// (`tol_gap` > 0), the model is the certified feasible point, the one the gap is about.
     pub fn into_outcome(self, run: Executed) -> Outcome<B> {
+        let v = match (&self.certified, self.opts.tol_gap > 0.0) {
+            (Some(c), true) => c.v.clone(),
+            _ => self.st.v.clone(),
+        };
         Outcome {
             stop: run.stop,
             iterations: run.iterations,
             times: self.times,
             last: run.last,
             reached: run.reached,
-            v: self.st.v.clone(),
+            v,
             u: self.st.u.clone(),
             state: self.st,
             rho: self.rho,
+            certified: self.certified,
         }
     }
 }
@@ -604,7 +698,20 @@ impl<B: Backend> Iterate for Admm<'_, B> {
             }
         }
         let (gu, moves, inner) = self.accelerated_step(k)?;
-        let (step, res) = self.record(k + 1, &gu, &moves, inner);
+        let (mut step, res, feas) = self.record(k + 1, &gu, &moves, inner);
+        self.certified = Some(feas);
+        let o = &self.opts;
+        let due = o.tol_gap > 0.0
+            && o.finish_every > 0
+            && (k + 1).is_multiple_of(o.finish_every)
+            && (step.record.rel_gap.is_nan() || step.record.rel_gap > o.tol_gap)
+            && self.times.total() - self.finish_clock.0 >= self.finish_clock.1;
+        if due {
+            let active = finish::active_columns(&self.st.v);
+            if let finish::Verdict::Accepted(p) = self.try_finish(&active) {
+                self.take_polished(p, &mut step.record);
+            }
+        }
         self.propose(k, &res, &gu, moves);
         Ok(step)
     }
@@ -626,12 +733,16 @@ impl<B: Backend> Iterate for Admm<'_, B> {
         })
     }
 
-    /// The certified relative gap reached `solver.admm.tol_gap` at a point as feasible
-    /// (relative primal residual): a small gap at an infeasible v proves nothing, since the
-    /// objective there can lie below the optimum.
+    /// The certified relative gap reached `solver.admm.tol_gap`. The gap's upper bound is the
+    /// objective of a feasible point (`Outcome::certified`), so no residual test is needed.
     fn gap_reached(&self, r: &IterRecord) -> bool {
         let tol = self.opts.tol_gap;
-        tol > 0.0 && r.rel_gap <= tol && r.rel_primal <= tol
+        tol > 0.0 && r.rel_gap <= tol
+    }
+
+    /// Boyd's residual test passed: `converged` only if the certified gap backs it up.
+    fn certified(&self, r: &IterRecord) -> bool {
+        r.rel_gap <= self.opts.converged_gap
     }
 
     /// An inner solve that overflowed f32, or a NaN or infinite objective or residual.
