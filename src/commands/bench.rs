@@ -57,6 +57,13 @@ pub struct Kernels {
     pub read_gbs: f64,
     /// The step's memory floor: the bytes it must read (X twice, K once, f32) at `read_gbs`.
     pub rbcd_floor_s: f64,
+    /// The one-pass floor: X once and K once at `read_gbs` (the fused step's bytes).
+    pub rbcd_floor1_s: f64,
+    /// Seconds of one fused host step (`rbcd.fused`: one read of X) and of the same host
+    /// step in two reads of X, best of `REPS` each, side by side; NaN where the fused step
+    /// does not run (not a CPU backend with f32 tensors).
+    pub rbcd_fused_s: f64,
+    pub rbcd_two_pass_s: f64,
     /// Seconds of one multi-block RBCD step (`PASS_BLOCKS` blocks of 3 patterns sharing one
     /// pass over X, `solver.rbcd.blocks_per_pass`), best of `REPS`, and its block count.
     pub rbcd_pass_s: f64,
@@ -116,10 +123,13 @@ pub fn run(runs: &[PlannedRun], mut progress: impl FnMut(&str)) -> Report {
             match kernels_of(&mut session, cfg) {
                 Ok(k) => {
                     progress(&format!(
-                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s, RBCD step {:.2} ms = {:.2}x its memory floor at {:.1} GB/s; {} blocks in one pass {:.2} ms = {:.2}x one block",
+                        "{} n={} d={} P={}: X B {:.1} GFLOP/s, X^T R {:.1} GFLOP/s, A {:.1} GFLOP/s, RBCD step {:.2} ms = {:.2}x its memory floor at {:.1} GB/s; {} blocks in one pass {:.2} ms = {:.2}x one block; fused step {:.2} ms = {:.2}x the one-pass floor ({:.2} ms), {:.2}x the two-pass floor, {:.2}x its two-pass form ({:.2} ms)",
                         cfg.backend, k.n, k.d, k.p, k.gemm_xb, k.gemm_xtr, k.apply_a_gflops,
                         k.rbcd_step_s * 1e3, k.rbcd_step_s / k.rbcd_floor_s, k.read_gbs,
-                        k.rbcd_pass_blocks, k.rbcd_pass_s * 1e3, k.rbcd_pass_s / k.rbcd_step_s
+                        k.rbcd_pass_blocks, k.rbcd_pass_s * 1e3, k.rbcd_pass_s / k.rbcd_step_s,
+                        k.rbcd_fused_s * 1e3, k.rbcd_fused_s / k.rbcd_floor1_s,
+                        k.rbcd_floor1_s * 1e3, k.rbcd_fused_s / k.rbcd_floor_s,
+                        k.rbcd_fused_s / k.rbcd_two_pass_s, k.rbcd_two_pass_s * 1e3
                     ));
                     report.kernels.push((cfg.backend.to_string(), k));
                     seen.insert(key);
@@ -265,6 +275,7 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
     let a_flops = 4.0 * (n * d * p) as f64 + 4.0 * (d * d * p) as f64;
     let (rbcd_step_s, rbcd_flops) = rbcd_step(prob, rho);
     let (rbcd_pass_s, rbcd_pass_blocks) = rbcd_pass(prob, rho);
+    let (rbcd_fused_s, rbcd_two_pass_s) = rbcd_fused(prob, rho);
     let read_gbs = read_bandwidth();
     let step_bytes = 4.0 * (2 * n * d + d * d) as f64;
     Kernels {
@@ -281,6 +292,9 @@ fn kernels<B: Backend>(prob: &Problem<B>, rho: f64) -> Kernels {
         rbcd_floor_s: step_bytes / (read_gbs * 1e9),
         rbcd_pass_s,
         rbcd_pass_blocks,
+        rbcd_floor1_s: 4.0 * (n * d + d * d) as f64 / (read_gbs * 1e9),
+        rbcd_fused_s,
+        rbcd_two_pass_s,
     }
 }
 
@@ -368,14 +382,45 @@ fn rbcd_pass<B: Backend>(prob: &Problem<B>, rho: f64) -> (f64, usize) {
     (best, blocks.len())
 }
 
+/// Best-of-`REPS` seconds of one fused host RBCD step (one read of X) and of the same host
+/// step in two reads, on blocks of 3 patterns (two blocks taking turns), one after the other in
+/// this process; NaN where the fused step does not run.
+fn rbcd_fused<B: Backend>(prob: &Problem<B>, rho: f64) -> (f64, f64) {
+    use admm_engine::admm::usolve::rbcd::{host_backend, host_gram, HostState, LineSearch};
+    if !host_backend::<B>(&prob.device) {
+        return (f64::NAN, f64::NAN);
+    }
+    let q = prob.q();
+    let gram = host_gram(prob);
+    let normal = Distribution::Normal(0.0, 1.0);
+    let b = Tensor::<B, 2>::random([prob.d, 2 * q], normal, &prob.device);
+    let mut state = HostState::new(prob, &gram, rho, b, prob.zeros_u());
+    let mut line = LineSearch::new(1e-6);
+    let blocks: Vec<Vec<usize>> = [0, 3]
+        .iter()
+        .map(|&s| (s..s + 3).map(|i| i % q).collect())
+        .collect();
+    let mut turn = 0;
+    let mut pending = state.pending(blocks[0].clone());
+    let fused = best_after_warmup(|| {
+        turn += 1;
+        state.step_fused(&mut pending, blocks[turn % 2].clone(), &mut line);
+    });
+    let two_pass = best_after_warmup(|| {
+        turn += 1;
+        state.step_two_pass(&blocks[turn % 2], &mut line);
+    });
+    (fused, two_pass)
+}
+
 /// The report as Markdown tables.
 pub fn markdown(report: &Report) -> String {
     let mut s = String::new();
-    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s | read GB/s | RBCD floor s | step / floor | blocks in a pass | pass s | pass / step |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    s.push_str("| backend | n | d | P | X B GFLOP/s | X^T R GFLOP/s | A-apply s | A-apply GFLOP/s | A / GEMM | RBCD step s | RBCD step GFLOP/s | read GB/s | RBCD floor s | step / floor | blocks in a pass | pass s | pass / step | one-pass floor s | fused step s | fused / one-pass floor | fused / two-pass floor | host two-pass step s | fused / host two-pass |\n");
+    s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (backend, k) in &report.kernels {
         s.push_str(&format!(
-            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} | {:.1} | {:.4} | {:.2} | {} | {:.4} | {:.2} |\n",
+            "| {backend} | {} | {} | {} | {:.1} | {:.1} | {:.4} | {:.1} | {:.2} | {:.4} | {:.1} | {:.1} | {:.4} | {:.2} | {} | {:.4} | {:.2} | {:.4} | {:.4} | {:.2} | {:.2} | {:.4} | {:.2} |\n",
             k.n,
             k.d,
             k.p,
@@ -391,7 +436,13 @@ pub fn markdown(report: &Report) -> String {
             k.rbcd_step_s / k.rbcd_floor_s,
             k.rbcd_pass_blocks,
             k.rbcd_pass_s,
-            k.rbcd_pass_s / k.rbcd_step_s
+            k.rbcd_pass_s / k.rbcd_step_s,
+            k.rbcd_floor1_s,
+            k.rbcd_fused_s,
+            k.rbcd_fused_s / k.rbcd_floor1_s,
+            k.rbcd_fused_s / k.rbcd_floor_s,
+            k.rbcd_two_pass_s,
+            k.rbcd_fused_s / k.rbcd_two_pass_s
         ));
     }
     s.push('\n');

@@ -15,6 +15,7 @@ mod model;
 mod path;
 mod plots;
 mod problem;
+mod rbcd_fused;
 mod regress;
 mod results;
 mod show;

@@ -18,16 +18,23 @@
 
 use super::certificate::{bound_along, relative_gap};
 use super::feasible::{Feasible, Restorer};
+use super::{sync, Admm};
+use crate::executor::IterRecord;
 use crate::loss::Loss;
+use crate::metrics::{evaluate, Metrics};
 use crate::problem::{scalar, to_host, Problem};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};
+use std::time::Instant;
 
 /// Newton steps at most per attempt.
 const NEWTON_STEPS: usize = 30;
+/// Newton stops once its model promises a decrease below this fraction of the objective
+/// (far below any gap a user asks for, far above rounding).
+const NEWTON_DECREMENT: f64 = 1e-13;
 /// CG steps at most per Newton step.
 const CG_STEPS: usize = 50;
 /// Projected-gradient steps on the multipliers for the bound (the finish is rare, so it can
@@ -36,12 +43,24 @@ const MU_STEPS: usize = 100;
 /// A tight row's multiplier below -this times the largest counts as negative: the row should
 /// not bind, so the structure is wrong.
 const MU_NEGATIVE: f64 = 1e-6;
-/// A row starts tight where ADMM's multiplier is above this fraction of its column's largest.
+/// A row can start tight only where ADMM's multiplier is above this fraction of its column's
+/// largest.
 const TIGHT_FRACTION: f64 = 1e-4;
 /// A row whose constraint value is below -this times its column's largest is violated.
 const VIOLATED: f64 = 1e-9;
+/// The structure counts as settled when at most one in this many zero-slack rows changed.
+const FLICKER: usize = 50;
+/// A certified gap below this means ADMM is near enough for the finish whatever flickers.
+const NEAR: f64 = 1e-3;
+/// A round that changes more than one in this many tight rows ends the attempt.
+const FAR: usize = 4;
 /// Active-set rounds at most per attempt.
 const ROUNDS: usize = 6;
+/// An active group whose norm falls below this fraction of the largest has collapsed to zero.
+const COLLAPSED: f64 = 1e-9;
+/// An active group below this fraction of the largest norm, for which zero is optimal given
+/// the others, is collapsing: Newton only creeps towards the kink of its norm.
+const SHRUNK: f64 = 1e-3;
 
 /// What one attempt produced.
 #[derive(Debug, Clone)]
@@ -132,6 +151,34 @@ impl Reduced {
     }
 }
 
+/// ADMM's current guess at the structure: v's non-zero columns, then the rows of the slack
+/// `s` (n x cols) that sit at zero, as one flag per entry.
+pub fn structure<B: Backend>(v: &Tensor<B, 2>, s: &Tensor<B, 2>) -> Vec<bool> {
+    let mut flags = active_columns(v);
+    flags.extend(to_host(s.clone()).into_iter().map(|x| x <= 0.0));
+    flags
+}
+
+/// Whether the structure held still between two checks (`structure`, whose first `cols` flags
+/// are the groups): the same non-zero groups, and at most one in `FLICKER` of the zero-slack
+/// rows changed, or a certified gap `rel_gap` already below `NEAR` (an inexact u-solver such
+/// as RBCD keeps borderline rows flickering long after the structure is known).
+pub fn settled(before: &[bool], now: &[bool], cols: usize, rel_gap: f64) -> bool {
+    if before.len() != now.len() || before[..cols] != now[..cols] {
+        return false;
+    }
+    if rel_gap <= NEAR {
+        return true;
+    }
+    let tight = now[cols..].iter().filter(|&&t| t).count();
+    let changed = before[cols..]
+        .iter()
+        .zip(&now[cols..])
+        .filter(|(a, b)| a != b)
+        .count();
+    changed * FLICKER <= tight
+}
+
 /// The active groups of `v`: its non-zero columns.
 pub fn active_columns<B: Backend>(v: &Tensor<B, 2>) -> Vec<bool> {
     to_host((v.clone() * v.clone()).sum_dim(0))
@@ -140,9 +187,11 @@ pub fn active_columns<B: Backend>(v: &Tensor<B, 2>) -> Vec<bool> {
         .collect()
 }
 
-/// One attempt: the structure from `v` (active = `active`, tight rows = where ADMM's scaled
-/// dual `nu` is negative, i.e. its slack is at zero), the smooth problem solved by Newton-CG,
-/// accepted only if proven within relative gap `tol`.
+/// One attempt: the structure from `v` (active = `active`; tight rows where ADMM's multiplier
+/// -rho nu outweighs v's constraint value, `initial_tight`), the smooth problem solved by
+/// Newton-CG, the structure corrected in primal-dual active-set rounds (negative multipliers
+/// leave, violated rows join, collapsed groups become inactive), accepted only if proven
+/// within relative gap `tol`.
 pub fn polish<B: Backend>(
     prob: &Problem<B>,
     restorer: &Restorer<B>,
@@ -159,24 +208,32 @@ pub fn polish<B: Backend>(
     let to_dev = |m: &[f64]| -> Tensor<B, 2> {
         Tensor::from_data(TensorData::new(m.to_vec(), [d, cols]), &prob.device)
     };
-    // ADMM's multipliers mu = -rho nu; a row starts tight where its multiplier is a visible
-    // fraction of its column's largest (rows whose multiplier ADMM is still driving to zero
-    // would otherwise all count).
+    // ADMM's multipliers mu = -rho nu, and the constraint values of v.
     let mu_admm = to_host(nu.clone().mul_scalar(-rho).clamp_min(0.0));
-    let mut sets: Vec<(usize, Vec<usize>)> = Vec::new();
-    for j in (0..cols).filter(|&j| active[j]) {
-        let top = (0..n).map(|k| mu_admm[k * cols + j]).fold(0.0, f64::max);
-        let rows = (0..n)
-            .filter(|&k| mu_admm[k * cols + j] > TIGHT_FRACTION * top)
-            .collect();
-        sets.push((j, rows));
-    }
+    let gv = to_host(prob.g(v));
+    let cap = d.saturating_sub(1);
+    let mut active = active.to_vec();
+    let mut sets: Vec<(usize, Vec<usize>)> = (0..cols)
+        .filter(|&j| active[j])
+        .map(|j| {
+            let mu: Vec<f64> = (0..n).map(|k| mu_admm[k * cols + j]).collect();
+            let g: Vec<f64> = (0..n).map(|k| gv[k * cols + j]).collect();
+            (j, initial_tight(&mu, &g, cap))
+        })
+        .collect();
     let mut x = to_host(v.clone());
     let (mut newton_steps, mut cg_steps) = (0, 0);
     // Primal-dual active-set rounds: rows the solution violates join their group's tight
     // set, rows whose multiplier comes out negative leave it.
+    // A structure met twice means the rounds cycle: reject at once, so that a failed attempt
+    // stays cheap and ADMM gets on with identifying the structure.
+    let mut seen: Vec<Vec<(usize, Vec<usize>)>> = Vec::new();
     for round in 0..ROUNDS {
-        let red = match reduced(prob, active, &sets) {
+        if seen.contains(&sets) {
+            return Verdict::Rejected(format!("the active set cycles after {round} rounds"));
+        }
+        seen.push(sets.clone());
+        let red = match reduced(prob, &active, &sets) {
             Ok(red) => red,
             Err(why) => return Verdict::Rejected(why),
         };
@@ -184,11 +241,53 @@ pub fn polish<B: Backend>(
         let (steps, cg) = newton(prob, &red, &mut x);
         newton_steps += steps;
         cg_steps += cg;
+        if std::env::var_os("ADMM_FINISH_TRACE").is_some() {
+            let sizes: Vec<usize> = sets.iter().map(|(_, r)| r.len()).collect();
+            eprintln!(
+                "finish round {round}: objective {:.10e} after {steps} Newton steps, tight rows {sizes:?}",
+                reduced_objective(prob, &to_dev(&x))
+            );
+        }
+        // A group Newton drove to (numerically) zero belongs to the inactive ones: its norm
+        // is not smooth there, so Newton would only creep towards it.
+        // Zero is optimal for group j (the others fixed) when the loss gradient projected
+        // onto its free directions is inside the ball of radius beta; such a group that has
+        // also shrunk is collapsing.
+        let norms: Vec<f64> = (0..cols).map(|j| norm(&red.column(&x, j))).collect();
+        let top = norms.iter().copied().fold(0.0, f64::max);
+        let a = to_host(prob.ft(&prob.loss.gradient(prob.f(&to_dev(&x)), &prob.y)));
+        let free_gradient = |j: usize| -> f64 {
+            let mut aj = red.column(&a, j);
+            if let Some(t) = red.tight.iter().find(|t| t.col == j) {
+                t.project(&mut aj);
+            }
+            norm(&aj)
+        };
+        let collapsed: Vec<usize> = (0..cols)
+            .filter(|&j| {
+                active[j]
+                    && (norms[j] <= COLLAPSED * top
+                        || (norms[j] <= SHRUNK * top && free_gradient(j) < prob.beta))
+            })
+            .collect();
+        if !collapsed.is_empty() && round + 1 < ROUNDS {
+            for &j in &collapsed {
+                active[j] = false;
+                for a in 0..d {
+                    x[a * cols + j] = 0.0;
+                }
+            }
+            sets.retain(|(j, _)| active[*j]);
+            if !active.iter().any(|&a| a) {
+                return Verdict::Rejected("every active group collapsed to zero".into());
+            }
+            continue;
+        }
         let xt = to_dev(&x);
         let mut g = to_host(prob.ft(&prob.loss.gradient(prob.f(&xt), &prob.y)));
         add_norm_gradient(&red, &x, &mut g, prob.beta);
         let gx = to_host(prob.g(&xt));
-        let mut changed = false;
+        let mut changes = 0usize;
         let mut largest = 0f64;
         let mut mus = Vec::with_capacity(red.tight.len());
         for t in &red.tight {
@@ -204,22 +303,38 @@ pub fn polish<B: Backend>(
             let mut keep = Vec::with_capacity(rows.len());
             for (&k, &mk) in rows.iter().zip(m) {
                 if mk < -MU_NEGATIVE * largest.max(f64::MIN_POSITIVE) {
-                    changed = true;
+                    changes += 1;
                 } else {
                     mu[k * cols + *j] = mk.max(0.0);
                     keep.push(k);
                 }
             }
+            // Violated rows join, the most violated first, while the group has room.
             let scale = (0..n).map(|k| gx[k * cols + *j].abs()).fold(0.0, f64::max);
-            for k in 0..n {
-                if gx[k * cols + *j] < -VIOLATED * scale && !keep.contains(&k) {
-                    keep.push(k);
-                    changed = true;
+            let mut violated: Vec<(f64, usize)> = (0..n)
+                .map(|k| (gx[k * cols + *j], k))
+                .filter(|&(g, k)| g < -VIOLATED * scale && !keep.contains(&k))
+                .collect();
+            violated.sort_by(|p, q| p.0.total_cmp(&q.0));
+            for (_, k) in violated {
+                if keep.len() >= cap {
+                    break;
                 }
+                keep.push(k);
+                changes += 1;
             }
+            keep.sort_unstable();
             *rows = keep;
         }
-        if changed && round + 1 < ROUNDS {
+        let tight: usize = sets.iter().map(|(_, rows)| rows.len()).sum();
+        if changes * FAR > tight.max(1) {
+            // More than one in FAR rows moved: the structure is far from ADMM's limit, and
+            // rounds from here cost more than ADMM needs to settle it.
+            return Verdict::Rejected(format!(
+                "{changes} of {tight} tight rows changed in round {round}"
+            ));
+        }
+        if changes > 0 && round + 1 < ROUNDS {
             continue;
         }
         let z = prob.loss.gradient(prob.f(&xt), &prob.y);
@@ -244,6 +359,53 @@ pub fn polish<B: Backend>(
         });
     }
     Verdict::Rejected("no rounds".into())
+}
+
+/// The finish's two entry points on the ADMM state (here, beside the finish itself).
+impl<B: Backend> Admm<'_, B> {
+    /// One attempt of the active-set finish from the current iterate, with the active
+    /// groups `active` (the non-zero columns of v, `active_columns`; a test injects
+    /// others). Charged to the u-step's time. The state is left alone: an accepted result is
+    /// taken by `take_polished`.
+    pub fn try_finish(&mut self, active: &[bool]) -> Verdict<B> {
+        let t = Instant::now();
+        let st = &self.st;
+        let verdict = polish(
+            self.prob,
+            &self.restorer,
+            &st.v,
+            &st.nu,
+            self.rho,
+            active,
+            self.opts.tol_gap,
+        );
+        sync(self.prob);
+        if std::env::var_os("ADMM_FINISH_TRACE").is_some() {
+            if let Verdict::Rejected(why) = &verdict {
+                eprintln!("finish rejected: {why}");
+            }
+        }
+        self.times.u += t.elapsed().as_secs_f64();
+        verdict
+    }
+
+    /// Makes an accepted polish the iterate (u = v = the polished point) and the record's
+    /// model, bound and gap.
+    pub(super) fn take_polished(&mut self, p: Polished<B>, r: &mut IterRecord) {
+        let v = p.point.v.clone();
+        self.st.u = v.clone();
+        self.st.v = v.clone();
+        r.metrics = Metrics {
+            train_acc_u: r.metrics.train_acc_u,
+            ..evaluate(self.prob, &v)
+        };
+        r.upper_bound = p.point.objective;
+        r.lower_bound = p.lower;
+        r.rel_gap = p.rel_gap;
+        r.times = self.times;
+        r.wall = self.start.elapsed().as_secs_f64();
+        self.certified = Some(p.point);
+    }
 }
 
 /// The reduced problem of the active columns with tight rows `sets`.
@@ -339,7 +501,7 @@ fn newton<B: Backend>(prob: &Problem<B>, red: &Reduced, x: &mut Vec<f64>) -> (us
             step *= 0.5;
         }
         // The Newton decrement: stop once the model promises less than rounding can show.
-        if !moved || -slope < 1e-15 * phi.abs().max(1.0) {
+        if !moved || -slope < NEWTON_DECREMENT * phi.abs().max(f64::MIN_POSITIVE) {
             break;
         }
     }
@@ -433,6 +595,35 @@ fn conjugate_gradient(h: impl Fn(&[f64]) -> Vec<f64>, g: &[f64], tol: f64) -> (V
         return (g.iter().map(|a| -a).collect(), steps);
     }
     (p, steps)
+}
+
+/// The rows of one active column that start tight: those whose multiplier (a fraction of the
+/// column's largest) outweighs their constraint value (a fraction of the column's largest),
+/// the largest margins first and at most `cap` of them (generic data puts fewer than d rows
+/// on a hyperplane through the origin; ADMM still drives many slack multipliers to zero, so
+/// the multiplier alone over-counts).
+fn initial_tight(mu: &[f64], g: &[f64], cap: usize) -> Vec<usize> {
+    let mu_top = mu.iter().copied().fold(0.0, f64::max);
+    if mu_top <= 0.0 {
+        return Vec::new();
+    }
+    let g_top = g.iter().fold(0.0f64, |a, b| a.max(b.abs()));
+    let mut scored: Vec<(f64, usize)> = (0..mu.len())
+        .filter_map(|k| {
+            let a = mu[k] / mu_top;
+            let b = if g_top > 0.0 { g[k].abs() / g_top } else { 0.0 };
+            (a > TIGHT_FRACTION && a > b).then_some((a - b, k))
+        })
+        .collect();
+    scored.sort_by(|p, q| q.0.total_cmp(&p.0));
+    scored.truncate(cap);
+    let mut rows: Vec<usize> = scored.into_iter().map(|(_, k)| k).collect();
+    rows.sort_unstable();
+    rows
+}
+
+fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
 }
 
 fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -23,6 +23,9 @@ use burn::tensor::Tensor;
 pub use rho::RhoRule;
 use rho::{Residuals, SpectralPoint};
 use std::time::Instant;
+
+/// A rejected finish doubles the wait before the next attempt, up to 2^this checks.
+const FINISH_BACKOFF: u32 = 3;
 use usolve::{SolveError, USolver};
 
 pub use options::{AdmmOptions, DEFAULT_CONVERGED_GAP, DEFAULT_FINISH_EVERY};
@@ -152,10 +155,16 @@ pub struct Admm<'a, B: Backend> {
     restorer: feasible::Restorer<B>,
     /// The feasible point of the last record (`Outcome::certified`).
     certified: Option<feasible::Feasible<B>>,
-    /// Algorithm time when the last finish attempt ended, and how long it took: the next
-    /// attempt waits until ADMM has run at least that long again, so failed attempts cost
-    /// at most about half of the time.
-    finish_clock: (f64, f64),
+    /// The first iteration at which the next finish attempt may run, and the rejected
+    /// attempts so far: each rejection doubles the wait (up to `FINISH_BACKOFF` checks), so
+    /// failed attempts stay a small share of the work. Counted in iterations, not seconds,
+    /// so that a run is the same on every machine.
+    finish_next: usize,
+    finish_fails: u32,
+    /// The structure at the last check for a finish (`finish::structure`: v's non-zero
+    /// groups and the cone rows whose slack is zero): an attempt is made only once it holds
+    /// still between two checks (while ADMM still changes it, a polish is wasted work).
+    finish_active: Option<Vec<bool>>,
 }
 
 impl<'a, B: Backend> Admm<'a, B> {
@@ -208,7 +217,9 @@ impl<'a, B: Backend> Admm<'a, B> {
             start,
             restorer: feasible::Restorer::new(prob),
             certified: None,
-            finish_clock: (0.0, 0.0),
+            finish_next: 0,
+            finish_fails: 0,
+            finish_active: None,
         })
     }
 
@@ -477,52 +488,6 @@ impl<'a, B: Backend> Admm<'a, B> {
         };
     }
 
-    /// One attempt of the active-set finish from the current iterate, with the active
-    /// groups `active` (the non-zero columns of v, `finish::active_columns`; a test injects
-    /// others). Charged to the u-step's time. The state is left alone: an accepted result is
-    /// taken by `take_polished`.
-    pub fn try_finish(&mut self, active: &[bool]) -> finish::Verdict<B> {
-        let t = Instant::now();
-        let st = &self.st;
-        let verdict = finish::polish(
-            self.prob,
-            &self.restorer,
-            &st.v,
-            &st.nu,
-            self.rho,
-            active,
-            self.opts.tol_gap,
-        );
-        sync(self.prob);
-        if std::env::var_os("ADMM_FINISH_TRACE").is_some() {
-            if let finish::Verdict::Rejected(why) = &verdict {
-                eprintln!("finish rejected: {why}");
-            }
-        }
-        let took = t.elapsed().as_secs_f64();
-        self.times.u += took;
-        self.finish_clock = (self.times.total(), took);
-        verdict
-    }
-
-    /// Makes an accepted polish the iterate (u = v = the polished point) and the record's
-    /// model, bound and gap.
-    fn take_polished(&mut self, p: finish::Polished<B>, r: &mut IterRecord) {
-        let v = p.point.v.clone();
-        self.st.u = v.clone();
-        self.st.v = v.clone();
-        r.metrics = Metrics {
-            train_acc_u: r.metrics.train_acc_u,
-            ..evaluate(self.prob, &v)
-        };
-        r.upper_bound = p.point.objective;
-        r.lower_bound = p.lower;
-        r.rel_gap = p.rel_gap;
-        r.times = self.times;
-        r.wall = self.start.elapsed().as_secs_f64();
-        self.certified = Some(p.point);
-    }
-
     /// The iterates at the end: v (the model) and u. When a gap was asked for
     /// (`tol_gap` > 0), the model is the certified feasible point, the one the gap is about.
     pub fn into_outcome(self, run: Executed) -> Outcome<B> {
@@ -566,12 +531,24 @@ impl<B: Backend> Iterate for Admm<'_, B> {
             && o.finish_every > 0
             && (k + 1).is_multiple_of(o.finish_every)
             && (step.record.rel_gap.is_nan() || step.record.rel_gap > o.tol_gap)
-            && self.times.total() - self.finish_clock.0 >= self.finish_clock.1;
+            && k + 1 >= self.finish_next;
         if due {
-            let active = finish::active_columns(&self.st.v);
-            if let finish::Verdict::Accepted(p) = self.try_finish(&active) {
-                self.take_polished(p, &mut step.record);
+            let active = finish::structure(&self.st.v, &self.st.s);
+            let settled = self.finish_active.as_ref().is_some_and(|before| {
+                finish::settled(before, &active, self.prob.q() * 2, step.record.rel_gap)
+            });
+            if settled {
+                let columns = finish::active_columns(&self.st.v);
+                match self.try_finish(&columns) {
+                    finish::Verdict::Accepted(p) => self.take_polished(p, &mut step.record),
+                    finish::Verdict::Rejected(_) => {
+                        let wait = 1 << self.finish_fails.min(FINISH_BACKOFF);
+                        self.finish_next = k + 1 + wait * self.opts.finish_every;
+                        self.finish_fails += 1;
+                    }
+                }
             }
+            self.finish_active = Some(active);
         }
         self.propose(k, &res, &gu, moves);
         Ok(step)
