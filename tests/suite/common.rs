@@ -112,7 +112,7 @@ pub fn solver_config(name: SolverKind, rho: f64, max_iters: usize) -> SolverSect
             warm_start: true,
             blocks_per_pass: 1,
             true_loss: true,
-            fused: true,
+            fused: false,
         },
         exact: ExactOptions { max_dim: 4000 },
         adam: AdamOptions {
