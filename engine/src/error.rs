@@ -23,6 +23,22 @@ impl InvalidOption {
         }
     }
 
+    /// A count that must be at least 1.
+    pub fn at_least_one(option: &str, value: usize) -> Result<(), Self> {
+        match value {
+            0 => Err(Self::new(option, "must be at least 1")),
+            _ => Ok(()),
+        }
+    }
+
+    /// A finite number that must be >= 0 (NaN refused).
+    pub fn nonnegative(option: &str, value: f64) -> Result<(), Self> {
+        match value >= 0.0 && value.is_finite() {
+            true => Ok(()),
+            false => Err(Self::new(option, format!("must be >= 0, got {value}"))),
+        }
+    }
+
     /// The same error with `section.` before the option's name.
     pub fn within(self, section: &str) -> Self {
         InvalidOption {

@@ -179,16 +179,8 @@ impl CgOptions {
 
     /// Ranges the types cannot express: the first bad option and why.
     pub fn validate(&self) -> Result<(), InvalidOption> {
-        if self.max_iters == 0 {
-            return Err(InvalidOption::new("max_iters", "must be at least 1"));
-        }
-        if !(self.tol >= 0.0 && self.tol.is_finite()) {
-            return Err(InvalidOption::new(
-                "tol",
-                format!("must be >= 0, got {}", self.tol),
-            ));
-        }
-        Ok(())
+        InvalidOption::at_least_one("max_iters", self.max_iters)?;
+        InvalidOption::nonnegative("tol", self.tol)
     }
 }
 

@@ -105,6 +105,18 @@ impl<'a> HostState<'a> {
     /// The tensor state's carry, brought to the host.
     fn from_carry<B: Backend>(prob: &'a Problem<B>, k: &'a [f32], rho: f64, t: Carry<B>) -> Self {
         let Carry { u, yhat, c, b } = t;
+        let yhat = to_host(yhat).into_iter().map(|v| v as f32).collect();
+        Self::with(prob, k, rho, [columns(u), columns(c), columns(b)], yhat)
+    }
+
+    /// The state of `prob` with columns u, c, b (as `columns` lays them out) and yhat.
+    fn with<B: Backend>(
+        prob: &'a Problem<B>,
+        k: &'a [f32],
+        rho: f64,
+        [u, c, b]: [Vec<f32>; 3],
+        yhat: Vec<f32>,
+    ) -> Self {
         HostState {
             x: &prob.x_host,
             mask: &prob.patterns.mask,
@@ -115,10 +127,10 @@ impl<'a> HostState<'a> {
             q: prob.q(),
             outs: prob.c,
             rho,
-            u: columns(u),
-            c: columns(c),
-            b: columns(b),
-            yhat: to_host(yhat).into_iter().map(|v| v as f32).collect(),
+            u,
+            c,
+            b,
+            yhat,
         }
     }
 
@@ -139,21 +151,7 @@ impl<'a> HostState<'a> {
             .zip(&b)
             .map(|((c, old), new)| c + old - new)
             .collect();
-        HostState {
-            x: &prob.x_host,
-            mask: &prob.patterns.mask,
-            k,
-            n: prob.n,
-            d: prob.d,
-            p: prob.p,
-            q: prob.q(),
-            outs: prob.c,
-            rho,
-            u: carry.u,
-            c,
-            b,
-            yhat: carry.yhat,
-        }
+        Self::with(prob, k, rho, [carry.u, c, b], carry.yhat)
     }
 
     pub fn into_carry(self) -> HostCarry {

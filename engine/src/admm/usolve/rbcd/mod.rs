@@ -126,15 +126,8 @@ impl Default for RbcdOptions {
 impl RbcdOptions {
     /// Ranges the types cannot express: the first bad option and why.
     pub fn validate(&self) -> Result<(), InvalidOption> {
-        if self.block_size == 0 {
-            return Err(InvalidOption::new("block_size", "must be at least 1"));
-        }
-        if !(self.threshold >= 0.0 && self.threshold.is_finite()) {
-            return Err(InvalidOption::new(
-                "threshold",
-                format!("must be >= 0, got {}", self.threshold),
-            ));
-        }
+        InvalidOption::at_least_one("block_size", self.block_size)?;
+        InvalidOption::nonnegative("threshold", self.threshold)?;
         if !(self.decay > 0.0 && self.decay <= 1.0) {
             return Err(InvalidOption::new(
                 "decay",
@@ -147,13 +140,8 @@ impl RbcdOptions {
                 format!("must be > 0, got {}", self.step0),
             ));
         }
-        if self.max_steps == 0 {
-            return Err(InvalidOption::new("max_steps", "must be at least 1"));
-        }
-        if self.blocks_per_pass == 0 {
-            return Err(InvalidOption::new("blocks_per_pass", "must be at least 1"));
-        }
-        Ok(())
+        InvalidOption::at_least_one("max_steps", self.max_steps)?;
+        InvalidOption::at_least_one("blocks_per_pass", self.blocks_per_pass)
     }
 }
 
