@@ -255,7 +255,11 @@ pub fn polish<B: Backend>(
         // also shrunk is collapsing.
         let norms: Vec<f64> = (0..cols).map(|j| norm(&red.column(&x, j))).collect();
         let top = norms.iter().copied().fold(0.0, f64::max);
-        let a = to_host(prob.ft(&prob.loss.gradient(prob.f(&to_dev(&x)), &prob.y)));
+        // The loss gradient at x, once per round: the collapse test, the stationarity
+        // multipliers and the bound all read it.
+        let xt = to_dev(&x);
+        let z = prob.loss.gradient(prob.f(&xt), &prob.y);
+        let a = to_host(prob.ft(&z));
         let free_gradient = |j: usize| -> f64 {
             let mut aj = red.column(&a, j);
             if let Some(t) = red.tight.iter().find(|t| t.col == j) {
@@ -283,8 +287,7 @@ pub fn polish<B: Backend>(
             }
             continue;
         }
-        let xt = to_dev(&x);
-        let mut g = to_host(prob.ft(&prob.loss.gradient(prob.f(&xt), &prob.y)));
+        let mut g = a;
         add_norm_gradient(&red, &x, &mut g, prob.beta);
         let gx = to_host(prob.g(&xt));
         let mut changes = 0usize;
@@ -337,7 +340,6 @@ pub fn polish<B: Backend>(
         if changes > 0 && round + 1 < ROUNDS {
             continue;
         }
-        let z = prob.loss.gradient(prob.f(&xt), &prob.y);
         let mu = Tensor::from_data(TensorData::new(mu, [n, cols]), &prob.device);
         let bound = bound_along(prob, &z, mu, MU_STEPS);
         let point = restorer.restore(prob, &xt);

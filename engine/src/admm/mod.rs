@@ -23,12 +23,12 @@ use burn::tensor::Tensor;
 pub use rho::RhoRule;
 use rho::{Residuals, SpectralPoint};
 use std::time::Instant;
-
-/// A rejected finish doubles the wait before the next attempt, up to 2^this checks.
-const FINISH_BACKOFF: u32 = 3;
 use usolve::{SolveError, USolver};
 
 pub use options::{AdmmOptions, DEFAULT_CONVERGED_GAP, DEFAULT_FINISH_EVERY};
+
+/// A rejected finish doubles the wait before the next attempt, up to 2^this checks.
+const FINISH_BACKOFF: u32 = 3;
 
 /// The end state of a solve.
 #[derive(Debug, Clone)]
@@ -164,7 +164,7 @@ pub struct Admm<'a, B: Backend> {
     /// The structure at the last check for a finish (`finish::structure`: v's non-zero
     /// groups and the cone rows whose slack is zero): an attempt is made only once it holds
     /// still between two checks (while ADMM still changes it, a polish is wasted work).
-    finish_active: Option<Vec<bool>>,
+    finish_structure: Option<Vec<bool>>,
 }
 
 impl<'a, B: Backend> Admm<'a, B> {
@@ -219,7 +219,7 @@ impl<'a, B: Backend> Admm<'a, B> {
             certified: None,
             finish_next: 0,
             finish_fails: 0,
-            finish_active: None,
+            finish_structure: None,
         })
     }
 
@@ -533,13 +533,14 @@ impl<B: Backend> Iterate for Admm<'_, B> {
             && (step.record.rel_gap.is_nan() || step.record.rel_gap > o.tol_gap)
             && k + 1 >= self.finish_next;
         if due {
-            let active = finish::structure(&self.st.v, &self.st.s);
-            let settled = self.finish_active.as_ref().is_some_and(|before| {
-                finish::settled(before, &active, self.prob.q() * 2, step.record.rel_gap)
+            let structure = finish::structure(&self.st.v, &self.st.s);
+            let cols = 2 * self.prob.q();
+            let settled = self.finish_structure.as_ref().is_some_and(|before| {
+                finish::settled(before, &structure, cols, step.record.rel_gap)
             });
             if settled {
-                let columns = finish::active_columns(&self.st.v);
-                match self.try_finish(&columns) {
+                // The structure's first flags are v's active groups.
+                match self.try_finish(&structure[..cols]) {
                     finish::Verdict::Accepted(p) => self.take_polished(p, &mut step.record),
                     finish::Verdict::Rejected(_) => {
                         let wait = 1 << self.finish_fails.min(FINISH_BACKOFF);
@@ -548,7 +549,7 @@ impl<B: Backend> Iterate for Admm<'_, B> {
                     }
                 }
             }
-            self.finish_active = Some(active);
+            self.finish_structure = Some(structure);
         }
         self.propose(k, &res, &gu, moves);
         Ok(step)
