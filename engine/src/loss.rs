@@ -33,6 +33,15 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// Every loss. Beside the enum so that a new loss is added to both at once; the matches
+    /// in this file and in the engine are exhaustive, so the compiler lists the rest.
+    pub const ALL: [Loss; 3] = [Loss::Squared, Loss::Logistic, Loss::CrossEntropy];
+
+    /// The loss a name (as `name` writes it, in manifests and saved models) names.
+    pub fn parse(name: &str) -> Option<Loss> {
+        Loss::ALL.into_iter().find(|l| l.name() == name)
+    }
+
     /// The name the manifest uses.
     pub fn name(self) -> &'static str {
         match self {
@@ -245,6 +254,15 @@ mod tests {
         assert!((s - 0.3).abs() < 1e-9 && v <= 0.0 && v > -1e-15);
         let (s, _) = maximize_concave(|s| s, 0.0, 2.0);
         assert_eq!(s, 2.0);
+    }
+
+    #[test]
+    fn every_name_parses_back_to_its_loss() {
+        for loss in Loss::ALL {
+            assert_eq!(Loss::parse(loss.name()), Some(loss));
+        }
+        assert_eq!(Loss::parse("hinge"), None);
+        assert_eq!(Loss::parse("Squared"), None);
     }
 
     #[test]

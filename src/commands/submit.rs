@@ -5,7 +5,65 @@
 //! overridden by flags; the section is not part of any run id.
 
 pub use crate::manifest::Launcher;
+use crate::manifest::ManifestError;
 use std::path::{Path, PathBuf};
+
+/// Why no script was written or submitted: the manifest, the selection, the resources, or
+/// the file system and `sbatch`, each named.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error("--only {only:?} matches none of the {count} planned runs of {manifest}")]
+    NoMatch {
+        only: String,
+        count: usize,
+        manifest: PathBuf,
+    },
+    #[error("{manifest}: no runs")]
+    NoRuns { manifest: PathBuf },
+    #[error("{manifest}: key `launcher.{key}` (or --{key}): {reason}")]
+    Launcher {
+        manifest: PathBuf,
+        key: String,
+        reason: String,
+    },
+    #[error(
+        "--out {out}: the tasks' log folder {logs} holds white space, which an #SBATCH line \
+         cannot"
+    )]
+    LogFolder { out: PathBuf, logs: PathBuf },
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what}: {source}")]
+    Process {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error(
+        "--now: `sbatch` is not on PATH (is this a SLURM login node?); the script is written: \
+         submit it where SLURM is with `sbatch {script}`"
+    )]
+    NoSbatch { script: PathBuf },
+    #[error("--now: cannot start sbatch: {0}")]
+    Sbatch(std::io::Error),
+    #[error("--now: `sbatch {script}` failed ({status}): {stderr}")]
+    SbatchFailed {
+        script: PathBuf,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+}
+
+/// An I/O error with what was being done and to which path.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SubmitError {
+    let path = path.to_path_buf();
+    move |source| SubmitError::Io { what, path, source }
+}
 
 /// Everything the script needs, resolved: absolute paths, the runs and the resources.
 #[derive(Debug, Clone)]
@@ -64,28 +122,34 @@ pub struct Request {
 
 /// Plans the manifest and resolves the job: the runs `--only` keeps, the resources, and
 /// absolute paths (the tasks may start anywhere on the cluster's shared file system).
-pub fn prepare(req: &Request) -> anyhow::Result<Job> {
+pub fn prepare(req: &Request) -> Result<Job, SubmitError> {
     let overrides = crate::manifest::parse_overrides(&req.set)?;
     let (section, experiment, runs) = crate::manifest::launcher_plan(&req.manifest, &overrides)?;
     let count = runs.len();
     let runs = crate::run::shard::select(runs, req.only.as_deref(), None);
-    if let Some(only) = &req.only {
-        anyhow::ensure!(
-            !runs.is_empty(),
-            "--only {only:?} matches none of the {count} planned runs of {}",
-            req.manifest.display()
-        );
+    if runs.is_empty() {
+        return Err(match &req.only {
+            Some(only) => SubmitError::NoMatch {
+                only: only.clone(),
+                count,
+                manifest: req.manifest.clone(),
+            },
+            None => SubmitError::NoRuns {
+                manifest: req.manifest.clone(),
+            },
+        });
     }
-    anyhow::ensure!(!runs.is_empty(), "{}: no runs", req.manifest.display());
     let launcher = section.unwrap_or_default().overridden_by(req.flags.clone());
-    launcher.validate().map_err(|(key, why)| {
-        anyhow::anyhow!(
-            "{}: key `launcher.{key}` (or --{key}): {why}",
-            req.manifest.display()
-        )
-    })?;
-    let workdir = std::env::current_dir()?;
-    let binary = std::env::current_exe()?;
+    launcher
+        .validate()
+        .map_err(|(key, reason)| SubmitError::Launcher {
+            manifest: req.manifest.clone(),
+            key: key.to_string(),
+            reason,
+        })?;
+    let process = |what| move |source| SubmitError::Process { what, source };
+    let workdir = std::env::current_dir().map_err(process("cannot read the current folder"))?;
+    let binary = std::env::current_exe().map_err(process("cannot find this program's path"))?;
     let absolute = |p: &Path| workdir.join(p);
     let job = Job {
         experiment,
@@ -100,12 +164,12 @@ pub fn prepare(req: &Request) -> anyhow::Result<Job> {
         workdir: workdir.clone(),
     };
     let logs = job.dir();
-    anyhow::ensure!(
-        !logs.to_string_lossy().contains(char::is_whitespace),
-        "--out {}: the tasks' log folder {} holds white space, which an #SBATCH line cannot",
-        req.out.display(),
-        logs.display()
-    );
+    if logs.to_string_lossy().contains(char::is_whitespace) {
+        return Err(SubmitError::LogFolder {
+            out: req.out.clone(),
+            logs,
+        });
+    }
     Ok(job)
 }
 
@@ -187,39 +251,37 @@ pub fn script(job: &Job) -> String {
 }
 
 /// Writes the script (executable) and creates its log folder; returns its path.
-pub fn write(job: &Job) -> anyhow::Result<PathBuf> {
-    use anyhow::Context;
+pub fn write(job: &Job) -> Result<PathBuf, SubmitError> {
     let path = job.script_path();
-    std::fs::create_dir_all(job.dir())
-        .with_context(|| format!("cannot create {}", job.dir().display()))?;
-    std::fs::write(&path, script(job))
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    let dir = job.dir();
+    std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+    std::fs::write(&path, script(job)).map_err(io("cannot write", &path))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .with_context(|| format!("cannot make {} executable", path.display()))?;
+            .map_err(io("cannot make executable", &path))?;
     }
     Ok(path)
 }
 
 /// Hands the script to `sbatch`; returns what sbatch printed ("Submitted batch job N").
-pub fn sbatch(script: &Path) -> anyhow::Result<String> {
+pub fn sbatch(script: &Path) -> Result<String, SubmitError> {
     let out = match std::process::Command::new("sbatch").arg(script).output() {
         Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
-            "--now: `sbatch` is not on PATH (is this a SLURM login node?); the script is written: \
-             submit it where SLURM is with `sbatch {}`",
-            script.display()
-        ),
-        Err(e) => anyhow::bail!("--now: cannot start sbatch: {e}"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(SubmitError::NoSbatch {
+                script: script.into(),
+            })
+        }
+        Err(e) => return Err(SubmitError::Sbatch(e)),
     };
-    anyhow::ensure!(
-        out.status.success(),
-        "--now: `sbatch {}` failed ({}): {}",
-        script.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
+    if !out.status.success() {
+        return Err(SubmitError::SbatchFailed {
+            script: script.into(),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -3,6 +3,7 @@
 //! are only compared between measurements taken under the same conditions.
 
 use super::clock::contention_clock_available;
+use super::error::RegressError;
 use super::Options;
 use crate::results;
 use serde::{Deserialize, Serialize};
@@ -96,28 +97,36 @@ impl Baseline {
 }
 
 /// Reads a baseline file; `Ok(None)` when it does not exist.
-pub fn load_baseline(path: &Path) -> anyhow::Result<Option<Baseline>> {
+pub fn load_baseline(path: &Path) -> Result<Option<Baseline>, RegressError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => anyhow::bail!("{}: cannot read the baseline: {e}", path.display()),
+        Err(source) => {
+            return Err(RegressError::Read {
+                path: path.into(),
+                source,
+            })
+        }
     };
-    let b: Baseline = serde_json::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{}: not a regress baseline file: {e}", path.display()))?;
-    anyhow::ensure!(
-        b.format == BASELINE_FORMAT,
-        "{}: baseline format {} (this admm-runner reads {BASELINE_FORMAT}): rewrite it with --update",
-        path.display(),
-        b.format
-    );
+    let b: Baseline = serde_json::from_str(&text).map_err(|e| RegressError::Parse {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    if b.format != BASELINE_FORMAT {
+        return Err(RegressError::Format {
+            path: path.into(),
+            found: b.format,
+        });
+    }
     Ok(Some(b))
 }
 
 /// Writes a baseline file atomically and durably (`results::write_atomically`: a synced
 /// temporary file, then rename), so that a crash never leaves a truncated baseline behind.
-pub fn save_baseline(path: &Path, b: &Baseline) -> anyhow::Result<()> {
-    let fail = |e: &dyn std::fmt::Display| {
-        anyhow::anyhow!("{}: cannot write the baseline: {e}", path.display())
+pub fn save_baseline(path: &Path, b: &Baseline) -> Result<(), RegressError> {
+    let fail = |e: &dyn std::fmt::Display| RegressError::Write {
+        path: path.into(),
+        reason: e.to_string(),
     };
     let mut text = serde_json::to_string_pretty(b).map_err(|e| fail(&e))?;
     text.push('\n');

@@ -5,6 +5,7 @@
 use super::baseline::Entry;
 use super::clock::runqueue_wait_ns;
 use super::compare::{fmt_acc, fmt_obj, fmt_ratio};
+use super::error::RegressError;
 use crate::backend::{self, BackendTask};
 use crate::manifest::{BackendKind, PlannedRun};
 use crate::results::Status;
@@ -116,7 +117,11 @@ impl Measured {
 /// samples. Each solve is followed by the calibration kernel, and each (solve, calibration)
 /// pair gives a ratio: the two are taken moments apart, so a machine that is slower for a
 /// while (a busy hyperthread sibling, a lower clock) slows both. The best (lowest) pair counts.
-pub(super) fn measure(run: &PlannedRun, reps: usize, exec: &mut Exec) -> anyhow::Result<Measured> {
+pub(super) fn measure(
+    run: &PlannedRun,
+    reps: usize,
+    exec: &mut Exec,
+) -> Result<Measured, RegressError> {
     let mut first: Option<Entry> = None;
     let mut kernel = None;
     let mut best_solve: Option<f64> = None;
@@ -158,7 +163,9 @@ pub(super) fn measure(run: &PlannedRun, reps: usize, exec: &mut Exec) -> anyhow:
             Some(f) => spread = spread.max(disagreement(f, &e)),
         }
     }
-    let mut entry = first.ok_or_else(|| anyhow::anyhow!("{}: no repetition ran", run.id))?;
+    let mut entry = first.ok_or_else(|| RegressError::NoRepetition {
+        run: run.id.clone(),
+    })?;
     entry.solve_s = best_solve;
     entry.calib_s = best_calib;
     entry.time_ratio = best_ratio;

@@ -26,16 +26,19 @@
 //! measured is exactly what `run` does (without writing the files).
 //!
 //! Layout: `baseline` (the file and its provenance), `compare` (tolerances, verdicts, rows,
-//! the report), `measure` (running and timing one run); this file orchestrates them.
+//! the report), `measure` (running and timing one run), `error` (why a suite cannot run);
+//! this file orchestrates them.
 
 mod baseline;
 mod clock;
 mod compare;
+mod error;
 mod measure;
 
 pub use baseline::{load_baseline, save_baseline, Baseline, Entry, BASELINE_FORMAT};
 pub use clock::contention_clock_available;
 pub use compare::{suite_time, Report, Row, Tolerances, Verdict, SUITE_MIN_RUNS};
+pub use error::RegressError;
 
 use crate::manifest::PlannedRun;
 use crate::run::single::Session;
@@ -85,16 +88,15 @@ pub fn key(run: &PlannedRun) -> String {
 }
 
 /// Keeps the runs whose plan line or key contains `only`; fails when two runs share a key.
-pub fn select(runs: Vec<PlannedRun>, only: Option<&str>) -> anyhow::Result<Vec<PlannedRun>> {
+pub fn select(runs: Vec<PlannedRun>, only: Option<&str>) -> Result<Vec<PlannedRun>, RegressError> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for r in &runs {
-        if let Some(other) = seen.insert(key(r), r.id.clone()) {
-            anyhow::bail!(
-                "runs {other} and {} share the regression key {}: a suite's runs must differ in \
-                 data source, solver, backend or seed",
-                r.id,
-                key(r)
-            );
+        if let Some(first) = seen.insert(key(r), r.id.clone()) {
+            return Err(RegressError::SharedKey {
+                first,
+                second: r.id.clone(),
+                key: key(r),
+            });
         }
     }
     Ok(runs
@@ -109,7 +111,7 @@ pub fn run(
     runs: &[PlannedRun],
     opts: &Options,
     mut progress: impl FnMut(&str),
-) -> anyhow::Result<Report> {
+) -> Result<Report, RegressError> {
     let old = load_baseline(&opts.baseline)?;
     validate(opts, old.is_some())?;
     let mut report = Report::default();
@@ -154,24 +156,33 @@ pub fn run(
 
 /// Refuses options that cannot give a meaningful comparison before anything is measured,
 /// since measuring the suite takes minutes.
-fn validate(opts: &Options, have_baseline: bool) -> anyhow::Result<()> {
+fn validate(opts: &Options, have_baseline: bool) -> Result<(), RegressError> {
     if !have_baseline && !opts.update {
-        anyhow::bail!(
-            "{}: no such baseline file: create it with --update",
-            opts.baseline.display()
-        );
+        return Err(RegressError::NoBaseline {
+            path: opts.baseline.clone(),
+        });
     }
-    anyhow::ensure!(opts.reps >= 1, "--reps must be at least 1");
-    anyhow::ensure!(
-        opts.tolerances.time_factor > 1.0,
-        "--time-factor must be above 1, got {}",
-        opts.tolerances.time_factor
-    );
-    anyhow::ensure!(
-        opts.tolerances.suite_time_factor > 1.0,
-        "--suite-time-factor must be above 1, got {}",
-        opts.tolerances.suite_time_factor
-    );
+    if opts.reps < 1 {
+        return Err(RegressError::Flag {
+            flag: "--reps",
+            need: "at least 1",
+            got: opts.reps.to_string(),
+        });
+    }
+    let factors = [
+        ("--time-factor", opts.tolerances.time_factor),
+        ("--suite-time-factor", opts.tolerances.suite_time_factor),
+    ];
+    for (flag, factor) in factors {
+        // NaN is refused too: it would make every comparison pass.
+        if factor.is_nan() || factor <= 1.0 {
+            return Err(RegressError::Flag {
+                flag,
+                need: "above 1",
+                got: factor.to_string(),
+            });
+        }
+    }
     Ok(())
 }
 
@@ -213,7 +224,7 @@ impl Attempt<'_> {
         k: &str,
         base: Option<&Entry>,
         progress: &mut impl FnMut(&str),
-    ) -> anyhow::Result<Measured> {
+    ) -> Result<Measured, RegressError> {
         let mut m = measure(run, self.opts.reps, &mut self.exec)?;
         for attempt in 1..=RETRIES {
             let slow = match (base.and_then(|b| b.time_ratio), m.entry.time_ratio) {
@@ -286,7 +297,7 @@ fn write_update(
     opts: &Options,
     old: Option<Baseline>,
     measured: BTreeMap<String, Entry>,
-) -> anyhow::Result<()> {
+) -> Result<(), RegressError> {
     let mut runs = match (old, opts.complete) {
         (Some(b), false) => b.runs,
         _ => BTreeMap::new(),

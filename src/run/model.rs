@@ -259,11 +259,11 @@ fn network(t: &SafeTensors, meta: &HashMap<String, String>) -> Result<Network, S
             ))
         }
     };
-    let loss = match meta.get("loss").map(String::as_str) {
-        None | Some("squared") => Loss::Squared,
-        Some("logistic") => Loss::Logistic,
-        Some("cross-entropy") => Loss::CrossEntropy,
-        Some(other) => return Err(format!("metadata `loss` is {other:?}: not a loss")),
+    let loss = match meta.get("loss") {
+        None => Loss::Squared, // written before models recorded their loss
+        Some(name) => {
+            Loss::parse(name).ok_or_else(|| format!("metadata `loss` is {name:?}: not a loss"))?
+        }
     };
     let bias = meta.get("bias").map(String::as_str) == Some("true");
     let readout = match meta.get("readout").map(String::as_str) {

@@ -268,6 +268,28 @@ pub struct Options {
     pub format: Format,
 }
 
+/// Why `show` has nothing to list: a manifest that does not plan, a folder that holds no
+/// results, or a selection that matches nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ShowError {
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    #[error("{folder}: --set applies to a manifest, and this is a results folder")]
+    SetOnResults { folder: PathBuf },
+    #[error("--only {only:?} matches no run of {target}")]
+    NoMatch { only: String, target: PathBuf },
+    #[error("{folder}: cannot read the folder: {source}")]
+    ReadFolder {
+        folder: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{folder}: no results here (expected <experiment>/runs/<run-id>.parquet, as \
+         `admm-runner run --out {folder}` writes them)"
+    )]
+    NoResults { folder: PathBuf },
+}
+
 /// The entries `show` lists and the notes printed under a table.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
@@ -279,13 +301,13 @@ pub struct Listing {
 }
 
 /// `admm-runner show`: the listing of `opts.target`, rendered.
-pub fn show(opts: &Options) -> anyhow::Result<String> {
+pub fn show(opts: &Options) -> Result<String, ShowError> {
     let mut listing = if opts.target.is_dir() {
-        anyhow::ensure!(
-            opts.overrides.is_empty(),
-            "{}: --set applies to a manifest, and this is a results folder",
-            opts.target.display()
-        );
+        if !opts.overrides.is_empty() {
+            return Err(ShowError::SetOnResults {
+                folder: opts.target.clone(),
+            });
+        }
         let mut entries = from_dir(&opts.target)?;
         if let Some(text) = &opts.only {
             entries.retain(|e| e.match_text().contains(text.as_str()));
@@ -298,11 +320,12 @@ pub fn show(opts: &Options) -> anyhow::Result<String> {
         from_manifest(opts)?
     };
     if let Some(text) = &opts.only {
-        anyhow::ensure!(
-            !listing.entries.is_empty(),
-            "--only {text:?} matches no run of {}",
-            opts.target.display()
-        );
+        if listing.entries.is_empty() {
+            return Err(ShowError::NoMatch {
+                only: text.clone(),
+                target: opts.target.clone(),
+            });
+        }
     }
     if let Some(key) = opts.sort {
         sort(&mut listing.entries, key, opts.reverse);
@@ -311,7 +334,7 @@ pub fn show(opts: &Options) -> anyhow::Result<String> {
 }
 
 /// A manifest's planned runs (after `--only`, as `run` selects them) against its results.
-fn from_manifest(opts: &Options) -> anyhow::Result<Listing> {
+fn from_manifest(opts: &Options) -> Result<Listing, ShowError> {
     let all = crate::manifest::plan(&opts.target, &opts.overrides)?;
     let others = others(&all, &opts.results);
     let runs = crate::run::shard::select(all, opts.only.as_deref(), None);
@@ -358,7 +381,7 @@ pub fn from_plan(runs: &[PlannedRun], out: &Path) -> Vec<Entry> {
 
 /// Every summary in a results folder: `dir` is either one experiment's folder (it has
 /// `runs/`) or a folder of them (`results/`).
-pub fn from_dir(dir: &Path) -> anyhow::Result<Vec<Entry>> {
+pub fn from_dir(dir: &Path) -> Result<Vec<Entry>, ShowError> {
     let mut entries = Vec::new();
     for exp in experiment_dirs(dir)? {
         // "." and ".." have no name of their own: their absolute form does.
@@ -377,25 +400,23 @@ pub fn from_dir(dir: &Path) -> anyhow::Result<Vec<Entry>> {
 }
 
 /// The experiment folders under `dir` (or `dir` itself), sorted by name.
-fn experiment_dirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+fn experiment_dirs(dir: &Path) -> Result<Vec<PathBuf>, ShowError> {
     if dir.join("runs").is_dir() {
         return Ok(vec![dir.to_path_buf()]);
     }
-    let read = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read the folder: {e}", dir.display()))?;
+    let read = std::fs::read_dir(dir).map_err(|source| ShowError::ReadFolder {
+        folder: dir.into(),
+        source,
+    })?;
     let mut found: Vec<PathBuf> = read
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.join("runs").is_dir())
         .collect();
     found.sort();
-    anyhow::ensure!(
-        !found.is_empty(),
-        "{}: no results here (expected <experiment>/runs/<run-id>.parquet, as `admm-runner run \
-         --out {}` writes them)",
-        dir.display(),
-        dir.display()
-    );
+    if found.is_empty() {
+        return Err(ShowError::NoResults { folder: dir.into() });
+    }
     Ok(found)
 }
 
