@@ -13,7 +13,7 @@ use burn::backend::NdArray;
 type F64 = NdArray<f64>;
 
 /// Every fixture with an independent optimum: the problem (f64) and the optimum.
-fn fixture(name: &str) -> (Problem<F64>, f64) {
+pub(crate) fn fixture(name: &str) -> (Problem<F64>, f64) {
     if name == "opt_small" || name == "opt_medium" {
         let opt = optimum(name);
         let prob =
@@ -25,7 +25,7 @@ fn fixture(name: &str) -> (Problem<F64>, f64) {
     (prob, opt.objective)
 }
 
-const FIXTURES: [(&str, f64); 5] = [
+pub(crate) const FIXTURES: [(&str, f64); 5] = [
     ("opt_small", 0.1),
     ("opt_medium", 0.3),
     ("opt_logistic", 0.05),

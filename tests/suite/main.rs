@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod data;
 mod finish;
+mod interior;
 mod fuzz;
 mod losses;
 mod manifest;

@@ -8,6 +8,7 @@ pub mod anderson;
 pub mod certificate;
 pub mod feasible;
 pub mod finish;
+pub mod interior;
 mod options;
 pub mod rho;
 pub mod usolve;
