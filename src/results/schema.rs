@@ -468,6 +468,16 @@ const TRACE_REQUIRED: [&str; 10] = [
 
 /// Writes a run's trace atomically, one row per record.
 pub fn write_trace(path: &Path, rows: &[TraceRow]) -> Result<(), ResultsError> {
+    let staged = stage_trace(path, rows)?;
+    staged.commit(path).map_err(|e| ResultsError {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// A trace written to a temp file for `path`, not yet in place (`results::stage`): a
+/// recomputation keeps the earlier trace until the new run is committed.
+pub fn stage_trace(path: &Path, rows: &[TraceRow]) -> Result<super::safe::Staged, ResultsError> {
     let mut cols: Vec<(String, Values)> = TRACE_INTS
         .iter()
         .map(|(name, get, _)| {
@@ -480,7 +490,7 @@ pub fn write_trace(path: &Path, rows: &[TraceRow]) -> Result<(), ResultsError> {
         (name.to_string(), Values::F64(v))
     });
     cols.extend(floats);
-    write_columns(path, cols)
+    super::stage_columns(path, cols)
 }
 
 /// Reads a trace back. Missing or null cells are NaN (0 for the integer columns), except that
