@@ -172,6 +172,9 @@ fn sweep_one(
     session: &mut Session,
     tag: &str,
 ) -> Done {
+    if let Err(e) = paths.check_dirs() {
+        return Done::Failed(e.to_string());
+    }
     if !opts.force && is_finished(paths, opts.keep_failed) {
         return Done::Skipped;
     }
@@ -245,14 +248,14 @@ pub fn install_interrupt_cleanup() -> std::io::Result<()> {
 }
 
 /// Executes one run and writes its files, the summary last. Ok(one-line result) or
-/// Err(failure reason); either way a summary is written.
+/// Err(failure reason). The earlier files stay in place while it computes (`store` replaces
+/// them only once the new run is ready to commit), so an interrupted `--force` loses nothing.
 fn run_one(
     run: &PlannedRun,
     paths: &RunPaths,
     progress: &Progress,
     session: &mut Session,
 ) -> Result<String, String> {
-    uncommit(paths)?;
     let mut bar = progress.run_bar(run).map(Bar);
     let hooks = Hooks {
         observer: bar.as_mut().map(|b| b as &mut dyn Observer),
@@ -272,6 +275,12 @@ fn run_one(
 /// Writes the trace (when there is one) and the model (when asked for), then the summary, the
 /// commit marker.
 ///
+/// The new trace and model are first written to temp files beside the old ones (staged); only
+/// when they are on disk are the old files replaced: the old summary (the commit marker) is
+/// removed first, the staged files renamed into place, the new summary written last. So an
+/// interrupt while computing or writing leaves the earlier result whole, and a rerun that
+/// fails never replaces a finished ok result (it says the earlier one is kept).
+///
 /// When the trace or the model cannot be written, the summary written is a *failed* one whose
 /// reason says so (rather than none): the attempt and its cause stay visible to the user and to
 /// `plot`, and since a plain rerun retries failed runs, the run is computed again next time.
@@ -288,26 +297,50 @@ pub(crate) fn store(run: &PlannedRun, paths: &RunPaths, outcome: &Outcome) -> Re
         });
         write_err.get_or_insert(why);
     };
+    let mut trace = None;
     if !outcome.trace.is_empty() {
-        if let Err(e) = schema::write_trace(&paths.trace, &outcome.trace) {
-            fail(format!("the trace could not be written: {e}"));
+        match schema::stage_trace(&paths.trace, &outcome.trace) {
+            Ok(staged) => trace = Some(staged),
+            Err(e) => fail(format!("the trace could not be written: {e}")),
         }
     }
+    let mut model = None;
     if let (true, Some(net)) = (run.save_model, &outcome.network) {
         let test_acc = outcome.summary.last.test_acc;
-        let model = SavedModel::of_run(run, net.clone(), outcome.standardization.clone(), test_acc);
-        if let Err(e) = model.write(&paths.model) {
-            fail(format!("the model could not be written: {e}"));
+        let saved = SavedModel::of_run(run, net.clone(), outcome.standardization.clone(), test_acc);
+        match saved.stage(&paths.model) {
+            Ok(staged) => model = Some(staged),
+            Err(e) => fail(format!("the model could not be written: {e}")),
         }
     }
+    if !summary.ok() && is_finished(paths, false) {
+        let why = summary.reason.clone().unwrap_or_else(|| "failed".into());
+        return Err(format!(
+            "{why}; the earlier finished result is kept ({})",
+            paths.summary.display()
+        ));
+    }
+    uncommit(paths)?;
+    commit_staged(trace, &paths.trace)?;
+    commit_staged(model, &paths.model)?;
     if let Err(e) = summary.write(&paths.summary) {
         return Err(format!("could not write results: {e}"));
     }
     write_err.map_or(Ok(()), Err)
 }
 
-/// Removes a run's summary (first: the commit marker), trace and model before it is computed
-/// again, so that an interrupted recomputation is never mistaken for the earlier result.
+/// Renames a staged file into place (nothing to do when there is none).
+fn commit_staged(staged: Option<store::Staged>, path: &std::path::Path) -> Result<(), String> {
+    match staged {
+        Some(s) => s
+            .commit(path)
+            .map_err(|e| format!("could not write {}: {e}", path.display())),
+        None => Ok(()),
+    }
+}
+
+/// Removes a run's summary (first: the commit marker), trace and model, just before the new
+/// ones take their places, so that a half-replaced result is never mistaken for a finished one.
 pub(crate) fn uncommit(paths: &RunPaths) -> Result<(), String> {
     for file in [&paths.summary, &paths.trace, &paths.model] {
         match std::fs::remove_file(file) {
