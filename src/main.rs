@@ -232,6 +232,10 @@ fn predict(
 ) -> anyhow::Result<ExitCode> {
     use admm_runner::commands::predict;
     use admm_runner::run::model::SavedModel;
+    let inputs: Vec<&std::path::Path> = std::iter::once(model)
+        .chain(data.iter().map(|p| p.as_path()))
+        .collect();
+    predict::check_output(out, &inputs)?;
     let saved = SavedModel::read(model)?;
     let backend = match backend {
         None => saved.backend,
@@ -466,13 +470,16 @@ fn check_writable(out: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(out)
         .with_context(|| format!("--out {}: cannot create the results folder", out.display()))?;
-    let probe = out.join(format!(".admm-runner-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe").with_context(|| {
-        format!(
-            "--out {}: cannot write in the results folder",
-            out.display()
-        )
-    })?;
-    std::fs::remove_file(&probe)
-        .with_context(|| format!("--out {}: cannot remove {}", out.display(), probe.display()))
+    // An exclusively created temp file with a random name, removed when dropped: a link
+    // planted in the folder is never written through.
+    tempfile::Builder::new()
+        .prefix(".admm-runner-probe-")
+        .tempfile_in(out)
+        .with_context(|| {
+            format!(
+                "--out {}: cannot write in the results folder",
+                out.display()
+            )
+        })?;
+    Ok(())
 }
