@@ -306,7 +306,23 @@ fn plot(
     };
     let opts = plots::PlotOptions { results, plots };
     let (mut failed, mut not_run) = (0, Vec::new());
+    // Figures are named after the experiment: a second manifest with the same name would
+    // silently replace the first one's figures.
+    let mut names: std::collections::HashMap<String, &std::path::Path> = Default::default();
     for m in &manifests {
+        if let Ok((_, experiment, _)) = manifest::plot_plan(m, &overrides) {
+            if let Some(first) = names.get(&experiment) {
+                eprintln!(
+                    "error: {}: its experiment name {experiment:?} is also that of {}, whose \
+                     figures it would replace: give one of them another `name:`",
+                    m.display(),
+                    first.display()
+                );
+                failed += 1;
+                continue;
+            }
+            names.insert(experiment, m);
+        }
         match plots::plot_manifest(m, &overrides, &opts) {
             Ok(report) => {
                 for w in &report.warnings {

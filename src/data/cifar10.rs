@@ -85,7 +85,7 @@ pub fn class_label(k: usize, classes: usize) -> f32 {
 /// Training and test files: the explicit lists where given, else found in the directory.
 /// The directory is only consulted for a list that is needed and not given, so explicit files
 /// work without `data.path` or `$CIFAR10_DIR`.
-fn resolve_files(cfg: &DataConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
+pub(super) fn resolve_files(cfg: &DataConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
     let need_test = cfg.n_test > 0 && cfg.test_files.is_empty();
     if !cfg.train_files.is_empty() && !need_test {
         return Ok((cfg.train_files.clone(), cfg.test_files.clone()));

@@ -5,11 +5,13 @@
 //! leaks into the preprocessing.
 
 mod cifar10;
+mod fingerprint;
 mod gates;
 mod npy;
 mod preprocess;
 mod split;
 
+pub use fingerprint::fingerprint;
 pub use gates::ProblemSection;
 pub use npy::{read_npy_f64, read_shape};
 pub use preprocess::{avg_pool, standardize, Standardization};

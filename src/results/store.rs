@@ -273,7 +273,17 @@ pub fn claim(path: &Path) -> std::io::Result<ClaimResult> {
             taken_over: None,
         });
     }
-    let holder = read_owner(path);
+    let mut holder = read_owner(path);
+    if holder.is_none() && std::fs::symlink_metadata(path).is_err() {
+        // Released between our try and our read: try once more.
+        if let Some(claim) = try_link(path)? {
+            return Ok(ClaimResult::Claimed {
+                claim,
+                taken_over: None,
+            });
+        }
+        holder = read_owner(path);
+    }
     if !holder.as_ref().is_some_and(Owner::is_dead) {
         return Ok(ClaimResult::Held(holder));
     }

@@ -129,7 +129,9 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
             }
             Done::Failed(why) => {
                 report.failed += 1;
-                // Failures are shown even when quiet.
+                // Failures are shown even when quiet; their text may come from a file or a
+                // panic, so control characters are escaped before reaching the terminal.
+                let why = printable(&why);
                 progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
             }
             Done::Skipped => {
@@ -147,6 +149,20 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
     }
     progress.sweep.finish_and_clear();
     report
+}
+
+/// `text` with control characters (escape sequences, carriage returns, newlines) escaped, so
+/// that a message read from a file or a panic cannot drive the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// What became of one planned run in a sweep.
@@ -175,7 +191,9 @@ fn sweep_one(
     if let Err(e) = paths.check_dirs() {
         return Done::Failed(e.to_string());
     }
-    if !opts.force && is_finished(paths, opts.keep_failed) {
+    let data = crate::data::fingerprint(&run.config.data);
+    let finished = || is_finished_for(paths, opts.keep_failed, data.as_deref());
+    if !opts.force && finished() {
         return Done::Skipped;
     }
     let _claim = match store::claim(&paths.claim) {
@@ -188,19 +206,27 @@ fn sweep_one(
             }
             claim
         }
-        Ok(ClaimResult::Held(owner)) => {
-            let who = owner.map_or("an unreadable claim".to_string(), |o| {
-                format!("pid {} on {}", o.pid, o.host)
-            });
+        Ok(ClaimResult::Held(Some(o))) => {
             return Done::Claimed(format!(
-                "claimed by {who}, skipped ({})",
+                "claimed by pid {} on {}, skipped ({})",
+                o.pid,
+                o.host,
                 paths.claim.display()
             ));
+        }
+        // Claims are created whole, so one that does not read back is not ours: say so (and
+        // fail) rather than skip the run silently on every rerun.
+        Ok(ClaimResult::Held(None)) => {
+            return Done::Failed(format!(
+                "{} is not a claim this runner wrote (unreadable or garbage); remove it if no \
+                 process is computing this run",
+                paths.claim.display()
+            ))
         }
         Err(e) => return Done::Failed(format!("could not claim {}: {e}", paths.claim.display())),
     };
     // Another process may have finished it between the check above and our claim.
-    if !opts.force && is_finished(paths, opts.keep_failed) {
+    if !opts.force && finished() {
         return Done::Skipped;
     }
     match run_one(run, paths, progress, session) {
@@ -215,9 +241,21 @@ fn sweep_one(
 /// with as many rows as the summary's `iterations`. An unreadable summary, or an ok summary
 /// whose trace is missing, unreadable or short, means not finished: the run is computed again.
 pub fn is_finished(paths: &RunPaths, keep_failed: bool) -> bool {
+    is_finished_for(paths, keep_failed, None)
+}
+
+/// `is_finished`, and computed on the data that is there now: a summary that recorded another
+/// data fingerprint (`data::fingerprint`: the files were replaced since) is not finished. A
+/// summary without one (synthetic data, older files) is judged as before.
+pub fn is_finished_for(paths: &RunPaths, keep_failed: bool, data: Option<&str>) -> bool {
     let Ok(summary) = Summary::read(&paths.summary) else {
         return false;
     };
+    if let (Some(then), Some(now)) = (summary.data_fingerprint.as_deref(), data) {
+        if then != now {
+            return false;
+        }
+    }
     if !summary.ok() {
         return keep_failed;
     }
@@ -313,7 +351,7 @@ pub(crate) fn store(run: &PlannedRun, paths: &RunPaths, outcome: &Outcome) -> Re
             Err(e) => fail(format!("the model could not be written: {e}")),
         }
     }
-    if !summary.ok() && is_finished(paths, false) {
+    if !summary.ok() && is_finished_for(paths, false, summary.data_fingerprint.as_deref()) {
         let why = summary.reason.clone().unwrap_or_else(|| "failed".into());
         return Err(format!(
             "{why}; the earlier finished result is kept ({})",
