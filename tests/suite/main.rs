@@ -7,6 +7,7 @@ mod common;
 mod data;
 mod finish;
 mod fuzz;
+mod hostile;
 mod losses;
 mod manifest;
 mod memory;
