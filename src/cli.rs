@@ -80,7 +80,7 @@ pub enum Command {
         select: Select,
         /// Race instead: each ADMM run with fixed rho and with its own solver.admm, seconds to
         /// certified relative gap 1e-3 and 1e-4, each given at most SECONDS.
-        #[arg(long, value_name = "SECONDS")]
+        #[arg(long, value_name = "SECONDS", value_parser = positive_number)]
         gap: Option<f64>,
     },
     /// Render the figures and tables the manifests' `plot:` sections declare, from the Parquet
@@ -216,10 +216,10 @@ pub enum Command {
         #[arg(long, default_value_t = 3, value_name = "K")]
         reps: usize,
         /// Flag a run whose normalized time grew by more than this factor.
-        #[arg(long, default_value_t = 3.0, value_name = "X")]
+        #[arg(long, default_value_t = 3.0, value_name = "X", value_parser = positive_number)]
         time_factor: f64,
         /// Flag the suite when the geometric mean of its runs' time factors exceeds this.
-        #[arg(long, default_value_t = 1.5, value_name = "X")]
+        #[arg(long, default_value_t = 1.5, value_name = "X", value_parser = positive_number)]
         suite_time_factor: f64,
     },
 }
@@ -243,6 +243,16 @@ pub struct Select {
 }
 
 /// `--sort KEY`: a column of `show` by its header name.
+/// A finite number above zero: NaN or infinity would remove the bound a flag sets on work
+/// (`bench --gap nan` ran without limit), and zero or less bounds nothing.
+fn positive_number(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(x) if x.is_finite() && x > 0.0 => Ok(x),
+        Ok(x) => Err(format!("{x} is not a finite number above 0")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
 fn sort_key(text: &str) -> Result<Column, String> {
     Column::ALL
         .into_iter()

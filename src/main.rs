@@ -232,6 +232,10 @@ fn predict(
 ) -> anyhow::Result<ExitCode> {
     use admm_runner::commands::predict;
     use admm_runner::run::model::SavedModel;
+    let inputs: Vec<&std::path::Path> = std::iter::once(model)
+        .chain(data.iter().map(|p| p.as_path()))
+        .collect();
+    predict::check_output(out, &inputs)?;
     let saved = SavedModel::read(model)?;
     let backend = match backend {
         None => saved.backend,
@@ -302,7 +306,23 @@ fn plot(
     };
     let opts = plots::PlotOptions { results, plots };
     let (mut failed, mut not_run) = (0, Vec::new());
+    // Figures are named after the experiment: a second manifest with the same name would
+    // silently replace the first one's figures.
+    let mut names: std::collections::HashMap<String, &std::path::Path> = Default::default();
     for m in &manifests {
+        if let Ok((_, experiment, _)) = manifest::plot_plan(m, &overrides) {
+            if let Some(first) = names.get(&experiment) {
+                eprintln!(
+                    "error: {}: its experiment name {experiment:?} is also that of {}, whose \
+                     figures it would replace: give one of them another `name:`",
+                    m.display(),
+                    first.display()
+                );
+                failed += 1;
+                continue;
+            }
+            names.insert(experiment, m);
+        }
         match plots::plot_manifest(m, &overrides, &opts) {
             Ok(report) => {
                 for w in &report.warnings {
@@ -466,13 +486,16 @@ fn check_writable(out: &std::path::Path) -> anyhow::Result<()> {
     use anyhow::Context;
     std::fs::create_dir_all(out)
         .with_context(|| format!("--out {}: cannot create the results folder", out.display()))?;
-    let probe = out.join(format!(".admm-runner-probe-{}", std::process::id()));
-    std::fs::write(&probe, b"probe").with_context(|| {
-        format!(
-            "--out {}: cannot write in the results folder",
-            out.display()
-        )
-    })?;
-    std::fs::remove_file(&probe)
-        .with_context(|| format!("--out {}: cannot remove {}", out.display(), probe.display()))
+    // An exclusively created temp file with a random name, removed when dropped: a link
+    // planted in the folder is never written through.
+    tempfile::Builder::new()
+        .prefix(".admm-runner-probe-")
+        .tempfile_in(out)
+        .with_context(|| {
+            format!(
+                "--out {}: cannot write in the results folder",
+                out.display()
+            )
+        })?;
+    Ok(())
 }

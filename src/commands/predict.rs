@@ -169,6 +169,7 @@ pub fn predict(
             ex.what, ex.d, model.data.downsample
         )));
     }
+    check_examples(&model.network, &ex)?;
     if let Some(stats) = &model.standardization {
         stats.apply(&mut ex.x);
     }
@@ -183,6 +184,41 @@ pub fn predict(
         what: ex.what,
         backend,
     })
+}
+
+/// Refuses what the model cannot score: a feature that is not a finite number (NaN, inf), and
+/// labels that are not among the model's classes (+1/-1 for one output, 0..C-1 for C): an
+/// accuracy over them would mean nothing. Errors name the value and its index.
+fn check_examples(net: &Network, ex: &Examples) -> Result<(), PredictError> {
+    let d = ex.d.max(1);
+    if let Some((i, v)) = ex.x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return Err(PredictError::Data(format!(
+            "{}: feature {} of example {} is {v}: predict needs finite numbers",
+            ex.what,
+            i % d,
+            i / d
+        )));
+    }
+    let c = net.outputs;
+    let allowed = |v: f32| {
+        if c <= 1 {
+            v == 1.0 || v == -1.0
+        } else {
+            v >= 0.0 && v.fract() == 0.0 && (v as usize) < c
+        }
+    };
+    if let Some((i, v)) = ex.y.iter().enumerate().find(|(_, &v)| !allowed(v)) {
+        let classes = if c <= 1 {
+            "a binary model: labels +1/-1 (or 0/1)".to_string()
+        } else {
+            format!("a model with {c} classes: labels 0..{}", c - 1)
+        };
+        return Err(PredictError::Data(format!(
+            "{}: label {v} at index {i} is not one of the model's classes ({classes})",
+            ex.what
+        )));
+    }
+    Ok(())
 }
 
 /// Scores the examples on one backend.
@@ -209,14 +245,82 @@ pub fn write(path: &Path, p: &Prediction, labels: &[f32]) -> Result<(), PredictE
     } else {
         csv(&p.scored.outputs, c, labels).into_bytes()
     };
+    write_output(path, &bytes)
+}
+
+/// Refuses an output that would destroy what it names: one of the inputs (the model or a data
+/// file, compared by device and inode, so that another spelling or a hard link is caught too),
+/// or a symbolic link (we never replace a link nor write through one: name its target).
+pub fn check_output(out: &Path, inputs: &[&Path]) -> Result<(), PredictError> {
+    let refuse = |reason: String| PredictError::Write {
+        path: out.to_path_buf(),
+        reason,
+    };
+    let Ok(meta) = std::fs::symlink_metadata(out) else {
+        return Ok(());
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse(
+            "is a symbolic link; predict neither replaces a link nor writes through one (name              the file it points to)"
+                .into(),
+        ));
+    }
+    for input in inputs {
+        if std::fs::metadata(input).is_ok_and(|m| same_file(&m, &meta)) {
+            return Err(refuse(format!(
+                "is the input {}: writing the outputs there would destroy it",
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// Writes the outputs: a regular file (or a new name) atomically; an existing device or FIFO
+/// (`/dev/null`, `/dev/stdout`, a pipe) is written through, never replaced by a file.
+fn write_output(path: &Path, bytes: &[u8]) -> Result<(), PredictError> {
+    let write_err = |reason: String| PredictError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let existing = std::fs::symlink_metadata(path).ok();
+    if let Some(meta) = existing.filter(|m| !m.is_file() && !m.file_type().is_symlink()) {
+        if meta.is_dir() {
+            return Err(write_err("is a folder".into()));
+        }
+        return write_through(path, bytes).map_err(|e| write_err(e.to_string()));
+    }
     crate::results::write_atomically(path, |file| {
         use std::io::Write;
-        file.write_all(&bytes).map_err(|e| e.to_string())
+        file.write_all(bytes).map_err(|e| e.to_string())
     })
-    .map_err(|e| PredictError::Write {
-        path: path.to_path_buf(),
-        reason: e.reason,
-    })
+    .map_err(|e| write_err(e.reason))
+}
+
+/// Writes into an existing non-regular file (never creating, truncating or following a link).
+fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut file = opts.open(path)?;
+    file.write_all(bytes)?;
+    file.flush()
 }
 
 /// One row per example: the network output, the predicted label (+1 when output > 0, as the

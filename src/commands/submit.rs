@@ -28,17 +28,24 @@ pub enum SubmitError {
         key: String,
         reason: String,
     },
+    #[error("{what} {path}: not valid UTF-8, which the SLURM script cannot name exactly")]
+    NotUtf8 { what: &'static str, path: PathBuf },
+    #[error(
+        "{what} {text:?} holds the control character {c:?}, which the SLURM script cannot hold \
+         safely: rename it"
+    )]
+    ControlCharacter {
+        what: &'static str,
+        text: String,
+        c: char,
+    },
+    #[error(transparent)]
+    Results(#[from] crate::results::ResultsError),
     #[error(
         "--out {out}: the tasks' log folder {logs} holds white space, which an #SBATCH line \
          cannot"
     )]
     LogFolder { out: PathBuf, logs: PathBuf },
-    #[error("{what} {path}: {source}")]
-    Io {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
     #[error("{what}: {source}")]
     Process {
         what: &'static str,
@@ -57,12 +64,6 @@ pub enum SubmitError {
         status: std::process::ExitStatus,
         stderr: String,
     },
-}
-
-/// An I/O error with what was being done and to which path.
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> SubmitError {
-    let path = path.to_path_buf();
-    move |source| SubmitError::Io { what, path, source }
 }
 
 /// Everything the script needs, resolved: absolute paths, the runs and the resources.
@@ -163,6 +164,7 @@ pub fn prepare(req: &Request) -> Result<Job, SubmitError> {
         cifar10_dir: std::env::var("CIFAR10_DIR").ok(),
         workdir: workdir.clone(),
     };
+    check_script_values(&job)?;
     let logs = job.dir();
     if logs.to_string_lossy().contains(char::is_whitespace) {
         return Err(SubmitError::LogFolder {
@@ -171,6 +173,48 @@ pub fn prepare(req: &Request) -> Result<Job, SubmitError> {
         });
     }
     Ok(job)
+}
+
+/// Every path and text that goes into the script must be UTF-8 (a lossy conversion would make
+/// the tasks name another file) and free of control characters (a newline in a comment or an
+/// `#SBATCH` line would start a command, ahead of the resource lines). Quoting takes care of
+/// the rest (quotes, `$`, backticks, `;`, spaces).
+fn check_script_values(job: &Job) -> Result<(), SubmitError> {
+    let paths = [
+        ("the manifest path", &job.manifest),
+        ("--out", &job.out),
+        ("the working folder", &job.workdir),
+        ("the runner's path", &job.binary),
+    ];
+    for (what, path) in paths {
+        let text = path.to_str().ok_or_else(|| SubmitError::NotUtf8 {
+            what,
+            path: path.clone(),
+        })?;
+        check_line_text(what, text)?;
+    }
+    let texts = job
+        .set
+        .iter()
+        .map(|v| ("--set", v))
+        .chain(job.only.iter().map(|v| ("--only", v)))
+        .chain(job.cifar10_dir.iter().map(|v| ("CIFAR10_DIR", v)));
+    for (what, text) in texts {
+        check_line_text(what, text)?;
+    }
+    Ok(())
+}
+
+/// Refuses a value with a control character (newline, carriage return, escape...).
+fn check_line_text(what: &'static str, text: &str) -> Result<(), SubmitError> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(SubmitError::ControlCharacter {
+            what,
+            text: text.to_string(),
+            c,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Quotes a word for bash: single quotes, with `'` written as `'\''`.
@@ -211,12 +255,12 @@ pub fn script(job: &Job) -> String {
          # Written by `admm-runner submit` for {} ({} runs in {} array tasks).\n\
          # Submit: sbatch {}\n\
          # Try one task here: SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT={} bash {}\n",
-        job.manifest.display(),
+        quote(&job.manifest.to_string_lossy()),
         job.runs,
         job.shards(),
-        job.script_path().display(),
+        quote(&job.script_path().to_string_lossy()),
         job.shards(),
-        job.script_path().display(),
+        quote(&job.script_path().to_string_lossy()),
     );
     for line in directives(job) {
         s += &line;
@@ -250,19 +294,30 @@ pub fn script(job: &Job) -> String {
     s
 }
 
-/// Writes the script (executable) and creates its log folder; returns its path.
+/// Writes the script (executable) and creates its log folder; returns its path. The script is
+/// written atomically into a real folder (`results::write_atomically`): a link planted at its
+/// name is replaced, never written through nor made executable.
 pub fn write(job: &Job) -> Result<PathBuf, SubmitError> {
     let path = job.script_path();
-    let dir = job.dir();
-    std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
-    std::fs::write(&path, script(job)).map_err(io("cannot write", &path))?;
+    crate::results::write_atomically(&path, |file| {
+        use std::io::Write;
+        file.write_all(script(job).as_bytes())
+            .map_err(|e| e.to_string())?;
+        make_executable(file)
+    })?;
+    Ok(path)
+}
+
+/// Sets mode 0755 on the open file (never on whatever a name points to).
+fn make_executable(file: &mut std::fs::File) -> Result<(), String> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-            .map_err(io("cannot make executable", &path))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| format!("cannot make it executable: {e}"))?;
     }
-    Ok(path)
+    let _ = file;
+    Ok(())
 }
 
 /// Hands the script to `sbatch`; returns what sbatch printed ("Submitted batch job N").

@@ -85,7 +85,7 @@ pub fn class_label(k: usize, classes: usize) -> f32 {
 /// Training and test files: the explicit lists where given, else found in the directory.
 /// The directory is only consulted for a list that is needed and not given, so explicit files
 /// work without `data.path` or `$CIFAR10_DIR`.
-fn resolve_files(cfg: &DataConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
+pub(super) fn resolve_files(cfg: &DataConfig) -> Result<(Vec<PathBuf>, Vec<PathBuf>), DataError> {
     let need_test = cfg.n_test > 0 && cfg.test_files.is_empty();
     if !cfg.train_files.is_empty() && !need_test {
         return Ok((cfg.train_files.clone(), cfg.test_files.clone()));
@@ -188,8 +188,7 @@ fn list_bin(dir: &Path) -> Result<Vec<String>, DataError> {
 fn read_classes(files: &[PathBuf], classes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, DataError> {
     let mut kept: Vec<Vec<Vec<u8>>> = vec![Vec::new(); classes.len()];
     for path in files {
-        let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
-        check_size(path, bytes.len())?;
+        let bytes = read_bin(path)?;
         for (k, rec) in bytes.chunks_exact(RECORD).enumerate() {
             let label = rec[0];
             if label >= CLASSES {
@@ -204,6 +203,21 @@ fn read_classes(files: &[PathBuf], classes: &[u8]) -> Result<Vec<Vec<Vec<u8>>>, 
         }
     }
     Ok(kept)
+}
+
+/// A CIFAR-10 binary file, read only when it is a regular file whose size is a whole number
+/// of records (checked before reading: a FIFO or a device is refused, not read without end).
+fn read_bin(path: &Path) -> Result<Vec<u8>, DataError> {
+    use std::io::Read;
+    let file = crate::results::safe::open_regular(path).map_err(|e| DataError::file(path, e))?;
+    let len = file.metadata().map_err(|e| DataError::file(path, e))?.len();
+    check_size(path, usize::try_from(len).unwrap_or(usize::MAX))?;
+    let mut bytes = Vec::new();
+    file.take(len)
+        .read_to_end(&mut bytes)
+        .map_err(|e| DataError::file(path, e))?;
+    check_size(path, bytes.len())?;
+    Ok(bytes)
 }
 
 fn check_size(path: &Path, len: usize) -> Result<(), DataError> {

@@ -5,11 +5,13 @@
 //! leaks into the preprocessing.
 
 mod cifar10;
+mod fingerprint;
 mod gates;
 mod npy;
 mod preprocess;
 mod split;
 
+pub use fingerprint::fingerprint;
 pub use gates::ProblemSection;
 pub use npy::{read_npy_f64, read_shape};
 pub use preprocess::{avg_pool, standardize, Standardization};
@@ -126,7 +128,14 @@ pub fn shapes(cfg: &DataConfig) -> Result<Shapes, DataError> {
                     let Some(path) = path else { return Ok((0, 0)) };
                     let shape = read_shape(path)?;
                     let all = shape.first().copied().unwrap_or(1);
-                    let cols = shape.iter().skip(1).product();
+                    // Checked: a header may declare any shape, (2^64-1, 2^64-1) included.
+                    let cols = shape
+                        .iter()
+                        .skip(1)
+                        .try_fold(1usize, |acc, &k| acc.checked_mul(k))
+                        .ok_or_else(|| {
+                            DataError::file(path, format!("shape {shape:?} is too large"))
+                        })?;
                     Ok((if wanted == 0 { all } else { wanted.min(all) }, cols))
                 };
             let (n, d) = rows(&cfg.x, cfg.n_train)?;

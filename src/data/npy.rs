@@ -91,8 +91,61 @@ pub fn read_npy_f64(path: &Path) -> Result<(Vec<f64>, Vec<usize>), DataError> {
 }
 
 fn read_npy(path: &Path) -> Result<Array, DataError> {
-    let bytes = std::fs::read(path).map_err(|e| DataError::file(path, e))?;
+    let bytes = read_checked(path).map_err(|reason| DataError::file(path, reason))?;
     parse_npy(&bytes).map_err(|reason| DataError::file(path, reason))
+}
+
+/// The bytes of an `.npy` file, read only when it is a regular file (a FIFO would block,
+/// `/dev/zero` never ends) whose length is what its header declares: the header is read and
+/// checked first, so a file that claims (or holds) more data than its shape is refused before
+/// anything large is read.
+fn read_checked(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let mut file = crate::results::safe::open_regular(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut bytes = Vec::new();
+    file.by_ref()
+        .take(HEAD_LIMIT)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    let (header, data_start) = parse_header(&bytes)?;
+    let need = data_bytes(&header)?;
+    let have = len.saturating_sub(data_start as u64);
+    if need != have {
+        return Err(format!(
+            "shape {:?} of {:?} needs {need} data bytes, the file has {have}",
+            header.shape, header.dtype
+        ));
+    }
+    let rest = len.saturating_sub(bytes.len() as u64);
+    bytes
+        .try_reserve_exact(rest as usize)
+        .map_err(|_| format!("{len} bytes do not fit in memory"))?;
+    file.take(rest)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 != len {
+        return Err(format!(
+            "the file changed while it was read ({} of {len} bytes)",
+            bytes.len()
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The header (with its prefix) is read from at most this many bytes; real headers are under
+/// a kilobyte.
+const HEAD_LIMIT: u64 = 1 << 20;
+
+/// The data bytes a header's shape and dtype declare (checked: an overflow is an error).
+fn data_bytes(header: &Header) -> Result<u64, String> {
+    header
+        .shape
+        .iter()
+        .try_fold(header.dtype.size() as u64, |acc, &k| {
+            acc.checked_mul(k as u64)
+        })
+        .ok_or_else(|| format!("shape {:?} is too large", header.shape))
 }
 
 fn parse_npy(bytes: &[u8]) -> Result<Array, String> {
@@ -146,11 +199,11 @@ fn parse_header(bytes: &[u8]) -> Result<(Header, usize), String> {
 /// before anything is loaded.
 pub fn read_shape(path: &Path) -> Result<Vec<usize>, DataError> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(|e| DataError::file(path, e))?;
+    let file = crate::results::safe::open_regular(path).map_err(|e| DataError::file(path, e))?;
     let mut head = Vec::new();
     // Magic, version and length (12 bytes), then a header of at most 4 GiB; real headers are
     // under a kilobyte, so read a generous prefix and let `parse_header` say if it is cut.
-    file.take(1 << 20)
+    file.take(HEAD_LIMIT)
         .read_to_end(&mut head)
         .map_err(|e| DataError::file(path, e))?;
     parse_header(&head)
@@ -294,16 +347,44 @@ enum LabelKind {
 
 impl LabelKind {
     /// Binary when every value is -1, 0 or 1; class indices otherwise (K = the largest + 1).
-    fn of(values: &[f64]) -> Self {
+    /// Training labels that are no class at all (NaN, 0.5, -2), or class indices that leave a
+    /// class without an example ({2, 3} would make a 4-class model with two empty classes),
+    /// are refused, naming the value and its index.
+    fn of(values: &[f64]) -> Result<Self, String> {
         if values.iter().all(|v| [-1.0, 0.0, 1.0].contains(v)) {
-            return LabelKind::Binary;
+            return Ok(LabelKind::Binary);
         }
-        let top = values.iter().copied().fold(0.0, f64::max);
-        if (2.0..65536.0).contains(&top) {
-            LabelKind::Indices(top as usize + 1)
-        } else {
-            LabelKind::Indices(0)
+        let bad = |v: f64| !(v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 65536.0);
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .find(|(_, &v)| bad(v) && v != -1.0)
+        {
+            return Err(format!(
+                "label {v} at index {i} is not a class: labels must be +1/-1, 0/1, or the \
+                 class indices 0..K-1"
+            ));
         }
+        if let Some(i) = values.iter().position(|&v| v == -1.0) {
+            return Err(format!(
+                "label -1 at index {i} mixed with class indices above 1: labels must be +1/-1, \
+                 0/1, or the class indices 0..K-1"
+            ));
+        }
+        let top = values.iter().copied().fold(0.0, f64::max) as usize;
+        let mut seen = vec![false; top + 1];
+        for &v in values {
+            seen[v as usize] = true;
+        }
+        let empty: Vec<usize> = (0..=top).filter(|&k| !seen[k]).collect();
+        if !empty.is_empty() {
+            return Err(format!(
+                "the labels are class indices up to {top} (K = {}), but class(es) {empty:?} have \
+                 no example: number the classes 0..K-1 without gaps (two classes: +1/-1 or 0/1)",
+                top + 1
+            ));
+        }
+        Ok(LabelKind::Indices(top + 1))
     }
 
     fn classes(self) -> usize {
@@ -386,7 +467,10 @@ impl Pair {
                 ),
             ));
         }
-        let kind = kind.unwrap_or_else(|| LabelKind::of(&y.values[..keep]));
+        let kind = match kind {
+            Some(kind) => kind,
+            None => LabelKind::of(&y.values[..keep]).map_err(|why| DataError::file(yp, why))?,
+        };
         Ok(Pair {
             d,
             x: x.values[..keep * d].iter().map(|&v| v as f32).collect(),

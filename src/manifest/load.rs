@@ -84,41 +84,112 @@ pub(super) fn experiment_name(path: &Path, name: Option<&str>) -> Result<String,
 }
 
 pub(super) fn base_figment(path: &Path) -> Result<Figment, ManifestError> {
-    if path.is_dir() {
-        return Err(ManifestError::Read {
-            path: path.to_path_buf(),
-            reason: "is a directory, not a manifest file".into(),
-        });
-    }
-    if !path.is_file() {
-        return Err(ManifestError::Read {
-            path: path.to_path_buf(),
-            reason: "no such file".into(),
-        });
-    }
+    let text = read_text(path)?;
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext, "yaml" | "yml" | "toml") {
+        return Err(ManifestError::Extension {
+            path: path.to_path_buf(),
+        });
+    }
     let fig = match ext {
-        "yaml" | "yml" => {
-            reject_duplicate_keys(path)?;
-            Figment::from(Yaml::file_exact(path))
-        }
-        "toml" => Figment::from(Toml::file_exact(path)),
+        "toml" => Figment::from(Toml::string(&text)),
         _ => {
-            return Err(ManifestError::Extension {
-                path: path.to_path_buf(),
-            })
+            reject_duplicate_keys(path, &text)?;
+            Figment::from(Yaml::string(&text))
         }
     };
     Ok(fig.merge(Env::prefixed(ENV_PREFIX).split("__")))
 }
 
-/// A YAML mapping that repeats a key is an error (figment would silently keep the last).
-fn reject_duplicate_keys(path: &Path) -> Result<(), ManifestError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ManifestError::Read {
+/// The most bytes a manifest may hold (real ones are a few kilobytes).
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// The deepest nesting a manifest may use (real ones use under ten levels): the YAML parser
+/// recurses per level, so a file nested 200k deep would take minutes.
+pub const MAX_DEPTH: usize = 64;
+
+/// A manifest's text: a regular file (a FIFO or a device is named as such rather than
+/// blocking or being "no such file"), at most `MAX_MANIFEST_BYTES`, UTF-8, with a leading
+/// byte-order mark dropped (editors on Windows write one), nested at most `MAX_DEPTH` deep.
+fn read_text(path: &Path) -> Result<String, ManifestError> {
+    let read_err = |reason: String| ManifestError::Read {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(read_err("no such file".into()))
+        }
+        Ok(m) if m.is_dir() => return Err(read_err("is a directory, not a manifest file".into())),
+        _ => {}
+    }
+    let bytes = crate::results::safe::read_regular(path, MAX_MANIFEST_BYTES)
+        .map_err(|e| read_err(e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        read_err(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
     })?;
-    let Some((key, lines)) = dupkeys::first_duplicate(&text) else {
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
+    if let Some((depth, line)) = too_deep(&text) {
+        return Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            key: "(top level)".into(),
+            reason: format!(
+                "nested more than {MAX_DEPTH} levels deep (at least {depth} at line {line}): \
+                 a manifest is a few levels of settings"
+            ),
+        });
+    }
+    Ok(text)
+}
+
+/// An upper bound on each line's nesting, checked before any parser sees the text: open flow
+/// brackets (`[`, `{`, outside quotes and comments) plus the line's block depth (its
+/// indentation, and `- ` or `? ` item markers that open a level on the same line). Some((depth,
+/// line)) when it passes `MAX_DEPTH`.
+pub(super) fn too_deep(text: &str) -> Option<(usize, usize)> {
+    let mut open = 0usize;
+    for (i, line) in text.lines().enumerate() {
+        let body = line.trim_start_matches([' ', '\t']);
+        let indent = line.len() - body.len();
+        let mut markers = 0;
+        let mut rest = body;
+        while let Some(r) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix("? ")) {
+            markers += 1;
+            rest = r.trim_start_matches(' ');
+        }
+        let mut quote = None;
+        let mut peak = open;
+        for c in rest.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') => quote = Some(c),
+                (None, '#') => break,
+                (None, '[' | '{') => {
+                    open += 1;
+                    peak = peak.max(open);
+                }
+                (None, ']' | '}') => open = open.saturating_sub(1),
+                _ => {}
+            }
+        }
+        let depth = peak + markers + indent / 2;
+        if depth > MAX_DEPTH {
+            return Some((depth, i + 1));
+        }
+    }
+    None
+}
+
+/// A YAML mapping that repeats a key is an error (figment would silently keep the last).
+fn reject_duplicate_keys(path: &Path, text: &str) -> Result<(), ManifestError> {
+    let Some((key, lines)) = dupkeys::first_duplicate(text) else {
         return Ok(());
     };
     let at = match lines.as_slice() {

@@ -277,6 +277,18 @@ impl BetaPath {
         if self.betas.is_empty() && self.count < 2 {
             return Err(("count", "a path needs at least 2 betas".into()));
         }
+        // Every point is a solve and a set of files: a typo such as 1e8 must not start that.
+        if self.count > MAX_PATH_POINTS || self.betas.len() > MAX_PATH_POINTS {
+            let n = self.count.max(self.betas.len());
+            return Err((
+                if self.count > MAX_PATH_POINTS {
+                    "count"
+                } else {
+                    "betas"
+                },
+                format!("{n} betas: a path has at most {MAX_PATH_POINTS}"),
+            ));
+        }
         if !(self.ratio > 0.0 && self.ratio < 1.0) {
             return Err(("ratio", format!("must be in (0, 1), got {}", self.ratio)));
         }
@@ -322,6 +334,9 @@ impl PathPoint {
         }
     }
 }
+
+/// The most betas one path may solve.
+pub const MAX_PATH_POINTS: usize = 1000;
 
 fn default_path_count() -> usize {
     10
@@ -462,8 +477,9 @@ impl Launcher {
         }
     }
 
-    /// Values that would break a `#SBATCH` line: empty, or holding white space (a newline
-    /// would end the directive and start a command). Err(key, reason).
+    /// Values that would break a `#SBATCH` line: empty, or holding white space or a control
+    /// character (a newline would end the directive and start a command); setup lines that
+    /// are more than one line. Err(key, reason).
     pub fn validate(&self) -> Result<(), (String, String)> {
         let texts = [
             ("time", &self.time),
@@ -473,7 +489,7 @@ impl Launcher {
         ];
         for (key, value) in texts {
             if let Some(v) = value {
-                if v.is_empty() || v.contains(char::is_whitespace) {
+                if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c.is_control()) {
                     return Err((key.into(), format!("{v:?}: give one word without spaces")));
                 }
             }
@@ -483,8 +499,16 @@ impl Launcher {
                 return Err((key.into(), "must be at least 1".into()));
             }
         }
+        for v in &self.setup {
+            if v.contains(|c: char| c.is_control() && c != '\t') {
+                return Err((
+                    "setup".into(),
+                    format!("{v:?}: give one shell line per entry, without control characters"),
+                ));
+            }
+        }
         for v in &self.sbatch {
-            if !v.starts_with('-') || v.contains(['\n', '\r']) {
+            if !v.starts_with('-') || v.contains(|c: char| c.is_control()) {
                 return Err((
                     "sbatch".into(),
                     format!("{v:?}: give one sbatch option per entry, e.g. --qos=long"),

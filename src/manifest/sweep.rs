@@ -82,6 +82,7 @@ pub(super) fn sweep_points(
             })
             .collect()
     };
+    check_sweep_size(path, file)?;
     for (axis, values) in &file.sweep {
         if values.is_empty() {
             return Err(ManifestError::Invalid {
@@ -102,6 +103,34 @@ pub(super) fn sweep_points(
             .collect();
     }
     Ok(points)
+}
+
+/// The most runs one manifest may plan: far beyond any real sweep, small enough that planning
+/// stays a moment and a few megabytes.
+pub const MAX_RUNS: u64 = 100_000;
+
+/// Counts the runs a sweep would make (variants times every axis's length, checked) before
+/// anything is expanded, and refuses more than `MAX_RUNS`, giving the count.
+fn check_sweep_size(path: &Path, file: &ManifestFile) -> Result<(), ManifestError> {
+    let mut count = Some(file.variants.len().max(1) as u64);
+    let mut factors = vec![format!("{} variant(s)", file.variants.len().max(1))];
+    for (axis, values) in &file.sweep {
+        count = count.and_then(|c| c.checked_mul(values.len() as u64));
+        factors.push(format!("{} ({})", values.len(), axis));
+    }
+    match count {
+        Some(c) if c <= MAX_RUNS => Ok(()),
+        _ => Err(ManifestError::Invalid {
+            path: path.to_path_buf(),
+            key: "sweep".into(),
+            reason: format!(
+                "the sweep makes {} runs ({}), more than the {MAX_RUNS} one manifest may plan: \
+                 split it into several manifests",
+                count.map_or("more than 2^64".to_string(), |c| c.to_string()),
+                factors.join(" x ")
+            ),
+        }),
+    }
 }
 
 /// A stable, readable id: `<solver>-<backend>-s<seed>-<hash of the resolved config>`.

@@ -166,6 +166,9 @@ impl RunResult {
 pub struct Loaded {
     pub runs: Vec<RunResult>,
     pub missing: Vec<String>,
+    /// Ok runs whose summary records iterations but whose trace file is missing: drawn
+    /// without curves, and said so.
+    pub lost_traces: Vec<String>,
 }
 
 impl Loaded {
@@ -235,6 +238,9 @@ pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsEr
         let trace = if paths.trace.is_file() {
             Some(Trace::read(&paths.trace)?)
         } else {
+            if summary.ok() && summary.iterations.is_some_and(|n| n > 0) {
+                out.lost_traces.push(paths.trace.display().to_string());
+            }
             None
         };
         let v = |x: Option<f64>| x.unwrap_or(f64::NAN);

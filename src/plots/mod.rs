@@ -223,6 +223,15 @@ fn load_for(
             command: format!("admm-runner run {}", job.manifest.display()),
         });
     }
+    if let Some(first) = loaded.lost_traces.first() {
+        report.warnings.push(format!(
+            "{}: {} finished run(s) have no trace (first: {first}); drawn without their curves; \
+             run `admm-runner run {} --force` to compute them again",
+            job.manifest.display(),
+            loaded.lost_traces.len(),
+            job.manifest.display()
+        ));
+    }
     if !loaded.missing.is_empty() {
         report.warnings.push(format!(
             "{}: {} of {} runs have no results in {} (first: {}); drawn without them; run `admm-runner run {}` to complete",

@@ -7,6 +7,7 @@
 //! The summary is written last and is the run's commit marker (see `runner::is_finished`).
 //! Several processes may share one results folder: `store` holds the rules (owned temp files,
 //! claims, cleanup on interrupt).
+pub mod safe;
 pub mod schema;
 pub mod store;
 
@@ -104,14 +105,40 @@ impl RunPaths {
     }
 }
 
+impl RunPaths {
+    /// Refuses to go on when the experiment folder or one of its folders (`runs/`, `trace/`,
+    /// `models/`, `claims/`) is a symbolic link: the run would write, and clean up, outside
+    /// the output folder.
+    pub fn check_dirs(&self) -> Result<(), ResultsError> {
+        let files = [&self.summary, &self.trace, &self.model, &self.claim];
+        let experiment = safe::parent_dir(safe::parent_dir(&self.summary));
+        let dirs = std::iter::once(experiment).chain(files.iter().map(|f| safe::parent_dir(f)));
+        for dir in dirs {
+            safe::check_not_link(dir).map_err(|e| err(dir, e))?;
+        }
+        Ok(())
+    }
+}
+
 /// Writes columns as a Parquet file atomically (`write_atomically`).
 pub fn write_columns(path: &Path, columns: Vec<(String, Values)>) -> Result<(), ResultsError> {
+    let staged = stage_columns(path, columns)?;
+    staged.commit(path).map_err(|e| err(path, e))?;
+    safe::sync_dir(safe::parent_dir(path));
+    Ok(())
+}
+
+/// Columns written as a Parquet temp file for `path`, not yet in place (`stage`).
+pub fn stage_columns(
+    path: &Path,
+    columns: Vec<(String, Values)>,
+) -> Result<safe::Staged, ResultsError> {
     let cols: Vec<Column> = columns
         .into_iter()
         .map(|(name, v)| v.into_column(&name))
         .collect();
     let mut df = DataFrame::new_infer_height(cols).map_err(|e| err(path, e))?;
-    write_atomically(path, |file| {
+    stage(path, |file| {
         ParquetWriter::new(&mut *file)
             .finish(&mut df)
             .map_err(|e| e.to_string())?;
@@ -119,39 +146,35 @@ pub fn write_columns(path: &Path, columns: Vec<(String, Values)>) -> Result<(), 
     })
 }
 
-/// Writes a file atomically: `fill` writes a temp file in the same directory
-/// (`store::temp_path`: named after this process and host), which is synced and then renamed
-/// over `path`; the directory is synced too, so that the rename is on disk before the caller
-/// goes on (the summary, written last, must not land before the trace). A crash leaves either
-/// the old file or the new one, and a failed write removes its temp file. Every result file
-/// (Parquet, figures, tables) goes through here.
+/// Writes a file atomically: `fill` writes a temp file created exclusively in the same
+/// directory (`safe::Staged`: an unpredictable name that records this process and host, so a
+/// link planted there is never followed), which is synced and then renamed over `path`; the
+/// directory is synced too, so that the rename is on disk before the caller goes on (the
+/// summary, written last, must not land before the trace). A crash leaves either the old file
+/// or the new one, and a failed write removes its temp file. The directory must be a real
+/// folder, not a link (`safe::own_dir`). Every result file (Parquet, figures, tables) goes
+/// through here.
 pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut File) -> Result<(), String>,
 ) -> Result<(), ResultsError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
-    let tmp = store::temp_path(&dir.join(path.file_name().unwrap_or_default()));
-    let mut file =
-        store::create_registered(&tmp, || File::create(&tmp)).map_err(|e| err(&tmp, e))?;
-    let written = fill(&mut file)
-        .map_err(|e| err(&tmp, e))
-        .and_then(|()| file.sync_all().map_err(|e| err(&tmp, e)));
-    // Renamed into place, or removed: either way no longer ours to clean up.
-    store::finish_registered(&tmp, || {
-        let result = written.and_then(|()| std::fs::rename(&tmp, path).map_err(|e| err(path, e)));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
-    })?;
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    let staged = stage(path, fill)?;
+    staged.commit(path).map_err(|e| err(path, e))?;
+    safe::sync_dir(safe::parent_dir(path));
     Ok(())
+}
+
+/// The first half of `write_atomically`: `fill` writes a new temp file for `path`, which is
+/// left uncommitted (`Staged::commit` puts it in place; dropping it removes it).
+pub fn stage(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> Result<(), String>,
+) -> Result<safe::Staged, ResultsError> {
+    let dir = safe::parent_dir(path);
+    let mut staged = safe::Staged::new(path).map_err(|e| err(dir, e))?;
+    let tmp = staged.path().to_path_buf();
+    fill(staged.file()).map_err(|e| err(&tmp, e))?;
+    Ok(staged)
 }
 
 /// Reads a Parquet file.

@@ -82,6 +82,9 @@ pub struct Summary {
     /// Where the data came from: the resolved CIFAR-10 directory or files, the `.npy` files,
     /// or `synthetic` (empty when not known, e.g. older files).
     pub data_path: String,
+    /// The data files' identity when the run was computed (`data::fingerprint`; None for
+    /// synthetic data and older files): a run whose data changed since is not finished.
+    pub data_fingerprint: Option<String>,
     pub status: Status,
     pub reason: Option<String>,
     pub stop_reason: Option<String>,
@@ -130,6 +133,7 @@ impl Summary {
             ("experiment", s(&self.experiment)),
             ("manifest", s(&self.manifest)),
             ("data_path", s(&self.data_path)),
+            ("data_fingerprint", Cell::Str(self.data_fingerprint.clone())),
             ("status", s(self.status.as_str())),
             ("reason", Cell::Str(self.reason.clone())),
             ("stop_reason", Cell::Str(self.stop_reason.clone())),
@@ -209,6 +213,7 @@ impl Summary {
             experiment: c.str("experiment").unwrap_or_default(),
             manifest: c.str("manifest").unwrap_or_default(),
             data_path: c.str("data_path").unwrap_or_default(),
+            data_fingerprint: c.str("data_fingerprint"),
             status: Status::parse(&status),
             reason: c.str("reason"),
             stop_reason: c.str("stop_reason"),
@@ -468,6 +473,16 @@ const TRACE_REQUIRED: [&str; 10] = [
 
 /// Writes a run's trace atomically, one row per record.
 pub fn write_trace(path: &Path, rows: &[TraceRow]) -> Result<(), ResultsError> {
+    let staged = stage_trace(path, rows)?;
+    staged.commit(path).map_err(|e| ResultsError {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// A trace written to a temp file for `path`, not yet in place (`results::stage`): a
+/// recomputation keeps the earlier trace until the new run is committed.
+pub fn stage_trace(path: &Path, rows: &[TraceRow]) -> Result<super::safe::Staged, ResultsError> {
     let mut cols: Vec<(String, Values)> = TRACE_INTS
         .iter()
         .map(|(name, get, _)| {
@@ -480,7 +495,7 @@ pub fn write_trace(path: &Path, rows: &[TraceRow]) -> Result<(), ResultsError> {
         (name.to_string(), Values::F64(v))
     });
     cols.extend(floats);
-    write_columns(path, cols)
+    super::stage_columns(path, cols)
 }
 
 /// Reads a trace back. Missing or null cells are NaN (0 for the integer columns), except that

@@ -1,7 +1,8 @@
 //! Safety of one results folder shared by several writers (shards of a job array, two
 //! terminals, a rerun after a crash):
 //!
-//! - **Temp files** are named after their owner (`.<name>.tmp-<pid>.<host>`), and a process
+//! - **Temp files** are named after their owner (`.<name>.<random>.tmp-<pid>.<host>`, created
+//!   exclusively by `safe::Staged`), and a process
 //!   removes only those that are provably stale: written on this host by a process that is
 //!   no longer alive. A live writer's temp file is never touched.
 //! - **Claims**: a run is claimed before it is solved, by creating
@@ -12,6 +13,8 @@
 //!   here, so that a SIGINT/SIGTERM handler can remove them before it exits
 //!   (`remove_live_files`).
 
+use super::safe;
+pub use super::safe::Staged;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -133,6 +136,18 @@ pub(crate) fn create_registered<T>(
     Ok(made)
 }
 
+/// Like `create_registered`, for a file whose name is known only once it exists (a temp file
+/// with a random name): `path_of` names it.
+pub(crate) fn create_registered_as<T>(
+    create: impl FnOnce() -> std::io::Result<T>,
+    path_of: impl FnOnce(&T) -> PathBuf,
+) -> std::io::Result<T> {
+    let mut files = live();
+    let made = create()?;
+    files.push(path_of(&made));
+    Ok(made)
+}
+
 /// Runs `finish` (which renames or removes `path`) and forgets `path`, under the same lock.
 pub(crate) fn finish_registered<T>(path: &Path, finish: impl FnOnce() -> T) -> T {
     let mut files = live();
@@ -154,19 +169,10 @@ pub fn remove_live_files() -> MutexGuard<'static, Vec<PathBuf>> {
 // ---------------------------------------------------------------------------------------
 // Temp files.
 
-/// The temp file beside `path` that this process writes: `.<name>.tmp-<pid>.<host>`.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.join(format!(".{name}.tmp-{}.{}", std::process::id(), host()))
-}
-
-/// The owner of a temp file name (`.<name>.tmp-<pid>[.<host>]`; names without a host are
-/// from older versions and count as this host's). None when `name` is not a temp file.
-fn temp_owner(name: &str) -> Option<(u32, String)> {
+/// The owner of a temp file name (`.<name>[.<random>].tmp-<pid>[.<host>]`, `safe::Staged`;
+/// names without a host are from older versions and count as this host's). None when `name`
+/// is not a temp file.
+pub(crate) fn temp_owner(name: &str) -> Option<(u32, String)> {
     if !name.starts_with('.') {
         return None;
     }
@@ -183,12 +189,20 @@ fn temp_owner(name: &str) -> Option<(u32, String)> {
 }
 
 /// Removes the temp files in `dir` whose owner is provably dead (same host, process gone).
-/// Temp files of live processes, of other hosts, and every finished file are kept.
+/// Temp files of live processes, of other hosts, and every finished file are kept. Only what
+/// we could have created is removed: regular files with a temp name, in a real folder (never
+/// through a link to another folder, never a link itself).
 pub fn clean_stale_temp(dir: &Path) {
+    if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return;
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
         let name = e.file_name().to_string_lossy().into_owned();
         let Some((pid, host)) = temp_owner(&name) else {
             continue;
@@ -251,23 +265,29 @@ pub fn claim_path(experiment_dir: &Path, run_id: &str) -> PathBuf {
 /// provably dead is taken over under an exclusive lock on `claims/.lock`, after reading it
 /// again, so that of several processes finding the same dead claim exactly one wins.
 pub fn claim(path: &Path) -> std::io::Result<ClaimResult> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    let dir = safe::parent_dir(path);
+    safe::own_dir(dir)?;
     if let Some(claim) = try_link(path)? {
         return Ok(ClaimResult::Claimed {
             claim,
             taken_over: None,
         });
     }
-    let holder = read_owner(path);
+    let mut holder = read_owner(path);
+    if holder.is_none() && std::fs::symlink_metadata(path).is_err() {
+        // Released between our try and our read: try once more.
+        if let Some(claim) = try_link(path)? {
+            return Ok(ClaimResult::Claimed {
+                claim,
+                taken_over: None,
+            });
+        }
+        holder = read_owner(path);
+    }
     if !holder.as_ref().is_some_and(Owner::is_dead) {
         return Ok(ClaimResult::Held(holder));
     }
-    let lock = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(dir.join(".lock"))?;
+    let lock = open_lock(&dir.join(".lock"))?;
     lock.lock()?;
     // Read again under the lock: another process may have taken it over meanwhile.
     let again = read_owner(path);
@@ -296,20 +316,30 @@ pub fn claim(path: &Path) -> std::io::Result<ClaimResult> {
     Ok(result)
 }
 
+/// The owner a claim file records; None when it cannot be read or is not a claim.
 fn read_owner(path: &Path) -> Option<Owner> {
-    Owner::parse(&std::fs::read_to_string(path).ok()?)
+    let bytes = safe::read_regular(path, 4096).ok()?;
+    Owner::parse(std::str::from_utf8(&bytes).ok()?)
 }
 
-/// Creates the claim at `path` (None when the name exists).
+/// Opens (creating) the claims folder's lock file without following a link at its name.
+fn open_lock(path: &Path) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW);
+    }
+    opts.open(path)
+}
+
+/// Creates the claim at `path` (None when the name exists): written whole to a temp file,
+/// then linked to `path` only if that name is free.
 fn try_link(path: &Path) -> std::io::Result<Option<Claim>> {
-    let tmp = temp_path(path);
-    let mut f = create_registered(&tmp, || File::create(&tmp))?;
-    let written = f
-        .write_all(Owner::me().to_line().as_bytes())
-        .and_then(|()| f.sync_all());
-    let linked = written.and_then(|()| create_registered(path, || std::fs::hard_link(&tmp, path)));
-    finish_registered(&tmp, || std::fs::remove_file(&tmp).ok());
-    match linked {
+    let mut tmp = safe::Staged::new(path)?;
+    tmp.file().write_all(Owner::me().to_line().as_bytes())?;
+    match tmp.commit_new(path) {
         Ok(()) => Ok(Some(Claim {
             path: path.to_path_buf(),
         })),
@@ -324,8 +354,15 @@ mod tests {
 
     #[test]
     fn temp_names_carry_their_owner() {
-        let p = temp_path(Path::new("/x/runs/a.parquet"));
-        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        let dir = tempfile::tempdir().unwrap();
+        let staged = safe::Staged::new(&dir.path().join("a.parquet")).unwrap();
+        let name = staged
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with(".a.parquet."), "{name}");
         assert_eq!(
             temp_owner(&name),
             Some((std::process::id(), host().to_string()))

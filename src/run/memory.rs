@@ -70,10 +70,10 @@ pub fn estimate_for(cfg: &RunConfig, s: Shapes) -> Estimate {
             .outputs(cfg.data.classes.len())
             .unwrap_or(1),
     };
-    let columns = cfg.problem.patterns * outputs;
+    let columns = cfg.problem.patterns.saturating_mul(outputs);
     match cfg.solver.method.algorithm() {
         Algorithm::Admm(_, spec) => {
-            let d = s.d as u64 + u64::from(cfg.problem.bias);
+            let d = (s.d as u64).saturating_add(u64::from(cfg.problem.bias));
             let dims = Dims {
                 n: s.n as u64,
                 d,
@@ -92,7 +92,8 @@ pub fn estimate_for(cfg: &RunConfig, s: Shapes) -> Estimate {
 /// The loaded data set: X, y, X_test, y_test in f32 (kept for the next run of the sweep).
 fn dataset_bytes(s: Shapes) -> u64 {
     let rows = (s.n as u64).saturating_add(s.n_test as u64);
-    F32.saturating_mul(rows).saturating_mul(s.d as u64 + 1)
+    F32.saturating_mul(rows)
+        .saturating_mul((s.d as u64).saturating_add(1))
 }
 
 /// The ADMM problem's sizes: n examples, d features (with bias), P patterns.
@@ -169,7 +170,7 @@ impl Dims {
             // pass (n x 2 bs k).
             USolverSpec::Rbcd(o) => sum(&[
                 prod(&[4, F32, d, 2, p]),
-                prod(&[4, F32, n, 2, (o.block_size * o.blocks_per_pass) as u64]),
+                prod(&[4, F32, n, 2, o.block_size as u64, o.blocks_per_pass as u64]),
             ]),
         }
     }
@@ -178,11 +179,12 @@ impl Dims {
 /// The Adam baseline: the data on the device (with one staging copy), parameters with their
 /// gradients and two moments, and a batch's activations.
 fn adam_bytes(s: Shapes, opts: &AdamOptions, patterns: usize) -> u64 {
-    let width = opts.width.unwrap_or(2 * patterns) as u64;
-    let d = s.d as u64 + 1;
+    // Every size saturates: an absurd shape (from an .npy header) is refused, not a panic.
+    let width = opts.width.unwrap_or(patterns.saturating_mul(2)) as u64;
+    let d = (s.d as u64).saturating_add(1);
     sum(&[
-        prod(&[2, F32, s.n as u64 + s.n_test as u64, d]),
-        prod(&[4, F32, d + 1, width]),
+        prod(&[2, F32, sum(&[s.n as u64, s.n_test as u64]), d]),
+        prod(&[4, F32, d.saturating_add(1), width]),
         prod(&[4, F32, opts.batch_size as u64, width]),
     ])
 }

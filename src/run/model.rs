@@ -14,7 +14,8 @@
 use crate::backend::BackendKind;
 use crate::data::{DataConfig, DataSource, Standardization};
 use crate::manifest::PlannedRun;
-use crate::results::{write_atomically, ResultsError};
+use crate::results::safe::Staged;
+use crate::results::{stage, ResultsError};
 use admm_engine::adam::{Network, Readout};
 use admm_engine::loss::Loss;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -77,11 +78,20 @@ impl SavedModel {
 
     /// Writes the file atomically (a crash leaves the old file or the new one).
     pub fn write(&self, path: &Path) -> Result<(), ResultsError> {
+        let staged = self.stage(path)?;
+        staged.commit(path).map_err(|e| ResultsError {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// The file written to a temp file for `path`, not yet in place (`results::stage`).
+    pub fn stage(&self, path: &Path) -> Result<Staged, ResultsError> {
         let bytes = self.to_bytes().map_err(|reason| ResultsError {
             path: path.to_path_buf(),
             reason,
         })?;
-        write_atomically(path, |file| {
+        stage(path, |file| {
             use std::io::Write;
             file.write_all(&bytes).map_err(|e| e.to_string())
         })
@@ -167,7 +177,9 @@ impl SavedModel {
             path: path.to_path_buf(),
             reason,
         };
-        let bytes = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+        // A regular file only: a FIFO would block and a device such as /dev/zero never ends.
+        let bytes = crate::results::safe::read_regular(path, u64::MAX)
+            .map_err(|e| bad(format!("cannot read: {e}")))?;
         let (_, header) = SafeTensors::read_metadata(&bytes)
             .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
         let meta = header.metadata().clone().unwrap_or_default();

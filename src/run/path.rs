@@ -17,7 +17,7 @@ use crate::manifest::{run_id, Algorithm, BetaPath, PathPoint, PlannedRun};
 use crate::results::schema::{read_path, write_path, PathRow};
 use crate::results::{RunPaths, Status};
 use crate::run::single::{catch_panic, fill_result, Outcome, Recorder, Session, Solved};
-use crate::run::sweep::{store, uncommit, RunOptions};
+use crate::run::sweep::{store, RunOptions};
 use admm_engine::adam::Network;
 use admm_engine::admm::{self, usolve, WarmStart};
 use admm_engine::betamax;
@@ -157,7 +157,7 @@ fn solve_path(
     let mut on_point = |point: &PlannedRun, solved: PointSolved| {
         let outcome = point_outcome(session, point, solved, &stats, load_s);
         let paths = RunPaths::new(&opts.out, &point.config.experiment, &point.id);
-        let written = uncommit(&paths).and_then(|()| store(point, &paths, &outcome));
+        let written = store(point, &paths, &outcome);
         if let Err(e) = written {
             failure.get_or_insert(e);
         }

@@ -185,6 +185,7 @@ impl Session {
             experiment: cfg.experiment.clone(),
             manifest: run.manifest.display().to_string(),
             data_path: data_location(&cfg.data),
+            data_fingerprint: data::fingerprint(&cfg.data),
             solver: cfg.solver.method.kind().to_string(),
             backend: cfg.backend.to_string(),
             seed: cfg.seed as i64,

@@ -129,7 +129,9 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
             }
             Done::Failed(why) => {
                 report.failed += 1;
-                // Failures are shown even when quiet.
+                // Failures are shown even when quiet; their text may come from a file or a
+                // panic, so control characters are escaped before reaching the terminal.
+                let why = printable(&why);
                 progress.multi.suspend(|| eprintln!("{tag}: FAILED: {why}"));
             }
             Done::Skipped => {
@@ -147,6 +149,20 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
     }
     progress.sweep.finish_and_clear();
     report
+}
+
+/// `text` with control characters (escape sequences, carriage returns, newlines) escaped, so
+/// that a message read from a file or a panic cannot drive the terminal.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// What became of one planned run in a sweep.
@@ -172,7 +188,12 @@ fn sweep_one(
     session: &mut Session,
     tag: &str,
 ) -> Done {
-    if !opts.force && is_finished(paths, opts.keep_failed) {
+    if let Err(e) = paths.check_dirs() {
+        return Done::Failed(e.to_string());
+    }
+    let data = crate::data::fingerprint(&run.config.data);
+    let finished = || is_finished_for(paths, opts.keep_failed, data.as_deref());
+    if !opts.force && finished() {
         return Done::Skipped;
     }
     let _claim = match store::claim(&paths.claim) {
@@ -185,19 +206,27 @@ fn sweep_one(
             }
             claim
         }
-        Ok(ClaimResult::Held(owner)) => {
-            let who = owner.map_or("an unreadable claim".to_string(), |o| {
-                format!("pid {} on {}", o.pid, o.host)
-            });
+        Ok(ClaimResult::Held(Some(o))) => {
             return Done::Claimed(format!(
-                "claimed by {who}, skipped ({})",
+                "claimed by pid {} on {}, skipped ({})",
+                o.pid,
+                o.host,
                 paths.claim.display()
             ));
+        }
+        // Claims are created whole, so one that does not read back is not ours: say so (and
+        // fail) rather than skip the run silently on every rerun.
+        Ok(ClaimResult::Held(None)) => {
+            return Done::Failed(format!(
+                "{} is not a claim this runner wrote (unreadable or garbage); remove it if no \
+                 process is computing this run",
+                paths.claim.display()
+            ))
         }
         Err(e) => return Done::Failed(format!("could not claim {}: {e}", paths.claim.display())),
     };
     // Another process may have finished it between the check above and our claim.
-    if !opts.force && is_finished(paths, opts.keep_failed) {
+    if !opts.force && finished() {
         return Done::Skipped;
     }
     match run_one(run, paths, progress, session) {
@@ -212,9 +241,21 @@ fn sweep_one(
 /// with as many rows as the summary's `iterations`. An unreadable summary, or an ok summary
 /// whose trace is missing, unreadable or short, means not finished: the run is computed again.
 pub fn is_finished(paths: &RunPaths, keep_failed: bool) -> bool {
+    is_finished_for(paths, keep_failed, None)
+}
+
+/// `is_finished`, and computed on the data that is there now: a summary that recorded another
+/// data fingerprint (`data::fingerprint`: the files were replaced since) is not finished. A
+/// summary without one (synthetic data, older files) is judged as before.
+pub fn is_finished_for(paths: &RunPaths, keep_failed: bool, data: Option<&str>) -> bool {
     let Ok(summary) = Summary::read(&paths.summary) else {
         return false;
     };
+    if let (Some(then), Some(now)) = (summary.data_fingerprint.as_deref(), data) {
+        if then != now {
+            return false;
+        }
+    }
     if !summary.ok() {
         return keep_failed;
     }
@@ -245,14 +286,14 @@ pub fn install_interrupt_cleanup() -> std::io::Result<()> {
 }
 
 /// Executes one run and writes its files, the summary last. Ok(one-line result) or
-/// Err(failure reason); either way a summary is written.
+/// Err(failure reason). The earlier files stay in place while it computes (`store` replaces
+/// them only once the new run is ready to commit), so an interrupted `--force` loses nothing.
 fn run_one(
     run: &PlannedRun,
     paths: &RunPaths,
     progress: &Progress,
     session: &mut Session,
 ) -> Result<String, String> {
-    uncommit(paths)?;
     let mut bar = progress.run_bar(run).map(Bar);
     let hooks = Hooks {
         observer: bar.as_mut().map(|b| b as &mut dyn Observer),
@@ -272,6 +313,12 @@ fn run_one(
 /// Writes the trace (when there is one) and the model (when asked for), then the summary, the
 /// commit marker.
 ///
+/// The new trace and model are first written to temp files beside the old ones (staged); only
+/// when they are on disk are the old files replaced: the old summary (the commit marker) is
+/// removed first, the staged files renamed into place, the new summary written last. So an
+/// interrupt while computing or writing leaves the earlier result whole, and a rerun that
+/// fails never replaces a finished ok result (it says the earlier one is kept).
+///
 /// When the trace or the model cannot be written, the summary written is a *failed* one whose
 /// reason says so (rather than none): the attempt and its cause stay visible to the user and to
 /// `plot`, and since a plain rerun retries failed runs, the run is computed again next time.
@@ -288,26 +335,50 @@ pub(crate) fn store(run: &PlannedRun, paths: &RunPaths, outcome: &Outcome) -> Re
         });
         write_err.get_or_insert(why);
     };
+    let mut trace = None;
     if !outcome.trace.is_empty() {
-        if let Err(e) = schema::write_trace(&paths.trace, &outcome.trace) {
-            fail(format!("the trace could not be written: {e}"));
+        match schema::stage_trace(&paths.trace, &outcome.trace) {
+            Ok(staged) => trace = Some(staged),
+            Err(e) => fail(format!("the trace could not be written: {e}")),
         }
     }
+    let mut model = None;
     if let (true, Some(net)) = (run.save_model, &outcome.network) {
         let test_acc = outcome.summary.last.test_acc;
-        let model = SavedModel::of_run(run, net.clone(), outcome.standardization.clone(), test_acc);
-        if let Err(e) = model.write(&paths.model) {
-            fail(format!("the model could not be written: {e}"));
+        let saved = SavedModel::of_run(run, net.clone(), outcome.standardization.clone(), test_acc);
+        match saved.stage(&paths.model) {
+            Ok(staged) => model = Some(staged),
+            Err(e) => fail(format!("the model could not be written: {e}")),
         }
     }
+    if !summary.ok() && is_finished_for(paths, false, summary.data_fingerprint.as_deref()) {
+        let why = summary.reason.clone().unwrap_or_else(|| "failed".into());
+        return Err(format!(
+            "{why}; the earlier finished result is kept ({})",
+            paths.summary.display()
+        ));
+    }
+    uncommit(paths)?;
+    commit_staged(trace, &paths.trace)?;
+    commit_staged(model, &paths.model)?;
     if let Err(e) = summary.write(&paths.summary) {
         return Err(format!("could not write results: {e}"));
     }
     write_err.map_or(Ok(()), Err)
 }
 
-/// Removes a run's summary (first: the commit marker), trace and model before it is computed
-/// again, so that an interrupted recomputation is never mistaken for the earlier result.
+/// Renames a staged file into place (nothing to do when there is none).
+fn commit_staged(staged: Option<store::Staged>, path: &std::path::Path) -> Result<(), String> {
+    match staged {
+        Some(s) => s
+            .commit(path)
+            .map_err(|e| format!("could not write {}: {e}", path.display())),
+        None => Ok(()),
+    }
+}
+
+/// Removes a run's summary (first: the commit marker), trace and model, just before the new
+/// ones take their places, so that a half-replaced result is never mistaken for a finished one.
 pub(crate) fn uncommit(paths: &RunPaths) -> Result<(), String> {
     for file in [&paths.summary, &paths.trace, &paths.model] {
         match std::fs::remove_file(file) {

@@ -520,9 +520,13 @@ fn npy_bad_files_are_clear_errors() {
         "{msg}"
     );
     // Class indices 0..K-1 are read as K classes.
-    write_npy(&yp, 1, "<f8", "(3,)", &f8(&[1.0, 3.0, 0.0]));
+    write_npy(&yp, 1, "<f8", "(3,)", &f8(&[1.0, 2.0, 0.0]));
     let ds = load(&c, 0).unwrap();
-    assert_eq!((ds.classes, ds.y.clone()), (4, vec![1.0, 3.0, 0.0]));
+    assert_eq!((ds.classes, ds.y.clone()), (3, vec![1.0, 2.0, 0.0]));
+    // A gap would be a class without an example: refused, naming it.
+    write_npy(&yp, 1, "<f8", "(3,)", &f8(&[1.0, 3.0, 0.0]));
+    let msg = err(&c);
+    assert!(msg.contains("[2]") && msg.contains("no example"), "{msg}");
     let mixed: Vec<u8> = [-1i64, 0, 1].iter().flat_map(|v| v.to_le_bytes()).collect();
     write_npy(&yp, 1, "<i8", "(3,)", &mixed);
     assert!(err(&c).contains("label 0 at index 1"), "{}", err(&c));

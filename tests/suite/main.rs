@@ -8,6 +8,7 @@ mod data;
 mod finish;
 mod interior;
 mod fuzz;
+mod hostile;
 mod losses;
 mod manifest;
 mod memory;

@@ -81,10 +81,16 @@ fn the_memory_limit_can_be_set_and_switched_off() {
     assert!(reason.contains(&format!("{LIMIT_VAR}=1M")), "{reason}");
     let o = run("off");
     assert!(o.status.success(), "{}", text(&o));
+    // A forced rerun that fails keeps the earlier finished result (issue 29) and says why.
     let o = run("lots");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let reason = summaries(&m, &out)[0].reason.clone().unwrap_or_default();
-    assert!(reason.contains("expected bytes"), "{reason}");
+    assert!(text(&o).contains("expected bytes"), "{}", text(&o));
+    assert!(
+        text(&o).contains("earlier finished result is kept"),
+        "{}",
+        text(&o)
+    );
+    assert!(summaries(&m, &out)[0].ok());
 }
 
 /// Each solver in a fresh process at a size where the data and the solver's buffers, not the
