@@ -3,6 +3,7 @@
 mod admm;
 mod certificate;
 mod cli;
+mod cmdline;
 mod common;
 mod data;
 mod finish;
@@ -18,6 +19,7 @@ mod problem;
 mod rbcd_fused;
 mod regress;
 mod results;
+mod settings;
 mod show;
 mod solvers;
 mod store;
