@@ -14,6 +14,7 @@ mod memory;
 mod mlp;
 mod model;
 mod path;
+mod plot_groups;
 mod plots;
 mod problem;
 mod rbcd_fused;
