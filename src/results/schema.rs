@@ -109,6 +109,9 @@ pub struct Summary {
     pub git_commit: String,
     pub host: String,
     pub version: String,
+    /// The command line that ran it, and its overrides (`--set`, `ADMM_SET_*`) as a JSON list.
+    pub command: String,
+    pub overrides: String,
     pub started_at: Option<f64>,
     /// Accuracy on the validation split (regularization-path points only).
     pub val_acc: Option<f64>,
@@ -178,6 +181,8 @@ impl Summary {
             ("git_commit", s(&self.git_commit)),
             ("host", s(&self.host)),
             ("version", s(&self.version)),
+            ("command", s(&self.command)),
+            ("overrides", s(&self.overrides)),
             ("started_at", f(self.started_at)),
             ("val_acc", f(self.val_acc)),
         ]);
@@ -239,6 +244,8 @@ impl Summary {
             git_commit: c.str("git_commit").unwrap_or_default(),
             host: c.str("host").unwrap_or_default(),
             version: c.str("version").unwrap_or_default(),
+            command: c.str("command").unwrap_or_default(),
+            overrides: c.str("overrides").unwrap_or_default(),
             started_at: c.f64("started_at"),
             val_acc: c.f64("val_acc"),
             config: c.config(),
