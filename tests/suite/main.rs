@@ -17,6 +17,7 @@ mod path;
 mod plot_groups;
 mod plots;
 mod problem;
+mod progress;
 mod provenance;
 mod rbcd_fused;
 mod regress;
