@@ -179,6 +179,7 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
         .into_iter()
         .partition(|r| r.beta_path.is_some());
     check_writable(&opts.out)?;
+    check_data(&paths, &runs, &opts)?;
     sweep::install_interrupt_cleanup()?;
     let mut path_failed = 0;
     for r in admm_runner::run::path::run_paths(&paths, &opts).map_err(anyhow::Error::msg)? {
@@ -206,6 +207,31 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Checks every distinct data section of the runs still to compute (all with --force) once,
+/// before any run starts: a wrong path or `CIFAR10_DIR` is one error (exit 2), not a failed
+/// summary per run.
+fn check_data(paths: &[PlannedRun], runs: &[PlannedRun], opts: &RunOptions) -> anyhow::Result<()> {
+    let mut seen: Vec<&admm_runner::data::DataConfig> = Vec::new();
+    for run in paths.iter().chain(runs) {
+        let files = admm_runner::results::RunPaths::new(&opts.out, &run.config.experiment, &run.id);
+        let todo = opts.force || !sweep::is_finished(&files, opts.keep_failed);
+        if !todo || seen.contains(&&run.config.data) {
+            continue;
+        }
+        seen.push(&run.config.data);
+        if let Err(e) = admm_runner::data::check(&run.config.data) {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            anyhow::bail!(
+                "{}: {e}\n  nothing was run (the data is checked before the first run); \
+                 relative data paths are read from the current directory, {}",
+                run.manifest.display(),
+                cwd.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `submit --slurm`: writes the job-array script and, with `now`, hands it to sbatch.

@@ -16,6 +16,7 @@ mod model;
 mod path;
 mod plot_groups;
 mod plots;
+mod preflight;
 mod problem;
 mod progress;
 mod provenance;
