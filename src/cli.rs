@@ -115,9 +115,10 @@ pub enum Command {
         /// Where a manifest's results are (`run --out`).
         #[arg(long, default_value = "results")]
         results: PathBuf,
-        /// Keep runs whose line contains TEXT (for a manifest: its `plan` line, as `run`).
-        #[arg(long, value_name = "TEXT")]
-        only: Option<String>,
+        /// Keep runs that match (repeatable, all must match): KEY=VALUE exactly on a column,
+        /// a plan field or any resolved key (`rank=20`), or TEXT at the start of a field.
+        #[arg(long, value_name = "KEY=VALUE|TEXT")]
+        only: Vec<String>,
         /// Sort by a column (numbers numerically; runs without a value last).
         #[arg(long, value_name = "KEY", value_parser = sort_key)]
         sort: Option<Column>,
@@ -145,9 +146,9 @@ pub enum Command {
         /// Override a manifest key by dotted path (repeatable); passed on to every task.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         set: Vec<String>,
-        /// Keep only runs whose plan line contains TEXT; passed on to every task.
-        #[arg(long, value_name = "TEXT")]
-        only: Option<String>,
+        /// Keep only the runs that match, as for `run` (repeatable); passed on to every task.
+        #[arg(long, value_name = "KEY=VALUE|TEXT")]
+        only: Vec<String>,
         /// The shared results folder; the script and the logs go to <out>/<experiment>/slurm/.
         #[arg(long, default_value = "results")]
         out: PathBuf,
@@ -195,6 +196,10 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         select: Select,
+        /// Print one run's whole resolved configuration (`key = value`, one per line) instead:
+        /// the run id, or the start of one that names a single run.
+        #[arg(long, value_name = "RUN_ID")]
+        config: Option<String>,
         /// Also print each run's estimated peak memory and what the machine has (a run above
         /// it is refused as failed; README, "Memory").
         #[arg(long)]
@@ -233,13 +238,31 @@ pub struct Select {
     /// Override a manifest key by dotted path (repeatable): --set solver.admm.rho=0.1
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Keep only runs whose plan line contains TEXT (e.g. a solver name or a run id).
-    #[arg(long, value_name = "TEXT")]
-    pub only: Option<String>,
+    /// Add a sweep axis (repeatable): --sweep solver.admm.rho=0.1,1,10 (the same as
+    /// --set 'sweep.solver.admm.rho=[0.1,1,10]'; an axis the manifest has is replaced).
+    #[arg(long = "sweep", value_name = "KEY=A,B,C")]
+    pub sweep: Vec<String>,
+    /// Keep only runs that match (repeatable, all must match): KEY=VALUE exactly on any
+    /// resolved key or plan field (`--only solver.nys.rank=20`, `--only rank=20`,
+    /// `--only seed=0`), or TEXT at the start of a plan field or its value (a run id's start
+    /// such as `cg-flex-s0`, a solver name such as `nys`).
+    #[arg(long, value_name = "KEY=VALUE|TEXT")]
+    pub only: Vec<String>,
     /// Run every N-th run starting at K ("K/N"), or "slurm" to read
     /// SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT.
     #[arg(long, value_name = "K/N|slurm")]
     pub shard: Option<String>,
+}
+
+impl Select {
+    /// The `--set` overrides followed by the `--sweep` axes as `--set sweep.KEY=[...]`.
+    pub fn overrides(&self) -> Result<Vec<String>, admm_runner::manifest::ManifestError> {
+        let mut all = self.set.clone();
+        for axis in &self.sweep {
+            all.push(admm_runner::manifest::sweep_as_set(axis)?);
+        }
+        Ok(all)
+    }
 }
 
 /// `--sort KEY`: a column of `show` by its header name.

@@ -145,7 +145,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 now,
             )
         }
-        Command::Plan { select, memory } => plan(&select, memory),
+        Command::Plan {
+            select,
+            memory,
+            config,
+        } => match config {
+            Some(id) => plan_config(&select, &id),
+            None => plan(&select, memory),
+        },
         Command::Run {
             select,
             out,
@@ -172,6 +179,7 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
         .into_iter()
         .partition(|r| r.beta_path.is_some());
     check_writable(&opts.out)?;
+    check_data(&paths, &runs, &opts)?;
     sweep::install_interrupt_cleanup()?;
     let mut path_failed = 0;
     for r in admm_runner::run::path::run_paths(&paths, &opts).map_err(anyhow::Error::msg)? {
@@ -199,6 +207,31 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Checks every distinct data section of the runs still to compute (all with --force) once,
+/// before any run starts: a wrong path or `CIFAR10_DIR` is one error (exit 2), not a failed
+/// summary per run.
+fn check_data(paths: &[PlannedRun], runs: &[PlannedRun], opts: &RunOptions) -> anyhow::Result<()> {
+    let mut seen: Vec<&admm_runner::data::DataConfig> = Vec::new();
+    for run in paths.iter().chain(runs) {
+        let files = admm_runner::results::RunPaths::new(&opts.out, &run.config.experiment, &run.id);
+        let todo = opts.force || !sweep::is_finished(&files, opts.keep_failed);
+        if !todo || seen.contains(&&run.config.data) {
+            continue;
+        }
+        seen.push(&run.config.data);
+        if let Err(e) = admm_runner::data::check(&run.config.data) {
+            let cwd = std::env::current_dir().unwrap_or_default();
+            anyhow::bail!(
+                "{}: {e}\n  nothing was run (the data is checked before the first run); \
+                 relative data paths are read from the current directory, {}",
+                run.manifest.display(),
+                cwd.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `submit --slurm`: writes the job-array script and, with `now`, hands it to sbatch.
@@ -378,14 +411,15 @@ fn regress(
     let all = Select {
         manifests: select.manifests.clone(),
         set: select.set.clone(),
-        only: None,
+        sweep: select.sweep.clone(),
+        only: Vec::new(),
         shard: select.shard.clone(),
     };
     let all_runs = planned(&all)?;
     let count = all_runs.len();
-    let runs = regress::select(all_runs, select.only.as_deref())?;
-    if let Some(only) = select.only.as_deref() {
-        anyhow::ensure!(!runs.is_empty(), "{}", no_match(only, count));
+    let runs = regress::select(all_runs, &select.only)?;
+    if !select.only.is_empty() {
+        anyhow::ensure!(!runs.is_empty(), "{}", no_match(&select.only, count));
     }
     anyhow::ensure!(!runs.is_empty(), "no run selected");
     let manifests: Vec<String> = select
@@ -402,7 +436,7 @@ fn regress(
             suite_time_factor,
             ..Default::default()
         },
-        complete: select.only.is_none() && select.shard.is_none(),
+        complete: select.only.is_empty() && select.shard.is_none(),
         manifest: manifests.join(" "),
         u_step_delay: None,
     };
@@ -426,6 +460,8 @@ fn regress(
 /// Expands all manifests, then applies --only and --shard.
 /// `plan`: one line per run, with its memory estimate when asked.
 fn plan(select: &Select, with_memory: bool) -> anyhow::Result<ExitCode> {
+    // The varied keys of the whole plan, so that a selected line still names them.
+    let varied = manifest::plan_varied(&expanded(select)?);
     let runs = planned(select)?;
     if with_memory {
         match memory::available().map_err(anyhow::Error::msg)? {
@@ -438,7 +474,7 @@ fn plan(select: &Select, with_memory: bool) -> anyhow::Result<ExitCode> {
         }
     }
     for run in runs {
-        println!("{}", run.describe());
+        println!("{}", run.describe_varied(&varied));
         if with_memory {
             match memory::estimate(&run.config) {
                 Ok(e) => println!(
@@ -454,30 +490,60 @@ fn plan(select: &Select, with_memory: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn planned(select: &Select) -> anyhow::Result<Vec<PlannedRun>> {
-    let overrides = manifest::parse_overrides(&select.set)?;
-    let mut runs = Vec::new();
-    for path in &select.manifests {
-        runs.extend(manifest::plan(path, &overrides)?);
-    }
+    let runs = expanded(select)?;
     let shard = match &select.shard {
         Some(text) => Some(shard::parse_shard(text, |k| std::env::var(k).ok())?),
         None => None,
     };
     let count = runs.len();
-    let only = select.only.as_deref();
-    if let Some(text) = only {
+    let only = &select.only;
+    if !only.is_empty() {
         let matched = shard::select(runs.clone(), only, None).len();
-        anyhow::ensure!(matched > 0, "{}", no_match(text, count));
+        anyhow::ensure!(matched > 0, "{}", no_match(only, count));
     }
     Ok(shard::select(runs, only, shard))
 }
 
-/// The error for an `--only` filter that selects nothing.
-fn no_match(only: &str, planned: usize) -> String {
+/// Every run of the manifests with the overrides and sweeps, before --only and --shard.
+fn expanded(select: &Select) -> anyhow::Result<Vec<PlannedRun>> {
+    let overrides = manifest::parse_overrides(&select.overrides()?)?;
+    let mut runs = Vec::new();
+    for path in &select.manifests {
+        runs.extend(manifest::plan(path, &overrides)?);
+    }
+    Ok(runs)
+}
+
+/// The error for `--only` filters that together select nothing.
+fn no_match(only: &[String], planned: usize) -> String {
+    let given: Vec<String> = only.iter().map(|o| format!("--only {o:?}")).collect();
     format!(
-        "--only {only:?} matches none of the {planned} planned runs (it matches a substring of \
-         the lines `admm-runner plan` prints)"
+        "{} matches none of the {planned} planned runs (KEY=VALUE is exact on a resolved key or \
+         a field of the lines `admm-runner plan` prints; TEXT matches the start of a field)",
+        given.join(" ")
     )
+}
+
+/// `plan --config RUN_ID`: every resolved key of one run, `key = value` a line.
+fn plan_config(select: &Select, id: &str) -> anyhow::Result<ExitCode> {
+    let runs = planned(select)?;
+    let found: Vec<&PlannedRun> = runs.iter().filter(|r| r.id.starts_with(id)).collect();
+    let run = match found[..] {
+        [run] => run,
+        [] => anyhow::bail!(
+            "--config {id}: no planned run has this id (`admm-runner plan` lists them)"
+        ),
+        _ => anyhow::bail!(
+            "--config {id}: {} planned runs start with it ({}, ...): give more of the id",
+            found.len(),
+            found[0].id
+        ),
+    };
+    println!("# {} ({})", run.id, run.manifest.display());
+    for (key, value) in manifest::settings(&run.config) {
+        println!("{key} = {value}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Creates the results folder and writes (then removes) a probe file in it, so that an

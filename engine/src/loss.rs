@@ -162,15 +162,29 @@ impl Loss {
     }
 
     /// Fraction of examples classified right: sign(yhat) = y for one output, argmax for
-    /// several (the target's argmax is the class).
+    /// several (the target's largest entry is the class).
+    ///
+    /// Ties, one rule everywhere (this, `predict`, the README): an example whose output is
+    /// exactly 0 (one output), or whose largest score is shared by k classes, has no predicted
+    /// label and counts 1/k right (1/2 with one output), the expected accuracy of breaking the
+    /// tie by a fair coin. So the zero model, which every beta above beta_max yields, scores
+    /// chance (1/2, 1/C), never 0 nor the majority rate, which would need the training labels
+    /// at every evaluation and flatter a degenerate model on unbalanced data. Trained models
+    /// have no exact ties, so their accuracies are what a strict rule gives.
     pub fn accuracy<B: Backend>(yhat: Tensor<B, 2>, t: &Tensor<B, 2>) -> f64 {
-        let [n, c] = yhat.dims();
-        let n = n.max(1) as f64;
+        let [rows, c] = yhat.dims();
+        let n = rows.max(1) as f64;
         if c == 1 {
-            return scalar((yhat * t.clone()).greater_elem(0.0).float()) / n;
+            let agree = yhat * t.clone();
+            let right = scalar(agree.clone().greater_elem(0.0).float());
+            return (right + 0.5 * scalar(agree.equal_elem(0.0).float())) / n;
         }
-        let hit = yhat.argmax(1).equal(t.clone().argmax(1));
-        scalar(hit.float()) / n
+        let best = yhat.clone().max_dim(1);
+        let tied = yhat.equal(best.expand([rows, c])).float();
+        let k = tied.clone().sum_dim(1);
+        let truth = t.clone().equal(t.clone().max_dim(1).expand([rows, c]));
+        let hit = (tied * truth.float()).sum_dim(1);
+        scalar(hit / k) / n
     }
 }
 
@@ -263,6 +277,30 @@ mod tests {
         }
         assert_eq!(Loss::parse("hinge"), None);
         assert_eq!(Loss::parse("Squared"), None);
+    }
+
+    /// The tie rule by hand: with one output a 0 counts half, with C outputs a row whose
+    /// largest score k classes share counts 1/k when the true class is among them.
+    #[test]
+    fn a_tie_counts_as_a_fair_coin_so_the_zero_model_scores_chance() {
+        type Cpu = burn::backend::NdArray<f32>;
+        let dev = Default::default();
+        let t = |d: &[f32], r, c| crate::tensor::tensor2::<Cpu>(d, r, c, &dev);
+        let y = t(&[1.0, 1.0, 1.0, -1.0], 4, 1);
+        // Right, wrong, tie, tie: 1 + 0 + 1/2 + 1/2 of 4.
+        assert_eq!(Loss::accuracy(t(&[2.0, -1.0, 0.0, 0.0], 4, 1), &y), 0.5);
+        // The zero model on three +1 labels and one -1: chance, not 0 nor the majority 3/4.
+        assert_eq!(Loss::accuracy(t(&[0.0; 4], 4, 1), &y), 0.5);
+        let one_hot = t(&[1.0, 0.0, 0.0, 0.0, 0.0, 1.0], 2, 3);
+        // A three-way tie (1/3) and a two-way tie holding the class (1/2).
+        let scores = t(&[0.0, 0.0, 0.0, 0.0, 5.0, 5.0], 2, 3);
+        let acc = Loss::accuracy(scores, &one_hot);
+        assert!((acc - (1.0 / 3.0 + 0.5) / 2.0).abs() < 1e-6, "{acc}");
+        // No tie: argmax as before.
+        assert_eq!(
+            Loss::accuracy(t(&[3.0, 1.0, 0.0, 0.0, 1.0, 2.0], 2, 3), &one_hot),
+            1.0
+        );
     }
 
     #[test]

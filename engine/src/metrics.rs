@@ -33,16 +33,15 @@ pub struct Metrics {
 }
 
 /// `loss`'s value per example and the accuracy of predictions `pred` (n x C) for targets `y`.
-/// The squared loss keeps the operations it always had (1 / (2n) ||r||^2, sign agreement for
-/// one output), so its records are unchanged.
+/// The squared loss keeps the operations it always had (1 / (2n) ||r||^2), so its records are
+/// unchanged; the accuracy counts a tie (an output of exactly 0) half right (`Loss::accuracy`).
 pub fn loss_acc_of<B: Backend>(loss: Loss, pred: Tensor<B, 2>, y: &Tensor<B, 2>) -> (f64, f64) {
     let [rows, outputs] = pred.dims();
     let n = rows.max(1) as f64;
     if loss == Loss::Squared && outputs == 1 {
         let r = pred.clone() - y.clone();
         let value = scalar(r.clone() * r) / (2.0 * n);
-        let correct = scalar((pred * y.clone()).greater_elem(0.0).float());
-        return (value, correct / n);
+        return (value, Loss::accuracy(pred, y));
     }
     let value = loss.value(pred.clone(), y) / n;
     (value, Loss::accuracy(pred, y))

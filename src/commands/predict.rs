@@ -323,22 +323,33 @@ fn write_through(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     file.flush()
 }
 
-/// One row per example: the network output, the predicted label (+1 when output > 0, as the
-/// accuracy counts it; with C outputs the largest score and its class) and the true label if
-/// known.
+/// One row per example: the network output, the predicted label and the true label if known.
+/// The label follows the accuracy's tie rule (`Loss::accuracy`): +1 when the output is > 0, -1
+/// when < 0, and empty for an output of exactly 0; with C outputs the class of the largest
+/// score, empty when several classes share it (the accuracy counts such a row 1/k right).
 fn csv(outputs: &[f64], c: usize, labels: &[f32]) -> String {
     let mut text = String::from("index,output,predicted,label\n");
     for (i, row) in outputs.chunks(c).enumerate() {
         let label = labels.get(i).map(|l| format!("{l}")).unwrap_or_default();
-        let (o, pred) = if c == 1 {
-            (row[0], if row[0] > 0.0 { 1 } else { -1 })
-        } else {
-            let best = (0..c).fold(0, |b, k| if row[k] > row[b] { k } else { b });
-            (row[best], best as i64)
-        };
+        let (o, pred) = predicted(row);
+        let pred = pred.map(|p| p.to_string()).unwrap_or_default();
         text += &format!("{i},{o:e},{pred},{label}\n");
     }
     text
+}
+
+/// The output shown for one example and its label, None on a tie (see `csv`).
+fn predicted(row: &[f64]) -> (f64, Option<i64>) {
+    if let [o] = row {
+        let label = (*o != 0.0).then_some(if *o > 0.0 { 1 } else { -1 });
+        return (*o, label);
+    }
+    let best = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let classes: Vec<usize> = (0..row.len()).filter(|&k| row[k] == best).collect();
+    match classes[..] {
+        [k] => (best, Some(k as i64)),
+        _ => (best, None),
+    }
 }
 
 /// A little-endian f64 `.npy` file (format 1.0): 1-D for one output, n x C for more.
@@ -357,4 +368,21 @@ fn npy_f64(values: &[f64], c: usize) -> Vec<u8> {
     out.extend_from_slice(header.as_bytes());
     out.extend(values.iter().flat_map(|v| v.to_le_bytes()));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The CSV labels ties as the accuracy counts them: no label for an output of exactly 0 or
+    /// a shared largest score, so that a zero model's file is not silently "all -1".
+    #[test]
+    fn a_tie_has_no_predicted_label() {
+        let one = csv(&[0.5, 0.0, -2.0], 1, &[1.0, 1.0, -1.0]);
+        let rows: Vec<&str> = one.lines().skip(1).collect();
+        assert_eq!(rows, ["0,5e-1,1,1", "1,0e0,,1", "2,-2e0,-1,-1"]);
+        let three = csv(&[0.0, 0.0, 0.0, 1.0, 3.0, 2.0], 3, &[]);
+        let rows: Vec<&str> = three.lines().skip(1).collect();
+        assert_eq!(rows, ["0,0e0,,", "1,3e0,1,"]);
+    }
 }

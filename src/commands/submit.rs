@@ -83,7 +83,7 @@ pub struct Job {
     /// `--set KEY=VALUE` and `--only TEXT`, passed on as given: they select the runs, so every
     /// task must see the same list to take its share.
     pub set: Vec<String>,
-    pub only: Option<String>,
+    pub only: Vec<String>,
     /// CIFAR10_DIR at submit time, if set.
     pub cifar10_dir: Option<String>,
 }
@@ -115,7 +115,8 @@ pub struct Request {
     pub manifest: PathBuf,
     /// `--set` as typed (passed on to the tasks) and parsed (to plan here).
     pub set: Vec<String>,
-    pub only: Option<String>,
+    /// `--only` filters (all must match).
+    pub only: Vec<String>,
     pub out: PathBuf,
     /// Resources given as flags (over the manifest's `launcher:`).
     pub flags: Launcher,
@@ -127,15 +128,15 @@ pub fn prepare(req: &Request) -> Result<Job, SubmitError> {
     let overrides = crate::manifest::parse_overrides(&req.set)?;
     let (section, experiment, runs) = crate::manifest::launcher_plan(&req.manifest, &overrides)?;
     let count = runs.len();
-    let runs = crate::run::shard::select(runs, req.only.as_deref(), None);
+    let runs = crate::run::shard::select(runs, &req.only, None);
     if runs.is_empty() {
-        return Err(match &req.only {
-            Some(only) => SubmitError::NoMatch {
-                only: only.clone(),
+        return Err(match req.only.is_empty() {
+            false => SubmitError::NoMatch {
+                only: req.only.join(" "),
                 count,
                 manifest: req.manifest.clone(),
             },
-            None => SubmitError::NoRuns {
+            true => SubmitError::NoRuns {
                 manifest: req.manifest.clone(),
             },
         });
@@ -287,7 +288,7 @@ pub fn script(job: &Job) -> String {
     for set in &job.set {
         cmd.push(format!("--set {}", quote(set)));
     }
-    if let Some(only) = &job.only {
+    for only in &job.only {
         cmd.push(format!("--only {}", quote(only)));
     }
     s += &format!("exec {}\n", cmd.join(" "));

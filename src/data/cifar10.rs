@@ -82,6 +82,16 @@ pub fn class_label(k: usize, classes: usize) -> f32 {
     }
 }
 
+/// Finds the training and test files (`data.path`, `$CIFAR10_DIR` or the explicit lists) and
+/// checks that each is a file, without reading them (`super::check`).
+pub(super) fn check(cfg: &DataConfig) -> Result<(), DataError> {
+    let (train, test) = resolve_files(cfg)?;
+    match train.iter().chain(&test).find(|f| !f.is_file()) {
+        Some(f) => Err(DataError::file(f, "no such file")),
+        None => Ok(()),
+    }
+}
+
 /// Training and test files: the explicit lists where given, else found in the directory.
 /// The directory is only consulted for a list that is needed and not given, so explicit files
 /// work without `data.path` or `$CIFAR10_DIR`.

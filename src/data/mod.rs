@@ -145,6 +145,25 @@ pub fn shapes(cfg: &DataConfig) -> Result<Shapes, DataError> {
     })
 }
 
+/// Checks, without loading them, that the files a `data:` section names can be found: the
+/// CIFAR-10 directory and its files, the `.npy` files (and the features' headers). `run`
+/// calls it once per distinct data section before any run starts, so that a wrong path is one
+/// error, not a failure per run.
+pub fn check(cfg: &DataConfig) -> Result<(), DataError> {
+    match cfg.source {
+        DataSource::Synthetic => Ok(()),
+        DataSource::Cifar10 => cifar10::check(cfg),
+        DataSource::Npy => {
+            shapes(cfg)?;
+            let labels = [&cfg.y, &cfg.y_test].into_iter().flatten();
+            match labels.into_iter().find(|p| !p.is_file()) {
+                Some(p) => Err(DataError::file(p, "no such file")),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
 /// Where the examples come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

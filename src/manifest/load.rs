@@ -25,12 +25,24 @@ pub fn parse_overrides(args: &[String]) -> Result<Vec<(String, Value)>, Manifest
             let value: Value = v.parse().unwrap_or_else(|never| match never {});
             let value = match &value {
                 // figment leaves exponent notation (`1e-3`) a string: a number is meant.
-                Value::String(_, text) => text.parse::<f64>().map_or(value.clone(), Value::from),
+                Value::String(_, text) => text.parse::<f64>().map_or(value.clone(), exact_number),
                 _ => value,
             };
             Ok((canonical_key(k.trim(), &value), value))
         })
         .collect()
+}
+
+/// A number given in exponent notation: an integer when it is one exactly (`1e3` for
+/// `data.n_train`, which takes integers only), else the float. A float key reads an integer
+/// as the same number, so its run id is unchanged.
+fn exact_number(x: f64) -> Value {
+    const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53: every integer below is exact
+    match (x.fract() == 0.0 && x.abs() < EXACT, x >= 0.0) {
+        (true, true) => Value::from(x as u64),
+        (true, false) => Value::from(x as i64),
+        (false, _) => Value::from(x),
+    }
 }
 
 /// `solver: cg` in a sweep or `--set` means `solver.name: cg`.
@@ -203,11 +215,37 @@ fn reject_duplicate_keys(path: &Path, text: &str) -> Result<(), ManifestError> {
     })
 }
 
+/// Merges the `--set` overrides over `fig`. `sweep.<axis>=[...]` adds or replaces one axis:
+/// the axis name is one dotted key of the `sweep:` map, not a path to nest.
 pub(super) fn with_overrides(mut fig: Figment, overrides: &[(String, Value)]) -> Figment {
     for (key, value) in overrides {
-        fig = fig.merge(Serialized::default(key, value));
+        fig = match key.strip_prefix("sweep.") {
+            Some(axis) => {
+                let mut dict = figment::value::Dict::new();
+                dict.insert(axis.to_string(), as_list(value));
+                fig.merge(Serialized::default("sweep", dict))
+            }
+            None => fig.merge(Serialized::default(key, value)),
+        };
     }
     fig
+}
+
+/// An axis's values: a list as it is, one value as a list of one.
+fn as_list(value: &Value) -> Value {
+    match value {
+        Value::Array(..) => value.clone(),
+        one => Value::from(vec![one.clone()]),
+    }
+}
+
+/// `--sweep KEY=a,b,c` as the override `--set sweep.KEY=[a,b,c]` (one axis more).
+pub fn sweep_as_set(arg: &str) -> Result<String, ManifestError> {
+    let (key, values) = arg
+        .split_once('=')
+        .filter(|(k, v)| !k.trim().is_empty() && !v.trim().is_empty())
+        .ok_or_else(|| ManifestError::BadSweep { arg: arg.into() })?;
+    Ok(format!("sweep.{}=[{}]", key.trim(), values.trim()))
 }
 
 /// Formats figment's errors as `file: key `a.b`: reason`, one per line.
@@ -216,8 +254,12 @@ pub(super) fn schema_error(path: &Path, err: figment::Error) -> ManifestError {
         .into_iter()
         .map(|e| {
             let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
-                // Values set in code are the `--set` and sweep values, not our source lines.
-                Some(figment::Source::Code(_)) | None => path.display().to_string(),
+                // Values set in code are the `--set` and sweep values, not the file's lines:
+                // say so, so that a `--set` typo is not blamed on the manifest.
+                Some(figment::Source::Code(_)) => {
+                    format!("{} (a --set or sweep value)", path.display())
+                }
+                None => path.display().to_string(),
                 Some(s) => s.to_string(),
             };
             let key = if e.path.is_empty() {
@@ -225,10 +267,44 @@ pub(super) fn schema_error(path: &Path, err: figment::Error) -> ManifestError {
             } else {
                 e.path.join(".")
             };
-            format!("{source}: key `{key}`: {}", e.kind)
+            format!("{source}: key `{key}`: {}{}", e.kind, did_you_mean(&e.kind))
         })
         .collect();
     ManifestError::Schema(lines.join("\n"))
+}
+
+/// For an unknown key, the closest known one (" (did you mean `rho`?)"), when one is near.
+fn did_you_mean(kind: &figment::error::Kind) -> String {
+    let figment::error::Kind::UnknownField(given, expected) = kind else {
+        return String::new();
+    };
+    let best = expected
+        .iter()
+        .map(|name| (edit_distance(given, name), *name))
+        .min();
+    match best {
+        Some((d, name)) if d <= 2.max(given.len() / 3) => format!(" (did you mean `{name}`?)"),
+        _ => String::new(),
+    }
+}
+
+/// Levenshtein distance between two short strings (key names): insertions, deletions and
+/// substitutions of one character each cost 1.
+pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (row[j + 1] + 1)
+                .min(row[j] + 1)
+                .min(diag + usize::from(ca != *cb));
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
 }
 
 pub(super) fn with_point(err: ManifestError, point: &[(String, Value)]) -> ManifestError {
@@ -246,9 +322,12 @@ pub(super) fn with_point(err: ManifestError, point: &[(String, Value)]) -> Manif
 pub fn value_text(v: &Value) -> String {
     match v {
         Value::String(_, s) => s.clone(),
+        // Integers as written (`seed=0`, not `U64(0)`), then floats.
         Value::Num(_, n) => n
-            .to_f64()
-            .map(|f| f.to_string())
+            .to_u128()
+            .map(|u| u.to_string())
+            .or_else(|| n.to_i128().map(|i| i.to_string()))
+            .or_else(|| n.to_f64().map(|f| f.to_string()))
             .unwrap_or_else(|| format!("{n:?}")),
         Value::Bool(_, b) => b.to_string(),
         other => serde_json::to_string(other).unwrap_or_else(|_| format!("{other:?}")),

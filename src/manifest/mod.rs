@@ -5,23 +5,26 @@
 //! one sweep point (axes and variant), then `--set key=value` from the command line.
 //!
 //! One file per concern: `schema` (the sections as written), `methods` (the method table),
-//! `load` (files, environment and overrides), `sweep` (expansion and run ids); this file
+//! `load` (files, environment and overrides), `sweep` (expansion and run ids), `settings`
+//! (a run's resolved keys as text, and which of them a sweep varies); this file
 //! holds the entry points that tie them together.
 
 mod dupkeys;
 mod load;
 mod methods;
 mod schema;
+mod settings;
 mod sweep;
 
 pub use crate::backend::BackendKind;
 pub use crate::data::ProblemSection;
-pub use load::{parse_overrides, value_text, ENV_PREFIX, NAME_CHARS};
+pub use load::{parse_overrides, sweep_as_set, value_text, ENV_PREFIX, NAME_CHARS};
 pub use methods::{Algorithm, Method, SolverKind};
 pub use schema::{
     BetaPath, ConditionConfig, FigureKind, Launcher, OutputConfig, PathPoint, PlotConfig, PlotX,
     RunConfig, SolverConfig, SolverSection,
 };
+pub use settings::{plan_varied, settings, varied_keys};
 pub use sweep::{run_id, PlannedRun};
 
 use figment::providers::Serialized;
@@ -42,6 +45,8 @@ pub enum ManifestError {
     Schema(String),
     #[error("--set {arg}: expected key=value")]
     BadOverride { arg: String },
+    #[error("--sweep {arg}: expected KEY=a,b,c (one axis, its values comma-separated)")]
+    BadSweep { arg: String },
     #[error("{path}: {key}: {reason}")]
     Invalid {
         path: PathBuf,

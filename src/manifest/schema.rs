@@ -183,6 +183,11 @@ pub struct PlotConfig {
     /// companion table's suboptimality columns.
     #[serde(default)]
     pub reference: Option<PathBuf>,
+    /// Curves: the resolved keys that separate lines (e.g. `[solver.admm.rho, problem.beta]`),
+    /// beside the method, backend and loss. Default: every key the runs vary but the seed. A
+    /// line averages over seeds only, so a varied key left out is an error.
+    #[serde(default)]
+    pub group_by: Option<Vec<String>>,
 }
 
 /// The x axis of curve figures.

@@ -1,6 +1,7 @@
 //! Curve figures: the four panels of Figures 1 and 3 (train loss, train accuracy, test loss,
-//! test accuracy) and Figure 4's training loss, one line per solver and backend, the mean over
-//! seeds with a min-max band, against iteration (Adam: epoch) or solver seconds.
+//! test accuracy) and Figure 4's training loss, one line per solver, backend, loss and setting
+//! of the grouping keys (`plot.group_by`), the mean over seeds only with a min-max band,
+//! against iteration (Adam: epoch) or solver seconds.
 
 use super::canvas::{
     bold, draw_footer, font, footer_height, padded, sizes, title_block, LegendItem,
@@ -103,20 +104,28 @@ pub(crate) fn render(
     let backends = loaded.distinct(|r| r.backend.clone());
     let losses = loaded.distinct(|r| r.loss.name().to_string());
     let groups = loaded.loss_groups();
+    let settings = loaded.distinct(|r| r.setting.clone());
     let mut lines = Vec::new();
     let mut notes = Vec::new();
     let mut max_seeds = 0;
     for (i, g) in groups.iter().enumerate() {
-        let (solver, backend, loss) = (g.0, g.1.as_str(), g.2);
+        let (solver, backend, loss, setting) = (g.0, g.1.as_str(), g.2, g.3.as_str());
         let mut label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
         if losses.len() > 1 {
             label = format!("{label}, {}", loss.name());
         }
-        let Some(usable) = usable_runs(loaded, (solver, backend, loss), &label, &mut notes) else {
+        if settings.len() > 1 {
+            label = format!("{label}, {setting}");
+        }
+        let group = (solver, backend, loss, setting);
+        let Some(usable) = usable_runs(loaded, group, &label, &mut notes) else {
             continue;
         };
         max_seeds = max_seeds.max(usable.len());
-        let color = if solvers.len() > 1 {
+        // Lines of one method that differ in a setting need colours of their own.
+        let color = if settings.len() > 1 {
+            Some(palette(i))
+        } else if solvers.len() > 1 {
             Some(solver_color(solver))
         } else {
             backend_color(backend)
@@ -157,7 +166,7 @@ pub(crate) fn render(
         }),
         subtitle: subtitle(ctx, max_seeds),
         x: ctx.x(),
-        has_adam: groups.iter().any(|(s, _, _)| *s == SolverKind::Adam),
+        has_adam: groups.iter().any(|g| g.0 == SolverKind::Adam),
         squared_only: groups
             .iter()
             .all(|g| g.2 == admm_engine::loss::Loss::Squared),
@@ -167,13 +176,13 @@ pub(crate) fn render(
     Ok(save(&fig, stem)?)
 }
 
-/// The runs of one (solver, backend, loss) group that can be drawn: finished runs, and runs stopped
+/// The runs of one (solver, backend, loss, setting) group that can be drawn: finished runs, and runs stopped
 /// by their time limit (their trace is valid so far), each with a non-empty trace. The others
 /// get a "not shown" note, and time-limited runs a note that they stop early, so that nothing
 /// is left out silently. `None` when no run is usable.
 fn usable_runs<'a>(
     loaded: &'a Loaded,
-    (solver, backend, loss): (SolverKind, &str, admm_engine::loss::Loss),
+    (solver, backend, loss, setting): (SolverKind, &str, admm_engine::loss::Loss, &str),
     label: &str,
     notes: &mut Vec<String>,
 ) -> Option<Vec<&'a RunResult>> {
@@ -181,6 +190,7 @@ fn usable_runs<'a>(
         .runs
         .iter()
         .filter(|r| r.solver == solver && r.backend == backend && r.loss == loss)
+        .filter(|r| r.setting == setting)
         .collect();
     let usable: Vec<&RunResult> = runs
         .iter()

@@ -137,6 +137,9 @@ pub struct RunResult {
     /// The training loss (`problem.loss`): curves draw one line per loss when runs differ.
     pub loss: admm_engine::loss::Loss,
     pub seed: u64,
+    /// The values of the plot's grouping keys (`rho=0.1, beta=0.001`; empty when none): runs
+    /// that differ here are different lines.
+    pub setting: String,
     pub status: schema::Status,
     pub reason: Option<String>,
     pub stop_reason: Option<String>,
@@ -199,11 +202,31 @@ impl Loaded {
         out
     }
 
-    /// The distinct (solver, backend, loss) groups, in first-seen order.
-    pub fn loss_groups(&self) -> Vec<(SolverKind, String, admm_engine::loss::Loss)> {
+    /// Labels each run with its values of the grouping keys `keys` (`RunResult::setting`).
+    pub fn label_settings(&mut self, planned: &[PlannedRun], keys: &[String]) {
+        for r in &mut self.runs {
+            let Some(run) = planned.iter().find(|p| p.id == r.id) else {
+                continue;
+            };
+            let own = crate::manifest::settings(&run.config);
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    let short = k.rsplit('.').next().unwrap_or(k);
+                    let value = own.get(k).map_or("-", String::as_str);
+                    format!("{short}={value}")
+                })
+                .collect();
+            r.setting = parts.join(", ");
+        }
+    }
+
+    /// The distinct (solver, backend, loss, setting) groups, in first-seen order: one line
+    /// each, averaged over seeds only.
+    pub fn loss_groups(&self) -> Vec<(SolverKind, String, admm_engine::loss::Loss, String)> {
         let mut out = Vec::new();
         for r in &self.runs {
-            let g = (r.solver, r.backend.clone(), r.loss);
+            let g = (r.solver, r.backend.clone(), r.loss, r.setting.clone());
             if !out.contains(&g) {
                 out.push(g);
             }
@@ -250,6 +273,7 @@ pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsEr
             backend: run.config.backend.to_string(),
             loss: run.config.problem.loss,
             seed: run.config.seed,
+            setting: String::new(),
             status: summary.status,
             reason: summary.reason,
             stop_reason: summary.stop_reason,
@@ -262,6 +286,56 @@ pub fn load(runs: &[PlannedRun], results_dir: &Path) -> Result<Loaded, ResultsEr
         });
     }
     Ok(out)
+}
+
+/// Keys that are lines of their own already (method, backend, loss) or are averaged over (the
+/// seeds), never grouping keys.
+const NOT_GROUPING: [&str; 6] = [
+    "experiment",
+    "solver.name",
+    "backend",
+    "problem.loss",
+    "seed",
+    "data.seed",
+];
+
+/// The keys that separate curve lines: `group_by` when given (checked: every key the runs
+/// vary, seeds aside, must be in it, or a line would average different settings), else every
+/// varied key but the seeds. The error says which keys are missing or unknown.
+pub fn grouping_keys(
+    runs: &[PlannedRun],
+    group_by: Option<&[String]>,
+) -> Result<Vec<String>, String> {
+    let all: Vec<_> = runs
+        .iter()
+        .map(|r| crate::manifest::settings(&r.config))
+        .collect();
+    let varied: Vec<String> = crate::manifest::varied_keys(&all)
+        .into_iter()
+        .filter(|k| !NOT_GROUPING.contains(&k.as_str()))
+        .collect();
+    let Some(given) = group_by else {
+        return Ok(varied);
+    };
+    if let Some(unknown) = given
+        .iter()
+        .find(|k| !all.iter().any(|s| s.contains_key(*k)))
+    {
+        return Err(format!(
+            "plot.group_by: `{unknown}` is no resolved key of these runs (`admm-runner plan \
+             --config RUN_ID` lists them)"
+        ));
+    }
+    let left_out: Vec<&String> = varied.iter().filter(|k| !given.contains(k)).collect();
+    if !left_out.is_empty() {
+        let names: Vec<&str> = left_out.iter().map(|k| k.as_str()).collect();
+        return Err(format!(
+            "plot.group_by leaves out {}, which these runs vary: a line would average over \
+             different settings; add them, or select runs with --set",
+            names.join(", ")
+        ));
+    }
+    Ok(given.to_vec())
 }
 
 /// Mean and min-max band over seeds, per iteration index.

@@ -214,7 +214,15 @@ fn load_for(
     if !needs_runs {
         return Ok(Loaded::default());
     }
-    let loaded = data::load(job.runs, &opts.results)?;
+    let mut loaded = data::load(job.runs, &opts.results)?;
+    let keys = data::grouping_keys(job.runs, plot.group_by.as_deref()).map_err(|reason| {
+        ManifestError::Invalid {
+            path: job.manifest.to_path_buf(),
+            key: "plot.group_by".into(),
+            reason,
+        }
+    })?;
+    loaded.label_settings(job.runs, &keys);
     if loaded.runs.is_empty() {
         return Err(PlotError::Missing {
             manifest: job.manifest.to_path_buf(),

@@ -88,7 +88,7 @@ pub fn key(run: &PlannedRun) -> String {
 }
 
 /// Keeps the runs whose plan line or key contains `only`; fails when two runs share a key.
-pub fn select(runs: Vec<PlannedRun>, only: Option<&str>) -> Result<Vec<PlannedRun>, RegressError> {
+pub fn select(runs: Vec<PlannedRun>, only: &[String]) -> Result<Vec<PlannedRun>, RegressError> {
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for r in &runs {
         if let Some(first) = seen.insert(key(r), r.id.clone()) {
@@ -101,7 +101,12 @@ pub fn select(runs: Vec<PlannedRun>, only: Option<&str>) -> Result<Vec<PlannedRu
     }
     Ok(runs
         .into_iter()
-        .filter(|r| only.is_none_or(|t| r.describe().contains(t) || key(r).contains(t)))
+        .filter(|r| {
+            only.iter().all(|t| {
+                crate::run::shard::run_matches(r, std::slice::from_ref(t))
+                    || key(r).starts_with(t.as_str())
+            })
+        })
         .collect())
 }
 

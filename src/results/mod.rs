@@ -7,6 +7,7 @@
 //! The summary is written last and is the run's commit marker (see `runner::is_finished`).
 //! Several processes may share one results folder: `store` holds the rules (owned temp files,
 //! claims, cleanup on interrupt).
+mod row;
 pub mod safe;
 pub mod schema;
 pub mod store;

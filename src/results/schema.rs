@@ -2,9 +2,9 @@
 //! the only place that names a column. Writers build records; readers (plots, regress, the
 //! runner's resume check) get records back, so a renamed column is one edit here.
 
+use super::row::Row;
 use super::{column_f64, column_str, read, write_columns, Cell, ResultsError, Values};
 use admm_engine::executor::IterRecord;
-use polars::prelude::DataFrame;
 use std::path::Path;
 
 /// How a run ended, as the summary's `status` column records it.
@@ -108,13 +108,18 @@ pub struct Summary {
     /// The memory estimate the run was admitted (or refused) by (src/memory.rs).
     pub mem_estimate_bytes: Option<i64>,
     pub device_mem_reserved_bytes: Option<i64>,
+    /// The commit the binary was built from.
     pub git_commit: String,
     pub host: String,
     pub version: String,
+    /// The command line that ran it, and its overrides (`--set`, `ADMM_SET_*`) as a JSON list.
+    pub command: String,
+    pub overrides: String,
     pub started_at: Option<f64>,
     /// Accuracy on the validation split (regularization-path points only).
     pub val_acc: Option<f64>,
-    /// The resolved configuration as `config.<dotted key>` cells (written, not read back).
+    /// The resolved configuration as `config.<dotted key>` cells (`show` reads them back for
+    /// its setting columns).
     pub config: Vec<(String, Cell)>,
 }
 
@@ -180,6 +185,8 @@ impl Summary {
             ("git_commit", s(&self.git_commit)),
             ("host", s(&self.host)),
             ("version", s(&self.version)),
+            ("command", s(&self.command)),
+            ("overrides", s(&self.overrides)),
             ("started_at", f(self.started_at)),
             ("val_acc", f(self.val_acc)),
         ]);
@@ -242,9 +249,11 @@ impl Summary {
             git_commit: c.str("git_commit").unwrap_or_default(),
             host: c.str("host").unwrap_or_default(),
             version: c.str("version").unwrap_or_default(),
+            command: c.str("command").unwrap_or_default(),
+            overrides: c.str("overrides").unwrap_or_default(),
             started_at: c.f64("started_at"),
             val_acc: c.f64("val_acc"),
-            config: Vec::new(),
+            config: c.config(),
         })
     }
 }
@@ -267,52 +276,6 @@ fn phase_cells(prefix: &str, t: &PhaseTimes) -> Vec<(&'static str, Cell)> {
         .zip(values)
         .map(|(n, v)| (n, Cell::F64(v)))
         .collect()
-}
-
-/// Typed access to the first row of a one-row frame.
-struct Row<'a>(&'a DataFrame);
-
-impl Row<'_> {
-    fn str(&self, name: &str) -> Option<String> {
-        column_str(self.0, name)?.into_iter().next().flatten()
-    }
-
-    fn f64(&self, name: &str) -> Option<f64> {
-        column_f64(self.0, name)?.into_iter().next().flatten()
-    }
-
-    fn int(&self, name: &str) -> Option<i64> {
-        self.f64(name).map(|x| x as i64)
-    }
-
-    fn phases(&self, prefix: &str) -> PhaseTimes {
-        let get = |name: &str| self.f64(&format!("{prefix}{name}"));
-        PhaseTimes {
-            precompute_s: get("precompute_s"),
-            u_s: get("u_s"),
-            v_s: get("v_s"),
-            dual_s: get("dual_s"),
-        }
-    }
-
-    fn final_metrics(&self) -> FinalMetrics {
-        FinalMetrics {
-            objective: self.f64("objective"),
-            train_loss: self.f64("train_loss"),
-            train_acc: self.f64("train_acc"),
-            train_acc_net: self.f64("train_acc_net"),
-            train_acc_u: self.f64("train_acc_u"),
-            test_loss: self.f64("test_loss"),
-            test_acc: self.f64("test_acc"),
-            cone_violation: self.f64("cone_violation"),
-            active_neurons: self.int("active_neurons"),
-            primal_residual: self.f64("primal_residual"),
-            dual_residual: self.f64("dual_residual"),
-            lower_bound: self.f64("lower_bound"),
-            rel_gap: self.f64("rel_gap"),
-            rho_changes: self.int("rho_changes"),
-        }
-    }
 }
 
 /// One row of a trace (`trace/<run-id>.parquet`): one ADMM iteration or Adam epoch.

@@ -196,6 +196,8 @@ impl Session {
             },
             git_commit: self.provenance.commit.clone(),
             host: self.provenance.host.clone(),
+            command: self.provenance.command.clone(),
+            overrides: self.provenance.overrides.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
             config,
             ..Summary::default()
@@ -452,31 +454,74 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Where and from what code a result came.
+/// Where, from what code and by what command a result came.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Provenance {
+    /// The commit the binary was built from (build.rs), not the current directory's.
     pub commit: String,
     pub host: String,
+    /// The command line, shell-quoted where needed.
+    pub command: String,
+    /// The overrides in effect, as a JSON list of `KEY=VALUE`: `--set` as typed, then the
+    /// `ADMM_SET_*` environment variables.
+    pub overrides: String,
 }
 
 impl Provenance {
-    /// The git commit of the working directory and the host name ("unknown" where not found).
+    /// This process's provenance ("unknown" where not found).
     pub fn detect() -> Self {
-        let commit = std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let args: Vec<String> = std::env::args().collect();
+        let commit = env!("ADMM_RUNNER_GIT_COMMIT").to_string();
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .or_else(|_| std::fs::read_to_string("/etc/hostname"))
             .map(|s| s.trim().to_string())
             .ok()
             .or_else(|| std::env::var("HOSTNAME").ok())
             .unwrap_or_else(|| "unknown".into());
-        Provenance { commit, host }
+        Provenance {
+            commit,
+            host,
+            command: command_line(&args),
+            overrides: overrides(&args, std::env::vars()),
+        }
     }
+}
+
+/// The arguments joined with spaces, each single-quoted when a shell would split or expand it.
+fn command_line(args: &[String]) -> String {
+    let plain = |a: &str| {
+        !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    };
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| match plain(a) {
+            true => a.clone(),
+            false => format!("'{}'", a.replace('\'', "'\\''")),
+        })
+        .collect();
+    quoted.join(" ")
+}
+
+/// `--set K=V` / `--set=K=V` values of `args`, then `ADMM_SET_*` variables, as a JSON list.
+fn overrides(args: &[String], env: impl Iterator<Item = (String, String)>) -> String {
+    let mut found = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--set" {
+            found.extend(it.next().cloned());
+        } else if let Some(v) = a.strip_prefix("--set=") {
+            found.push(v.to_string());
+        }
+    }
+    let mut vars: Vec<String> = env
+        .filter(|(k, _)| k.starts_with(crate::manifest::ENV_PREFIX))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    vars.sort();
+    found.extend(vars);
+    serde_json::to_string(&found).unwrap_or_default()
 }
 
 fn unix_now() -> f64 {

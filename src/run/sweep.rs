@@ -12,6 +12,14 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The run this process is computing (`[k/N] id`), for the interrupt message.
+static CURRENT: Mutex<Option<String>> = Mutex::new(None);
+
+/// Seconds between heartbeat lines off a terminal (`ADMM_RUNNER_HEARTBEAT_S` overrides).
+const HEARTBEAT_S: f64 = 5.0;
 
 /// How to execute a sweep.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +53,42 @@ impl Observer for Bar {
             "train {:.4} test {:.4} obj {:.4e}",
             r.metrics.train_acc, r.metrics.test_acc, r.metrics.objective
         ));
+    }
+}
+
+/// Progress off a terminal (a log file, nohup, a batch job): a line every few seconds with the
+/// iteration, objective, certified gap and elapsed seconds, so a long run is never silent.
+struct Heartbeat {
+    tag: String,
+    every: Duration,
+    last: Instant,
+}
+
+impl Heartbeat {
+    fn new(tag: &str) -> Self {
+        let secs = std::env::var("ADMM_RUNNER_HEARTBEAT_S")
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .unwrap_or(HEARTBEAT_S);
+        Heartbeat {
+            tag: tag.to_string(),
+            every: Duration::from_secs_f64(secs),
+            last: Instant::now(),
+        }
+    }
+}
+
+impl Observer for Heartbeat {
+    fn observe(&mut self, r: &IterRecord) {
+        if self.last.elapsed() < self.every {
+            return;
+        }
+        self.last = Instant::now();
+        eprintln!(
+            "{}: iter {} objective {:.4e} gap {:.2e} train {:.4} {:.1} s",
+            self.tag, r.iter, r.metrics.objective, r.rel_gap, r.metrics.train_acc, r.wall
+        );
     }
 }
 
@@ -122,6 +166,7 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
             }
         }
         let tag = format!("[{}/{}] {}", i + 1, runs.len(), run.id);
+        set_current(Some(&tag));
         match sweep_one(run, &paths, opts, &progress, &mut session, &tag) {
             Done::Ok(line) => {
                 report.ok += 1;
@@ -147,6 +192,7 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
         }
         progress.sweep.inc(1);
     }
+    set_current(None);
     progress.sweep.finish_and_clear();
     report
 }
@@ -163,6 +209,29 @@ pub fn printable(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Records the run in progress for the interrupt message.
+fn set_current(tag: Option<&str>) {
+    if let Ok(mut current) = CURRENT.lock() {
+        *current = tag.map(str::to_string);
+    }
+}
+
+/// What an interrupt stopped and what a rerun does, for the message printed on exit.
+fn interrupted_text(sig: i32, current: Option<&str>) -> String {
+    let name = if sig == signal_hook::consts::SIGINT {
+        "interrupted"
+    } else {
+        "terminated"
+    };
+    match current {
+        Some(tag) => format!(
+            "{name}: {tag} was in progress and is left unfinished (no summary written); rerun \
+             the same command to resume: finished runs are skipped and this one starts again"
+        ),
+        None => format!("{name}: no run was in progress"),
+    }
 }
 
 /// What became of one planned run in a sweep.
@@ -229,7 +298,7 @@ fn sweep_one(
     if !opts.force && finished() {
         return Done::Skipped;
     }
-    match run_one(run, paths, progress, session) {
+    match run_one(run, paths, progress, session, tag) {
         Ok(line) => Done::Ok(line),
         Err(why) => Done::Failed(why),
     }
@@ -279,6 +348,8 @@ pub fn install_interrupt_cleanup() -> std::io::Result<()> {
             if let Some(sig) = signals.forever().next() {
                 // Held until exit: no new temp file or claim appears after the cleanup.
                 let _registry = store::remove_live_files();
+                let current = CURRENT.lock().ok().and_then(|c| c.clone());
+                eprintln!("{}", interrupted_text(sig, current.as_deref()));
                 std::process::exit(128 + sig);
             }
         })?;
@@ -293,10 +364,22 @@ fn run_one(
     paths: &RunPaths,
     progress: &Progress,
     session: &mut Session,
+    tag: &str,
 ) -> Result<String, String> {
     let mut bar = progress.run_bar(run).map(Bar);
+    let mut beat = (!progress.fancy && !progress.quiet).then(|| Heartbeat::new(tag));
+    if beat.is_some() {
+        let fields = run.describe();
+        let fields = fields.split_once("  ").map_or(fields.as_str(), |(_, f)| f);
+        progress.line(&format!("{tag}: started: {fields}"));
+    }
+    let observer: Option<&mut dyn Observer> = match (bar.as_mut(), beat.as_mut()) {
+        (Some(b), _) => Some(b),
+        (None, Some(h)) => Some(h),
+        (None, None) => None,
+    };
     let hooks = Hooks {
-        observer: bar.as_mut().map(|b| b as &mut dyn Observer),
+        observer,
         ..Hooks::default()
     };
     let outcome = session.execute(run, hooks);

@@ -116,7 +116,7 @@ fn job(manifest: &str, out: &str) -> submit::Job {
         manifest: manifest.into(),
         out: out.into(),
         set: vec!["problem.beta=0.1; rm -rf ~".into()],
-        only: Some("$(id)`id`\\'\"".into()),
+        only: vec!["$(id)`id`\\'\"".into()],
         cifar10_dir: None,
     }
 }

@@ -196,17 +196,17 @@ fn every_shipped_manifest_plans() {
 fn shard_and_only_select_runs() {
     use admm_runner::run::shard::{parse_shard, select};
     let runs = plan(&root().join("experiments/fig1.yaml"), &[]).unwrap();
-    let a = select(runs.clone(), None, Some((0, 4)));
-    let b = select(runs.clone(), None, Some((1, 4)));
+    let a = select(runs.clone(), &[], Some((0, 4)));
+    let b = select(runs.clone(), &[], Some((1, 4)));
     assert_eq!(
         a.len()
             + b.len()
-            + select(runs.clone(), None, Some((2, 4))).len()
-            + select(runs.clone(), None, Some((3, 4))).len(),
+            + select(runs.clone(), &[], Some((2, 4))).len()
+            + select(runs.clone(), &[], Some((3, 4))).len(),
         runs.len()
     );
     assert!(a.iter().all(|r| !b.contains(r)));
-    let only = select(runs.clone(), Some("solver=exact"), None);
+    let only = select(runs.clone(), &["solver=exact".to_string()], None);
     assert_eq!(only.len(), 3);
     assert_eq!(parse_shard("1/3", |_| None).unwrap(), (1, 3));
     assert!(parse_shard("3/3", |_| None).is_err());

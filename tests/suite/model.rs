@@ -163,9 +163,10 @@ fn the_paired_network_computes_relu_sums_by_hand() {
     // x = 2: relu(2.5) + relu(-2) - relu(1) - relu(3) = -1.5
     // x = -1: relu(-0.5) + relu(1) - relu(1) - relu(-3) = 0
     assert_eq!(got.outputs, vec![-1.5, 0.0]);
+    // The tie rule (README, "Ties"): an output of exactly 0 counts half right.
     assert_eq!(
-        got.accuracy, 0.0,
-        "-1.5 is wrong for +1, and 0 is not > 0 for -1"
+        got.accuracy, 0.25,
+        "-1.5 is wrong for +1, and 0 is a tie for -1 (1/2): (0 + 1/2) / 2"
     );
     let dense = Network {
         readout: Readout::Dense,

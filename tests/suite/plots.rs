@@ -154,7 +154,7 @@ fn rbcd_trace(seed: u64) -> Trace {
 
 /// Writes results for every planned run: cuda runs failed without a trace; cg reaches 97% at
 /// iteration 4, adam at epoch 5, rbcd never (it tops out at 0.95).
-fn write_results(runs: &[PlannedRun], out: &Path) {
+pub(crate) fn write_results(runs: &[PlannedRun], out: &Path) {
     for run in runs {
         let paths = RunPaths::new(out, &run.config.experiment, &run.id);
         if run.config.backend.to_string() == "cuda" {

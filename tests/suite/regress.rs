@@ -70,7 +70,7 @@ fn regress_in_process(
     u_step_delay: Option<std::time::Duration>,
 ) -> regress::Report {
     let runs = manifest::plan(&repo_root().join(SUITE), &[]).unwrap();
-    let runs = regress::select(runs, Some(ONE)).unwrap();
+    let runs = regress::select(runs, &[ONE.to_string()]).unwrap();
     assert_eq!(runs.len(), 1);
     let opts = regress::Options {
         baseline: baseline.to_path_buf(),
@@ -173,7 +173,7 @@ fn a_corrupt_baseline_is_an_error_naming_the_file() {
 fn committed_baseline_covers_the_suite() {
     let root = repo_root();
     let runs = manifest::plan(&root.join(SUITE), &[]).unwrap();
-    let runs = regress::select(runs, None).unwrap();
+    let runs = regress::select(runs, &[]).unwrap();
     let base = regress::load_baseline(&root.join("tests/baselines/ci.json"))
         .unwrap()
         .expect("tests/baselines/ci.json exists");

@@ -326,6 +326,8 @@ fn concurrent_processes_and_shards_compute_every_run_exactly_once() {
         let lines = all
             .lines()
             .filter(|l| l.contains(&format!("] {}: ", r.id)) && !l.contains("skipped"))
+            // Progress lines (a run's start, heartbeats) are not results.
+            .filter(|l| !l.contains(": started: ") && !l.contains(": iter "))
             .count();
         assert_eq!(lines, 1, "{}: {all}", r.id);
         assert_ok_and_readable(&out, &r.id);
@@ -368,9 +370,13 @@ fn a_trace_write_failure_never_leaves_an_ok_summary() {
 #[test]
 fn a_failed_run_is_retried_by_a_plain_rerun_and_kept_with_keep_failed() {
     let dir = tempfile::tempdir().unwrap();
-    // The data files do not exist yet: the run fails, as with a wrong CIFAR10_DIR.
+    // The labels do not fit the features (3 for 4 examples): the run fails when it loads them.
+    // (A missing file is refused before any run starts: `preflight`.)
     let data = dir.path().join("data");
     let (x, y) = (data.join("x.npy"), data.join("y.npy"));
+    std::fs::create_dir_all(&data).unwrap();
+    write_npy(&x, &[4, 2], &[1.0, 0.0, 0.5, 1.0, -1.0, 0.5, 0.3, -0.2]);
+    write_npy(&y, &[3], &[1.0, -1.0, 1.0]);
     let body = format!(
         "name: retry\ndata: {{source: npy, n_train: 0, x: {}, y: {}}}\nproblem: {{patterns: 2}}\nsolver: {{name: cg, max_iters: 3}}\n",
         x.display(),
@@ -390,7 +396,6 @@ fn a_failed_run_is_retried_by_a_plain_rerun_and_kept_with_keep_failed() {
     assert!(s.data_path.contains("x.npy"), "{}", s.data_path);
 
     // The data is fixed; --keep-failed still skips the failed run.
-    std::fs::create_dir_all(&data).unwrap();
     write_npy(&x, &[4, 2], &[1.0, 0.0, 0.5, 1.0, -1.0, 0.5, 0.3, -0.2]);
     write_npy(&y, &[4], &[1.0, -1.0, 1.0, -1.0]);
     let o = run(&[&args[..], &["--keep-failed"]].concat());

@@ -1,21 +1,60 @@
 //! `show`'s views: an aligned table or Markdown (runs with a summary, then counts and what is
-//! not done), CSV and JSON with every entry.
+//! not done), CSV and JSON with every entry; each with a column per setting the runs vary.
 
 use super::{cell, Column, Entry, Format, Listing, State, Value};
 
+/// A column of a view: one of `show`'s own, or a setting the listed runs vary.
+#[derive(Debug, Clone, Copy)]
+enum ViewCol<'a> {
+    Own(Column),
+    Setting(&'a str),
+}
+
+impl ViewCol<'_> {
+    fn name(&self) -> &str {
+        match self {
+            ViewCol::Own(c) => c.name(),
+            ViewCol::Setting(key) => key,
+        }
+    }
+
+    /// The cell; a setting is text ("-" where the run does not have the key).
+    fn value(&self, e: &Entry) -> Value {
+        match self {
+            ViewCol::Own(c) => cell(e, *c),
+            ViewCol::Setting(key) => {
+                Value::Text(e.settings.get(*key).cloned().unwrap_or_else(|| "-".into()))
+            }
+        }
+    }
+}
+
 /// The columns of the table and Markdown views (the experiment only when there are several;
-/// the seed is part of the id; the reason is part of the status).
-fn view_columns(entries: &[&Entry]) -> Vec<Column> {
+/// the seed is part of the id; the reason is part of the status), the varied settings after
+/// the backend.
+fn view_columns<'a>(entries: &[&Entry], params: &'a [String]) -> Vec<ViewCol<'a>> {
     let several = entries
         .iter()
         .any(|e| e.experiment != entries[0].experiment);
-    Column::ALL
-        .into_iter()
-        .filter(|&c| match c {
-            Column::Experiment => several,
-            Column::Seed | Column::Reason => false,
-            _ => true,
-        })
+    let mut cols = Vec::new();
+    for c in Column::ALL {
+        match c {
+            Column::Experiment if !several => {}
+            Column::Seed | Column::Reason => {}
+            _ => cols.push(ViewCol::Own(c)),
+        }
+        if c == Column::Backend {
+            cols.extend(params.iter().map(|p| ViewCol::Setting(p)));
+        }
+    }
+    cols
+}
+
+/// Every column, for CSV and JSON: `show`'s own, then the varied settings (last, so that the
+/// positions of the fixed columns do not move).
+fn all_columns(params: &[String]) -> Vec<ViewCol<'_>> {
+    let own = Column::ALL.into_iter().map(ViewCol::Own);
+    own.chain(params.iter().map(|p| ViewCol::Setting(p)))
         .collect()
 }
 
@@ -24,8 +63,8 @@ pub fn render(listing: &Listing, format: Format) -> String {
     match format {
         Format::Table => text_view(listing, false),
         Format::Md => text_view(listing, true),
-        Format::Csv => csv(&listing.entries),
-        Format::Json => json(&listing.entries),
+        Format::Csv => csv(&listing.entries, &listing.params),
+        Format::Json => json(&listing.entries, &listing.params),
     }
 }
 
@@ -38,7 +77,7 @@ fn text_view(listing: &Listing, markdown: bool) -> String {
         .collect();
     let mut out = String::new();
     if !shown.is_empty() {
-        let cols = view_columns(&shown);
+        let cols = view_columns(&shown, &listing.params);
         let rows: Vec<Vec<(String, bool)>> = shown
             .iter()
             .map(|e| cols.iter().map(|&c| view_cell(e, c, markdown)).collect())
@@ -55,9 +94,14 @@ fn text_view(listing: &Listing, markdown: bool) -> String {
 }
 
 /// A cell as the table shows it, and whether it is a number (right-aligned).
-fn view_cell(e: &Entry, col: Column, markdown: bool) -> (String, bool) {
+fn view_cell(e: &Entry, col: ViewCol, markdown: bool) -> (String, bool) {
     const WIDTH: usize = 60;
-    if col == Column::Status {
+    if let ViewCol::Setting(_) = col {
+        let text = col.value(e).text();
+        let numeric = text.parse::<f64>().is_ok();
+        return (text, numeric);
+    }
+    if matches!(col, ViewCol::Own(Column::Status)) {
         let text = e.status_text();
         let cut = if !markdown && text.chars().count() > WIDTH {
             format!("{}...", text.chars().take(WIDTH - 3).collect::<String>())
@@ -66,12 +110,12 @@ fn view_cell(e: &Entry, col: Column, markdown: bool) -> (String, bool) {
         };
         return (cut, false);
     }
-    let v = cell(e, col);
+    let v = col.value(e);
     let numeric = !matches!(v, Value::Text(_));
     (v.text(), numeric)
 }
 
-fn aligned_table(cols: &[Column], rows: &[Vec<(String, bool)>]) -> String {
+fn aligned_table(cols: &[ViewCol], rows: &[Vec<(String, bool)>]) -> String {
     let widths: Vec<usize> = cols
         .iter()
         .enumerate()
@@ -102,7 +146,7 @@ fn aligned_table(cols: &[Column], rows: &[Vec<(String, bool)>]) -> String {
     out
 }
 
-fn markdown_table(cols: &[Column], rows: &[Vec<(String, bool)>]) -> String {
+fn markdown_table(cols: &[ViewCol], rows: &[Vec<(String, bool)>]) -> String {
     let esc = |t: &str| t.replace('|', "\\|");
     let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
     let rules: Vec<&str> = rows[0]
@@ -164,7 +208,7 @@ fn footer(listing: &Listing, markdown: bool) -> String {
 }
 
 /// Every entry as a CSV row, every column (and the summary file), with a header.
-pub(super) fn csv(entries: &[Entry]) -> String {
+pub(super) fn csv(entries: &[Entry], params: &[String]) -> String {
     let quote = |t: &str| {
         if t.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", t.replace('"', "\"\""))
@@ -172,13 +216,14 @@ pub(super) fn csv(entries: &[Entry]) -> String {
             t.to_string()
         }
     };
-    let mut names: Vec<&str> = Column::ALL.iter().map(|c| c.name()).collect();
-    names.push("file");
+    let cols = all_columns(params);
+    let mut names: Vec<String> = cols.iter().map(|c| quote(c.name())).collect();
+    names.push("file".into());
     let mut out = names.join(",") + "\n";
     for e in entries {
-        let mut cells: Vec<String> = Column::ALL
+        let mut cells: Vec<String> = cols
             .iter()
-            .map(|&c| match cell(e, c) {
+            .map(|c| match c.value(e) {
                 Value::Int(None) | Value::Num(None, _) => String::new(),
                 Value::Num(Some(x), _) => x.to_string(),
                 v => quote(&v.text()),
@@ -190,18 +235,31 @@ pub(super) fn csv(entries: &[Entry]) -> String {
     out
 }
 
-/// Every entry as a JSON object, numbers as numbers (absent ones null).
-fn json(entries: &[Entry]) -> String {
+/// Every entry as a JSON object, numbers as numbers (absent ones null; a setting that reads
+/// as a number is one).
+fn json(entries: &[Entry], params: &[String]) -> String {
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
             let mut obj = serde_json::Map::new();
-            for c in Column::ALL {
-                obj.insert(c.name().into(), cell(e, c).json());
+            for c in all_columns(params) {
+                let v = match (c, c.value(e)) {
+                    (ViewCol::Setting(_), Value::Text(t)) => setting_json(&t),
+                    (_, v) => v.json(),
+                };
+                obj.insert(c.name().into(), v);
             }
             obj.insert("file".into(), e.file.display().to_string().into());
             serde_json::Value::Object(obj)
         })
         .collect();
     serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"
+}
+
+/// A setting's JSON: a number when the text is one, else the text.
+fn setting_json(text: &str) -> serde_json::Value {
+    text.parse::<f64>()
+        .ok()
+        .and_then(serde_json::Number::from_f64)
+        .map_or_else(|| text.into(), serde_json::Value::Number)
 }

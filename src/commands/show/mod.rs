@@ -7,6 +7,7 @@
 use crate::manifest::PlannedRun;
 use crate::results::{RunPaths, Summary};
 use crate::run::sweep;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 mod format;
@@ -132,6 +133,9 @@ pub struct Entry {
     pub summary: Option<Summary>,
     /// The summary file (present or expected).
     pub file: PathBuf,
+    /// The resolved settings (`dotted.key` -> value): the plan's, or the summary's
+    /// `config.*` columns for a results folder.
+    pub settings: BTreeMap<String, String>,
 }
 
 impl Entry {
@@ -166,17 +170,57 @@ impl Entry {
         }
     }
 
-    /// The text `--only` matches in a results folder: the columns a user would name.
-    fn match_text(&self) -> String {
+    /// The fields `--only` matches in a results folder: the columns a user would name, as
+    /// `plan` lines name them (`solver=cg`, `seed=0`), beside the resolved settings.
+    fn match_line(&self) -> String {
+        let seed = self.seed.map(|s| s.to_string()).unwrap_or_default();
         format!(
-            "{} {} {} {} {}",
-            self.experiment,
-            self.id,
-            self.method,
-            self.backend,
-            self.status_text()
+            "{id} experiment={exp} solver={m} method={m} backend={b} seed={seed} status={st}",
+            id = self.id,
+            exp = self.experiment,
+            m = self.method,
+            b = self.backend,
+            st = self.state.word(),
         )
     }
+
+    /// Whether every `--only` filter matches (`shard::matches`).
+    fn matches(&self, only: &[String]) -> bool {
+        let line = self.match_line();
+        only.iter()
+            .all(|f| crate::run::shard::matches(&line, &self.settings, f))
+    }
+}
+
+/// The keys shown as columns of their own, never again as settings.
+const OWN_COLUMNS: [&str; 4] = ["experiment", "solver.name", "backend", "seed"];
+
+/// The settings the listed runs vary (`manifest::varied_keys`): one column each.
+fn varied(entries: &[Entry]) -> Vec<String> {
+    crate::manifest::varied_keys(entries.iter().map(|e| &e.settings))
+        .into_iter()
+        .filter(|k| !OWN_COLUMNS.contains(&k.as_str()))
+        .collect()
+}
+
+/// A summary's `config.<key>` columns as settings text (numbers as `manifest::settings`
+/// writes them, so a folder and a manifest show the same values).
+fn summary_settings(s: &Summary) -> BTreeMap<String, String> {
+    use crate::results::Cell;
+    s.config
+        .iter()
+        .map(|(k, cell)| {
+            let key = k.strip_prefix("config.").unwrap_or(k).to_string();
+            let text = match cell {
+                Cell::F64(Some(x)) => x.to_string(),
+                Cell::I64(Some(i)) => i.to_string(),
+                Cell::Str(Some(t)) => t.clone(),
+                Cell::Bool(Some(b)) => b.to_string(),
+                _ => "none".into(),
+            };
+            (key, text)
+        })
+        .collect()
 }
 
 /// One value of a cell, typed so that sorting is numeric where the column is.
@@ -261,8 +305,8 @@ pub struct Options {
     pub overrides: Vec<(String, figment::value::Value)>,
     /// Where a manifest's results are (`run --out`).
     pub results: PathBuf,
-    /// Keep entries whose line contains this text (for a manifest: its plan line, as `run`).
-    pub only: Option<String>,
+    /// Keep entries every filter matches (for a manifest: its plan, as `run`).
+    pub only: Vec<String>,
     pub sort: Option<Column>,
     pub reverse: bool,
     pub format: Format,
@@ -298,6 +342,8 @@ pub struct Listing {
     pub hint: Option<String>,
     /// Given a manifest: summaries in its experiments' folders that are not in this plan.
     pub others: Vec<(String, usize)>,
+    /// The settings the entries vary: a column each, in every format.
+    pub params: Vec<String>,
 }
 
 /// `admm-runner show`: the listing of `opts.target`, rendered.
@@ -309,24 +355,24 @@ pub fn show(opts: &Options) -> Result<String, ShowError> {
             });
         }
         let mut entries = from_dir(&opts.target)?;
-        if let Some(text) = &opts.only {
-            entries.retain(|e| e.match_text().contains(text.as_str()));
-        }
+        // The columns of everything in the folder, so that a selection still shows them.
+        let params = varied(&entries);
+        entries.retain(|e| e.matches(&opts.only));
         Listing {
             entries,
+            params,
             ..Listing::default()
         }
     } else {
         from_manifest(opts)?
     };
-    if let Some(text) = &opts.only {
-        if listing.entries.is_empty() {
-            return Err(ShowError::NoMatch {
-                only: text.clone(),
-                target: opts.target.clone(),
-            });
-        }
+    if !opts.only.is_empty() && listing.entries.is_empty() {
+        return Err(ShowError::NoMatch {
+            only: opts.only.join(" "),
+            target: opts.target.clone(),
+        });
     }
+
     if let Some(key) = opts.sort {
         sort(&mut listing.entries, key, opts.reverse);
     }
@@ -337,7 +383,16 @@ pub fn show(opts: &Options) -> Result<String, ShowError> {
 fn from_manifest(opts: &Options) -> Result<Listing, ShowError> {
     let all = crate::manifest::plan(&opts.target, &opts.overrides)?;
     let others = others(&all, &opts.results);
-    let runs = crate::run::shard::select(all, opts.only.as_deref(), None);
+    // The columns of the whole plan, so that a selection still shows them.
+    let settings: Vec<_> = all
+        .iter()
+        .map(|r| crate::manifest::settings(&r.config))
+        .collect();
+    let params = crate::manifest::varied_keys(&settings)
+        .into_iter()
+        .filter(|k| !OWN_COLUMNS.contains(&k.as_str()))
+        .collect();
+    let runs = crate::run::shard::select(all, &opts.only, None);
     let entries = from_plan(&runs, &opts.results);
     let mut hint = format!("admm-runner run {}", opts.target.display());
     for (key, value) in &opts.overrides {
@@ -350,6 +405,7 @@ fn from_manifest(opts: &Options) -> Result<Listing, ShowError> {
         others,
         entries,
         hint: Some(hint),
+        params,
     })
 }
 
@@ -370,6 +426,7 @@ pub fn from_plan(runs: &[PlannedRun], out: &Path) -> Vec<Entry> {
                 },
                 summary: None,
                 file: paths.summary.clone(),
+                settings: crate::manifest::settings(c),
             };
             if paths.summary.exists() {
                 load(&mut e, &paths);
@@ -432,6 +489,7 @@ fn entries_in(out: &Path, experiment: &str) -> Vec<Entry> {
         state,
         summary: None,
         file,
+        settings: BTreeMap::new(),
     };
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&runs) {
         Ok(read) => read.flatten().map(|e| e.path()).collect(),
@@ -481,6 +539,9 @@ fn load(e: &mut Entry, paths: &RunPaths) {
             e.method.clone_from(&s.solver);
             e.backend.clone_from(&s.backend);
             e.seed = Some(s.seed);
+            if e.settings.is_empty() {
+                e.settings = summary_settings(&s);
+            }
             e.summary = Some(s);
         }
     }
@@ -550,6 +611,7 @@ mod tests {
             state: State::Ok,
             summary: Some(s),
             file: PathBuf::from(format!("{id}.parquet")),
+            settings: BTreeMap::new(),
         }
     }
 
@@ -580,7 +642,7 @@ mod tests {
         if let Some(s) = e.summary.as_mut() {
             s.reason = Some("bad \"x\", then y".into());
         }
-        let text = format::csv(&[e]);
+        let text = format::csv(&[e], &[]);
         let row = text.lines().nth(1).unwrap();
         assert!(row.contains(",failed,\"bad \"\"x\"\", then y\","), "{row}");
     }
