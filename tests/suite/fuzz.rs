@@ -1,6 +1,6 @@
-//! Property tests of the three readers of user input: the manifest loader, the `.npy` reader and
-//! the CIFAR-10 reader. Arbitrary bytes, and arbitrary values inside otherwise well-formed
-//! inputs, must give either a result or an error that names the input; never a panic, never an
+//! Property tests of the three readers of user input (the manifest loader, the `.npy` reader and
+//! the CIFAR-10 reader) and of the one writer whose output a shell runs (the Slurm script).
+//! Arbitrary bytes, and arbitrary values inside otherwise well-formed inputs, must give either a result or an error that names the input; never a panic, never an
 //! allocation sized by an unchecked number from the file. The case count is bounded for
 //! `make test` (64 per property); `PROPTEST_CASES=5000 cargo nextest run fuzz` runs more.
 
@@ -445,5 +445,74 @@ proptest! {
         let b = write(dir.path(), "test.bin", &test);
         let cfg = cifar_config(&a, &b, n_train, n_test, downsample);
         names_input(data::load(&cfg, 0), &[&a, &b], &["n_train", "n_test", "downsample"])?;
+    }
+}
+
+/// A string of anything a path or a `--set` value may hold in the Slurm script: printable
+/// ASCII (quotes, `$`, backticks, `;`, `\`, spaces) and some non-ASCII, never a control
+/// character (those are refused, tests/suite/hostile.rs).
+fn script_text() -> impl Strategy<Value = String> {
+    vec(
+        prop_oneof![
+            (0x20u8..0x7f).prop_map(char::from),
+            Just('é'),
+            Just('→'),
+            Just('\u{a0}'),
+        ],
+        1..40,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// Issue 29, class 3, as a property: whatever printable text the manifest path, a `--set`
+    /// value or an `--only` holds, the generated script parses, its `#SBATCH` block comes
+    /// before every command, and each value arrives at the runner as one whole argument.
+    #[test]
+    fn every_printable_value_reaches_the_slurm_task_whole(
+        path in script_text(),
+        set in script_text(),
+        only in script_text(),
+    ) {
+        use admm_runner::commands::submit;
+        let job = submit::Job {
+            experiment: "e".into(),
+            runs: 2,
+            launcher: Default::default(),
+            binary: "/usr/bin/admm-runner".into(),
+            workdir: "/tmp".into(),
+            manifest: PathBuf::from(format!("/m/{path}")),
+            out: "/o".into(),
+            set: vec![set.clone()],
+            only: vec![only.clone()],
+            cifar10_dir: None,
+        };
+        let script = submit::script(&job);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.sbatch");
+        std::fs::write(&file, &script).unwrap();
+        let parsed = std::process::Command::new("bash").arg("-n").arg(&file).status().unwrap();
+        prop_assert!(parsed.success(), "{}", script);
+        let lines: Vec<&str> = script.lines().collect();
+        let first_command = lines.iter().position(|l| !l.starts_with('#')).unwrap();
+        let last_directive = lines.iter().rposition(|l| l.starts_with("#SBATCH")).unwrap();
+        prop_assert!(last_directive < first_command, "{}", script);
+        let exec = lines.iter().find(|l| l.starts_with("exec ")).unwrap();
+        let echoed = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(exec.replacen("exec ", "printf '%s\\0' ", 1))
+            .output()
+            .unwrap();
+        let args: Vec<String> = String::from_utf8(echoed.stdout)
+            .unwrap()
+            .split('\0')
+            .map(str::to_string)
+            .collect();
+        let manifest = format!("/m/{path}");
+        prop_assert!(args.contains(&manifest), "{:?}", args);
+        prop_assert!(args.contains(&set), "{:?}", args);
+        prop_assert!(args.contains(&only), "{:?}", args);
     }
 }

@@ -25,11 +25,21 @@ fn the_interior_point_certifies_every_one_output_fixture() {
              true {true_gap:.2e}, {} Newton steps, {} barrier parameters, {:.3} s",
             out.objective, out.lower, out.rel_gap, out.newton_steps, out.outer, out.seconds
         );
-        assert!(out.rel_gap <= 1e-8, "{name}: certified gap {:e}", out.rel_gap);
+        assert!(
+            out.rel_gap <= 1e-8,
+            "{name}: certified gap {:e}",
+            out.rel_gap
+        );
         // The certificate brackets the independent optimum (the fixtures' optima are
         // interior-point solutions to about 1e-9, so allow that much).
-        assert!(out.lower <= opt * (1.0 + 1e-9), "{name}: lower bound above the optimum");
-        assert!(out.objective >= opt * (1.0 - 1e-9), "{name}: objective below the optimum");
+        assert!(
+            out.lower <= opt * (1.0 + 1e-9),
+            "{name}: lower bound above the optimum"
+        );
+        assert!(
+            out.objective >= opt * (1.0 - 1e-9),
+            "{name}: objective below the optimum"
+        );
         assert!(true_gap.abs() <= 1e-8, "{name}: true gap {true_gap:e}");
         assert_eq!(violation(&prob, &out.v), 0.0, "{name}: v outside a cone");
     }

@@ -487,14 +487,16 @@ fn line_search(
             }
         }
     }
-    let here = b
-        .merit(tau, yhat, r, &b.w, &b.t)
-        .unwrap_or(f64::INFINITY);
+    let here = b.merit(tau, yhat, r, &b.w, &b.t).unwrap_or(f64::INFINITY);
     for _ in 0..60 {
         let w = Mat::from_fn(b.d, b.groups(), |a, j| b.w[(a, j)] + alpha * dw[(a, j)]);
         let t: Vec<f64> = b.t.iter().zip(dt).map(|(t, d)| t + alpha * d).collect();
         let r_new = Mat::from_fn(b.n, b.groups(), |k, j| r[(k, j)] + alpha * dr[(k, j)]);
-        let y_new: Vec<f64> = yhat.iter().zip(&dyhat).map(|(y, d)| y + alpha * d).collect();
+        let y_new: Vec<f64> = yhat
+            .iter()
+            .zip(&dyhat)
+            .map(|(y, d)| y + alpha * d)
+            .collect();
         if let Some(there) = b.merit(tau, &y_new, &r_new, &w, &t) {
             if there <= here - ARMIJO * alpha * decrement {
                 return alpha;
