@@ -52,12 +52,16 @@ fn file_identity(path: &Path) -> Option<String> {
     } else {
         file.read_to_end(&mut tail).ok()?;
     }
-    let hash = fnv1a64(&tail, fnv1a64(&head, 0xcbf2_9ce4_8422_2325));
+    let hash = fnv1a64(&tail, fnv1a64(&head, FNV_OFFSET));
     Some(format!("{len}:{mtime}:{hash:016x}"))
 }
 
-/// FNV-1a, continued from `h`.
-fn fnv1a64(bytes: &[u8], h: u64) -> u64 {
+/// FNV-1a's starting value: `fnv1a64(bytes, FNV_OFFSET)` hashes `bytes` from scratch.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a, continued from `h`: tiny, stable across platforms and releases (unlike std's
+/// `DefaultHasher`), so it also names runs (`manifest::sweep::run_id`).
+pub(crate) fn fnv1a64(bytes: &[u8], h: u64) -> u64 {
     bytes
         .iter()
         .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))

@@ -5,7 +5,7 @@
 //! leaks into the preprocessing.
 
 mod cifar10;
-mod fingerprint;
+pub(crate) mod fingerprint;
 mod gates;
 mod npy;
 mod preprocess;

@@ -5,6 +5,7 @@ use super::load::canonical_key;
 use super::methods::Method;
 use super::schema::{BetaPath, ManifestFile, RunConfig};
 use super::ManifestError;
+use crate::data::fingerprint::{fnv1a64, FNV_OFFSET};
 use figment::value::Value;
 use std::path::{Path, PathBuf};
 
@@ -141,13 +142,6 @@ pub fn run_id(config: &RunConfig) -> String {
         config.solver.method.kind(),
         config.backend,
         config.seed,
-        fnv1a64(canonical.as_bytes()) as u32
+        fnv1a64(canonical.as_bytes(), FNV_OFFSET) as u32
     )
-}
-
-/// FNV-1a: tiny, stable across platforms and releases (unlike std's `DefaultHasher`).
-fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
 }

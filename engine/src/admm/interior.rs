@@ -176,6 +176,19 @@ impl Barrier {
     /// f0 = loss + beta sum t, and the barrier, at (w, t) with prediction `yhat` and slacks
     /// `r`; None outside the domain.
     fn merit(&self, tau: f64, yhat: &[f64], r: &Mat<f64>, w: &Mat<f64>, t: &[f64]) -> Option<f64> {
+        let (loss, _, _) = self.loss(yhat);
+        self.merit_with(tau, loss, r, w, t)
+    }
+
+    /// `merit` with the loss already known (the Newton step computed it at this point).
+    fn merit_with(
+        &self,
+        tau: f64,
+        loss: f64,
+        r: &Mat<f64>,
+        w: &Mat<f64>,
+        t: &[f64],
+    ) -> Option<f64> {
         let mut barrier = 0.0;
         for j in 0..self.groups() {
             let ww: f64 = (0..self.d).map(|a| w[(a, j)] * w[(a, j)]).sum();
@@ -192,7 +205,6 @@ impl Barrier {
                 barrier -= s.ln();
             }
         }
-        let (loss, _, _) = self.loss(yhat);
         Some(tau * (loss + self.beta * t.iter().sum::<f64>()) + barrier)
     }
 }
@@ -227,8 +239,8 @@ pub fn solve<B: Backend>(
     let mut steps = 0;
     let mut outer = 0;
     let mut best: Option<Interior<B>> = None;
-    // The loss block of the Hessian for the squared loss is constant.
-    let mut hp_fixed: Option<Mat<f64>> = None;
+    // The loss block of the Hessian (`loss_block`).
+    let mut loss_hessian: Option<Mat<f64>> = None;
     let trace = std::env::var_os("ADMM_INTERIOR_TRACE").is_some();
     loop {
         outer += 1;
@@ -239,18 +251,13 @@ pub fn solve<B: Backend>(
             let xw = &b.x * &b.w;
             let r = b.slacks(&xw);
             let yhat = b.predict(&b.w);
-            let (_, g_loss, h_loss) = b.loss(&yhat);
-            let hp = match (&hp_fixed, b.loss) {
-                (Some(h), Loss::Squared) => h.clone(),
-                _ => {
-                    let h = loss_block(&b, &h_loss);
-                    if b.loss == Loss::Squared {
-                        hp_fixed = Some(h.clone());
-                    }
-                    h
-                }
-            };
-            let (hess, grad) = newton_system(&b, tau, &hp, &g_loss, &r);
+            let (loss_value, g_loss, h_loss) = b.loss(&yhat);
+            // The squared loss's block is constant: built once, then reused.
+            if b.loss != Loss::Squared {
+                loss_hessian = None;
+            }
+            let hp = loss_hessian.get_or_insert_with(|| loss_block(&b, &h_loss));
+            let (hess, grad) = newton_system(&b, tau, hp, &g_loss, &r);
             let dx = factor_solve(hess, &grad).ok_or(InteriorError::Singular(tau))?;
             let decrement: f64 = (0..size).map(|i| grad[(i, 0)] * dx[(i, 0)]).sum();
             // The step is -dx.
@@ -259,7 +266,8 @@ pub fn solve<B: Backend>(
             if decrement / 2.0 <= CENTERED {
                 break;
             }
-            let alpha = line_search(&b, tau, &r, &yhat, &dw, &dt, decrement);
+            let here = b.merit_with(tau, loss_value, &r, &b.w, &b.t);
+            let alpha = line_search(&b, tau, here, &r, &yhat, &dw, &dt, decrement);
             if trace && (steps - before < 20 || (steps - before) % 20 == 0) {
                 eprintln!(
                     "  step {}: decrement {decrement:.3e}, alpha {alpha:.3e}, t_max {:.3e}",
@@ -468,9 +476,11 @@ fn factor_solve(mut hess: Mat<f64>, grad: &Mat<f64>) -> Option<Mat<f64>> {
 /// The step length along (dw, dt): at most `TO_BOUNDARY` of the way to the nearest boundary,
 /// then halved until the merit falls by `ARMIJO` of the predicted decrease. 0 when no
 /// length helps (the decrement is at rounding level).
+#[allow(clippy::too_many_arguments)]
 fn line_search(
     b: &Barrier,
     tau: f64,
+    here: Option<f64>,
     r: &Mat<f64>,
     yhat: &[f64],
     dw: &Mat<f64>,
@@ -487,7 +497,7 @@ fn line_search(
             }
         }
     }
-    let here = b.merit(tau, yhat, r, &b.w, &b.t).unwrap_or(f64::INFINITY);
+    let here = here.unwrap_or(f64::INFINITY);
     for _ in 0..60 {
         let w = Mat::from_fn(b.d, b.groups(), |a, j| b.w[(a, j)] + alpha * dw[(a, j)]);
         let t: Vec<f64> = b.t.iter().zip(dt).map(|(t, d)| t + alpha * d).collect();
