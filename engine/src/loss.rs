@@ -130,11 +130,21 @@ impl Loss {
             let zy = scalar(z.clone() * t.clone());
             return squared_peak(zz, zy, s_max);
         }
-        let (z, t) = (to_host(z.clone()), to_host(t.clone()));
+        self.best_dual_scale_host(&to_host(z.clone()), &to_host(t.clone()), s_max)
+    }
+
+    /// `best_dual_scale` on host vectors in f64 (the interior point's certificate, whose
+    /// bound must hold to 1e-6 and more, beyond f32's cancellation in the group norms).
+    pub fn best_dual_scale_host(self, z: &[f64], t: &[f64], s_max: f64) -> (f64, f64) {
+        if self == Loss::Squared {
+            let zz = z.iter().map(|v| v * v).sum();
+            let zy = z.iter().zip(t).map(|(a, b)| a * b).sum();
+            return squared_peak(zz, zy, s_max);
+        }
         // The conjugate's domain: every entry of T + s z (cross-entropy) or of a = -y s z
         // (logistic) stays in [0, 1].
         let mut hi = s_max;
-        for (&zi, &ti) in z.iter().zip(&t) {
+        for (&zi, &ti) in z.iter().zip(t) {
             let (lo_v, slope) = match self {
                 Loss::Logistic => (0.0, -ti * zi),
                 _ => (ti, zi),
@@ -148,7 +158,7 @@ impl Loss {
         let q = |s: f64| -> f64 {
             let xlogx = |x: f64| if x > 0.0 { x * x.ln() } else { 0.0 };
             -z.iter()
-                .zip(&t)
+                .zip(t)
                 .map(|(&zi, &ti)| match self {
                     Loss::Logistic => {
                         let a = (-ti * zi * s).clamp(0.0, 1.0);

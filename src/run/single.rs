@@ -548,5 +548,6 @@ fn admm_columns(a: &admm_engine::AdmmOptions) -> serde_json::Value {
         "tol_gap": a.tol_gap,
         "converged_gap": a.converged_gap,
         "finish_every": a.finish_every,
+        "interior": a.interior,
     })
 }

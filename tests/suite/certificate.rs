@@ -42,6 +42,7 @@ fn opts(rho: f64) -> AdmmOptions {
         rho,
         tol_abs: 0.0,
         tol_rel: 0.0,
+        interior: false,
         ..AdmmOptions::default()
     }
 }

@@ -44,7 +44,7 @@ impl Observer for Keep {
 }
 
 /// Runs `kind` with `admm` on `prob` for at most `iters` iterations.
-fn run(
+pub(crate) fn run(
     prob: &Problem<F64>,
     kind: SolverKind,
     admm: AdmmOptions,
@@ -63,6 +63,7 @@ fn no_tests(rho: f64) -> AdmmOptions {
         rho,
         tol_abs: 0.0,
         tol_rel: 0.0,
+        interior: false,
         ..AdmmOptions::default()
     }
 }

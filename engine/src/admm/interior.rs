@@ -6,46 +6,44 @@
 //! program, for one output (squared or logistic loss), in epigraph form over the 2P groups
 //! j (w_j in R^d, t_j in R):
 //!   min  loss(sum_j s_j D_j X w_j) + beta sum_j t_j   s.t.  ||w_j|| <= t_j,  S_j X w_j >= 0
-//! (s_j = +1 for the first P groups, -1 for the other P; S_j = 2 D_j - I). The barrier method
-//! minimizes tau f0 - sum log(t_j^2 - ||w_j||^2) - sum log((S_j X w_j)_k) by Newton for an
-//! increasing tau. The structure keeps the Newton system at 2P (d + 1) unknowns, never the
-//! n x 2P rows of the constraint matrix: the loss block is s_j s_l X^T diag(h m_i m_l) X,
-//! the rows' barrier a d x d X^T diag(1 / r^2) X per group, the cone's barrier a rank-two
-//! d + 1 block. Dense Cholesky of that system is the exact u-step's size (`exact.rs`).
+//! (s_j = +1 for the first P groups, -1 for the other P; S_j = 2 D_j - I). A primal-dual
+//! path-following method (Mehrotra's predictor-corrector with Gondzio's centrality
+//! correctors; the group cones with Nesterov-Todd scaling, `soc.rs`) keeps the rows' slacks
+//! r, their multipliers lam, the cone points and their duals strictly inside and drives
+//! every product lam r (and x_j . s_j) to zero together. The structure keeps the Newton
+//! system at 2P (d + 1) unknowns, never the n x 2P rows of the constraint matrix: the loss
+//! block s_j s_l X^T diag(h m_i m_l) X, the rows' X^T diag(lam / r) X per group, the cone's
+//! (d + 1)-square scaling block. Dense Cholesky of that system is the exact u-step's size.
 //!
-//! Measured (BENCHMARKS.md): every one-output fixture certified to 1e-9 in 0.1-0.5 s; on
-//! fig1 (n 1000, P 10, nu = 20,040) the first centering alone takes 260 to over 500 Newton steps
-//! (the steps are clipped at rows whose slack is near zero, and at small tau the centre lies
-//! far out), so the barrier method is not yet a fig1 finish: a primal-dual method, whose
-//! iteration count does not grow with the start's distance from the path, is the next step.
+//! Measured (BENCHMARKS.md, "Certified optima"): fig1 (n 1000, P 10, 20,000 rows) certified
+//! to 1e-6 in 53 Newton steps. The barrier method this replaced needed 260 to over 500 Newton
+//! steps for its first centering alone on fig1: its steps were clipped at rows whose slack is
+//! near zero, which the multipliers now carry.
 //!
-//! The answer is certified by the certificate the ADMM iterates use: the point is strictly
-//! feasible, so its objective is an upper bound; on the central path the barrier's row
-//! multipliers 1 / (tau r) make (grad loss, mu) dual feasible, and `bound_along` turns them
-//! into a lower bound (improving mu and scaling into feasibility where the path is left).
+//! The answer is certified in f64 (`certify`): the upper bound is the objective of the
+//! strictly feasible point (or of its rounding to the model's precision, if larger), the
+//! lower bound the dual objective at z = grad loss with the multipliers lam, scaled into
+//! dual feasibility. Independent of the method: a wrong step can only make the gap larger.
 
-use super::certificate::{bound_along, relative_gap};
+use super::certificate::relative_gap;
+use super::soc;
 use crate::loss::Loss;
+use crate::problem::to_host;
 use crate::problem::Problem;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
-use faer::linalg::solvers::Solve;
+use faer::linalg::solvers::{Llt, Solve};
 use faer::{Mat, Side};
 use std::time::Instant;
 
 /// The dense Newton system at most this many unknowns (2P (d + 1)): 64 MiB of f64 and about
 /// 3e10 flops per Cholesky, a few tenths of a second at the GEMM rate measured here.
 pub const MAX_UNKNOWNS: usize = 4096;
-/// tau grows by this factor once a centering step has converged.
-const TAU_GROWTH: f64 = 20.0;
-/// Centering stops once the Newton decrement lambda^2 / 2 falls below this.
-const CENTERED: f64 = 1e-7;
-/// Armijo fraction of the predicted decrease a step must achieve.
-const ARMIJO: f64 = 0.25;
 /// A step goes this fraction of the way to the boundary at most.
 const TO_BOUNDARY: f64 = 0.99;
-/// Projected-gradient steps on the multipliers for the lower bound (as the finish's).
-const MU_STEPS: usize = 100;
+/// Centrality correctors per step at most (Gondzio): on fig1 4 took the step count from 72
+/// to 53 (2: 59), each costing a solve with the factorization already made.
+const CORRECTORS: usize = 4;
 
 /// Why the interior point did not run or did not finish.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,10 +69,8 @@ pub struct Interior<B: Backend> {
     pub lower: f64,
     /// (objective - lower) / objective.
     pub rel_gap: f64,
-    /// Newton steps taken in all.
+    /// Newton steps (factorizations) taken in all.
     pub newton_steps: usize,
-    /// Barrier parameters visited.
-    pub outer: usize,
     pub seconds: f64,
 }
 
@@ -173,39 +169,20 @@ impl Barrier {
         (value, grad, curv)
     }
 
-    /// f0 = loss + beta sum t, and the barrier, at (w, t) with prediction `yhat` and slacks
-    /// `r`; None outside the domain.
-    fn merit(&self, tau: f64, yhat: &[f64], r: &Mat<f64>, w: &Mat<f64>, t: &[f64]) -> Option<f64> {
-        let (loss, _, _) = self.loss(yhat);
-        self.merit_with(tau, loss, r, w, t)
+    /// loss(F w) + beta sum_j ||w_j||.
+    fn objective(&self, w: &Mat<f64>) -> f64 {
+        let (loss, _, _) = self.loss(&self.predict(w));
+        let norms: f64 = (0..self.groups())
+            .map(|j| (0..self.d).map(|a| w[(a, j)].powi(2)).sum::<f64>().sqrt())
+            .sum();
+        loss + self.beta * norms
     }
 
-    /// `merit` with the loss already known (the Newton step computed it at this point).
-    fn merit_with(
-        &self,
-        tau: f64,
-        loss: f64,
-        r: &Mat<f64>,
-        w: &Mat<f64>,
-        t: &[f64],
-    ) -> Option<f64> {
-        let mut barrier = 0.0;
-        for j in 0..self.groups() {
-            let ww: f64 = (0..self.d).map(|a| w[(a, j)] * w[(a, j)]).sum();
-            let cone = t[j] * t[j] - ww;
-            if t[j] <= 0.0 || cone <= 0.0 {
-                return None;
-            }
-            barrier -= cone.ln();
-            for k in 0..self.n {
-                let s = r[(k, j)];
-                if s <= 0.0 {
-                    return None;
-                }
-                barrier -= s.ln();
-            }
-        }
-        Some(tau * (loss + self.beta * t.iter().sum::<f64>()) + barrier)
+    /// Group j's point in cone order: (t_j, w_j).
+    fn xcone(&self, j: usize) -> Vec<f64> {
+        std::iter::once(self.t[j])
+            .chain((0..self.d).map(|a| self.w[(a, j)]))
+            .collect()
     }
 }
 
@@ -214,9 +191,9 @@ fn at(d: usize, j: usize, a: usize) -> usize {
     j * (d + 1) + a
 }
 
-/// Solves the convex program of `prob` by the barrier method until its certified relative
-/// gap is at most `tol_gap` (or `max_newton` Newton steps are spent; the answer then says
-/// how far it got).
+/// Solves the convex program of `prob` by the primal-dual method until its certified
+/// relative gap is at most `tol_gap` (or `max_newton` Newton steps are spent; the answer then
+/// says how far it got).
 pub fn solve<B: Backend>(
     prob: &Problem<B>,
     tol_gap: f64,
@@ -226,90 +203,182 @@ pub fn solve<B: Backend>(
     let start = Instant::now();
     let mut b = host(prob);
     start_inside(&mut b, prob)?;
-    let (d, groups) = (b.d, b.groups());
-    let size = groups * (d + 1);
-    // nu: the barrier's parameter (every row of every group, and two per cone).
-    let nu = (groups * (b.n + 2)) as f64;
-    // The first tau weighs the objective like the barrier: nu / f0.
+    let (n, groups) = (b.n, b.groups());
+    // The degree: one per row, one per cone.
+    let degree = (n * groups + groups) as f64;
+    let mut r = b.slacks(&(&b.x * &b.w));
+    // Start on the central path of mu0 = f0 / degree: lam r = mu0, s_j = mu0 x_j^-1.
     let f0 = {
         let (loss, _, _) = b.loss(&b.predict(&b.w));
         loss + b.beta * b.t.iter().sum::<f64>()
     };
-    let mut tau = nu / f0.max(1e-12);
-    let mut steps = 0;
-    let mut outer = 0;
+    let mu0 = f0 / degree;
+    let mut lam = Mat::<f64>::from_fn(n, groups, |k, j| mu0 / r[(k, j)]);
+    let mut s: Vec<Vec<f64>> = (0..groups)
+        .map(|j| soc::inverse(&b.xcone(j)).iter().map(|v| mu0 * v).collect())
+        .collect();
     let mut best: Option<Interior<B>> = None;
-    // The loss block of the Hessian (`loss_block`).
+    // The loss block of the Hessian (`loss_block`), constant for the squared loss.
     let mut loss_hessian: Option<Mat<f64>> = None;
     let trace = std::env::var_os("ADMM_INTERIOR_TRACE").is_some();
-    loop {
-        outer += 1;
-        let before = steps;
-        // Center: Newton on tau f0 + barrier.
-        while steps < max_newton {
-            steps += 1;
-            let xw = &b.x * &b.w;
-            let r = b.slacks(&xw);
-            let yhat = b.predict(&b.w);
-            let (loss_value, g_loss, h_loss) = b.loss(&yhat);
-            // The squared loss's block is constant: built once, then reused.
-            if b.loss != Loss::Squared {
-                loss_hessian = None;
-            }
-            let hp = loss_hessian.get_or_insert_with(|| loss_block(&b, &h_loss));
-            let (hess, grad) = newton_system(&b, tau, hp, &g_loss, &r);
-            let dx = factor_solve(hess, &grad).ok_or(InteriorError::Singular(tau))?;
-            let decrement: f64 = (0..size).map(|i| grad[(i, 0)] * dx[(i, 0)]).sum();
-            // The step is -dx.
-            let dw = Mat::from_fn(d, groups, |a, j| -dx[(at(d, j, a), 0)]);
-            let dt: Vec<f64> = (0..groups).map(|j| -dx[(at(d, j, d), 0)]).collect();
-            if decrement / 2.0 <= CENTERED {
+    let mut steps = 0;
+    while steps < max_newton {
+        steps += 1;
+        let yhat = b.predict(&b.w);
+        let (loss_value, g_loss, h_loss) = b.loss(&yhat);
+        let gap = dot(&lam, &r) + (0..groups).map(|j| vdot(&b.xcone(j), &s[j])).sum::<f64>();
+        let mu = gap / degree;
+        if b.loss != Loss::Squared {
+            loss_hessian = None;
+        }
+        let hp = loss_hessian.get_or_insert_with(|| loss_block(&b, &h_loss));
+        let scalings: Vec<soc::Scaling> = (0..groups)
+            .map(|j| soc::Scaling::new(&b.xcone(j), &s[j]))
+            .collect();
+        let llt = factor(newton_matrix(&b, hp, &scalings, &lam, &r))
+            .ok_or(InteriorError::Singular(mu))?;
+        let point = Point {
+            g_loss: &g_loss,
+            lam: &lam,
+            r: &r,
+            s: &s,
+            scalings: &scalings,
+        };
+        // Predictor: the affine step (complementarity target 0) measures how far mu can fall.
+        let zero = Mat::<f64>::zeros(n, groups);
+        let no_cone = vec![vec![0.0; b.d + 1]; groups];
+        let affine = direction(&b, &llt, &point, 0.0, &zero, &no_cone);
+        let a_aff = step_to_boundary(&b, &point, &affine, 1.0);
+        let mu_aff = complementarity(&b, &point, &affine, a_aff) / degree;
+        let sigma = (mu_aff / mu).clamp(0.0, 1.0).powi(3);
+        // Corrector: centre at sigma mu, with the affine step's second-order terms.
+        let mut target = Mat::<f64>::from_fn(n, groups, |k, j| {
+            sigma * mu - affine.dr[(k, j)] * affine.dl[(k, j)]
+        });
+        let cone_terms: Vec<Vec<f64>> = (0..groups)
+            .map(|j| {
+                let sc = &scalings[j];
+                soc::product(&sc.unscale(&affine.ds[j]), &sc.scale(&affine.dx(j)))
+            })
+            .collect();
+        let mut step = direction(&b, &llt, &point, sigma * mu, &target, &cone_terms);
+        let mut alpha = step_to_boundary(&b, &point, &step, TO_BOUNDARY);
+        // Centrality correctors (Gondzio 1996): the step is cut short by a few rows whose
+        // products lam r fall far from the others; aim each product of a longer trial step
+        // back into [sigma mu / 10, 10 sigma mu], keep the correction while it lengthens the step.
+        for _ in 0..CORRECTORS {
+            let trial = (1.5 * alpha + 0.1).min(1.0);
+            let centre = sigma * mu;
+            let aimed = Mat::<f64>::from_fn(n, groups, |k, j| {
+                let v =
+                    (r[(k, j)] + trial * step.dr[(k, j)]) * (lam[(k, j)] + trial * step.dl[(k, j)]);
+                let shift = v.clamp(0.1 * centre, 10.0 * centre) - v;
+                target[(k, j)] + shift.max(-10.0 * centre)
+            });
+            let better = direction(&b, &llt, &point, sigma * mu, &aimed, &cone_terms);
+            let longer = step_to_boundary(&b, &point, &better, TO_BOUNDARY);
+            if longer < 1.01 * alpha {
                 break;
             }
-            let here = b.merit_with(tau, loss_value, &r, &b.w, &b.t);
-            let alpha = line_search(&b, tau, here, &r, &yhat, &dw, &dt, decrement);
-            if trace && (steps - before < 20 || (steps - before) % 20 == 0) {
-                eprintln!(
-                    "  step {}: decrement {decrement:.3e}, alpha {alpha:.3e}, t_max {:.3e}",
-                    steps - before,
-                    b.t.iter().cloned().fold(0.0, f64::max)
-                );
+            (step, alpha, target) = (better, longer, aimed);
+        }
+        if !(alpha > 0.0) {
+            // No progress possible (a NaN direction or a step at the boundary already).
+            break;
+        }
+        for j in 0..groups {
+            for a in 0..b.d {
+                b.w[(a, j)] += alpha * step.dw[(a, j)];
             }
-            if alpha == 0.0 {
-                break;
+            b.t[j] += alpha * step.dt[j];
+            for k in 0..n {
+                lam[(k, j)] += alpha * step.dl[(k, j)];
             }
-            for j in 0..groups {
-                for a in 0..d {
-                    b.w[(a, j)] += alpha * dw[(a, j)];
-                }
-                b.t[j] += alpha * dt[j];
+            for (v, dv) in s[j].iter_mut().zip(&step.ds[j]) {
+                *v += alpha * dv;
             }
         }
-        let candidate = certify(prob, &b, tau, start);
+        r = b.slacks(&(&b.x * &b.w));
+        let objective = loss_value + b.beta * b.t.iter().sum::<f64>();
+        let gap = dot(&lam, &r) + (0..groups).map(|j| vdot(&b.xcone(j), &s[j])).sum::<f64>();
+        // The path's own gap estimate decides when the (costlier) certificate is worth taking.
+        let estimate = gap / objective.abs().max(f64::MIN_POSITIVE);
         if trace {
             eprintln!(
-                "interior: tau {tau:.3e} centered in {} Newton steps, objective {:.10e}, \
-                 certified gap {:.2e}, {:.2} s",
-                steps - before,
-                candidate.objective,
-                candidate.rel_gap,
-                candidate.seconds
+                "interior: step {steps}: mu {mu:.3e}, sigma {sigma:.2e}, alpha {alpha:.3e}, \
+                 estimate {estimate:.2e}, f0 {objective:.8e}, {:.2} s",
+                start.elapsed().as_secs_f64()
             );
         }
-        let done = candidate.rel_gap <= tol_gap || steps >= max_newton;
+        if estimate > tol_gap && steps < max_newton {
+            continue;
+        }
+        let candidate = certify(prob, &b, &lam, start);
+        if trace {
+            eprintln!(
+                "interior: objective {:.10e}, certified gap {:.2e}",
+                candidate.objective, candidate.rel_gap
+            );
+        }
+        let done = candidate.rel_gap <= tol_gap;
         if best.as_ref().is_none_or(|x| candidate.rel_gap < x.rel_gap) {
             best = Some(Interior {
                 newton_steps: steps,
-                outer,
                 ..candidate
             });
         }
         if done {
             break;
         }
-        tau *= TAU_GROWTH;
     }
-    Ok(best.expect("at least one outer iteration ran"))
+    match best {
+        Some(best) => Ok(best),
+        None => Ok(Interior {
+            newton_steps: steps,
+            ..certify(prob, &b, &lam, start)
+        }),
+    }
+}
+
+/// The iterate's duals and the quantities every direction at it shares.
+struct Point<'a> {
+    g_loss: &'a [f64],
+    lam: &'a Mat<f64>,
+    r: &'a Mat<f64>,
+    /// The cones' duals (sigma_j, z_j), cone-ordered.
+    s: &'a [Vec<f64>],
+    scalings: &'a [soc::Scaling],
+}
+
+/// sum (r + a dr) (lam + a dlam) + sum_j (x_j + a dx_j) . (s_j + a ds_j).
+fn complementarity(b: &Barrier, at: &Point, dir: &Direction, a: f64) -> f64 {
+    let rows: f64 = (0..b.groups())
+        .flat_map(|j| (0..b.n).map(move |k| (k, j)))
+        .map(|(k, j)| (at.r[(k, j)] + a * dir.dr[(k, j)]) * (at.lam[(k, j)] + a * dir.dl[(k, j)]))
+        .sum();
+    let cones: f64 = (0..b.groups())
+        .map(|j| {
+            let x = b.xcone(j);
+            let dx = dir.dx(j);
+            (0..x.len())
+                .map(|c| (x[c] + a * dx[c]) * (at.s[j][c] + a * dir.ds[j][c]))
+                .sum::<f64>()
+        })
+        .sum();
+    rows + cones
+}
+
+/// x . y.
+fn vdot(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| a * b).sum()
+}
+
+/// sum a .* b over two equally shaped matrices.
+fn dot(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    (0..a.ncols())
+        .flat_map(|j| (0..a.nrows()).map(move |k| (k, j)))
+        .map(|(k, j)| a[(k, j)] * b[(k, j)])
+        .sum()
 }
 
 /// The f64 host copy of `prob` (one output).
@@ -389,24 +458,26 @@ fn loss_block(b: &Barrier, h: &[f64]) -> Mat<f64> {
     b.fp.transpose() * &scaled
 }
 
-/// The Hessian and gradient of tau f0 + barrier at the barrier's point.
-fn newton_system(
+/// The Newton matrix: the loss's Hessian, each cone's scaling block W_j^2 (`soc::Scaling`)
+/// and the rows' primal-dual block X^T diag(lam / r) X per group. Both barrier parts use the
+/// duals (on the central path they equal the barrier's Hessian; off it the duals carry the
+/// curvature, which keeps the step count from growing with the distance to the path).
+fn newton_matrix(
     b: &Barrier,
-    tau: f64,
     hp: &Mat<f64>,
-    g_loss: &[f64],
+    scalings: &[soc::Scaling],
+    lam: &Mat<f64>,
     r: &Mat<f64>,
-) -> (Mat<f64>, Mat<f64>) {
-    let (n, d, p, groups) = (b.n, b.d, b.p, b.groups());
+) -> Mat<f64> {
+    let (n, d, groups) = (b.n, b.d, b.groups());
     let size = groups * (d + 1);
     let mut hess = Mat::<f64>::zeros(size, size);
-    let mut grad = Mat::<f64>::zeros(size, 1);
-    // Loss: tau s_j s_l Hp[i, l'] between the w blocks.
+    // Loss: s_j s_l Hp[i, l'] between the w blocks.
     for j in 0..groups {
         let (i, sj) = b.pattern(j);
         for l in 0..groups {
             let (il, sl) = b.pattern(l);
-            let c = tau * sj * sl;
+            let c = sj * sl;
             for a in 0..d {
                 for e in 0..d {
                     hess[(at(d, j, a), at(d, l, e))] = c * hp[(i * d + a, il * d + e)];
@@ -414,49 +485,111 @@ fn newton_system(
             }
         }
     }
-    // Loss gradient: tau s_j X^T (m_i .* g); the rows' barrier: -X^T (S_i ./ r_j).
-    let mg = Mat::<f64>::from_fn(n, p, |k, i| b.m[(k, i)] * g_loss[k]);
-    let xtmg = b.x.transpose() * &mg;
-    let inv_r = Mat::<f64>::from_fn(n, groups, |k, j| {
-        let (i, _) = b.pattern(j);
-        (2.0 * b.m[(k, i)] - 1.0) / r[(k, j)]
-    });
-    let xt_inv_r = b.x.transpose() * &inv_r;
-    for j in 0..groups {
-        let (i, s) = b.pattern(j);
-        let w: Vec<f64> = (0..d).map(|a| b.w[(a, j)]).collect();
-        let t = b.t[j];
-        let cone = t * t - w.iter().map(|v| v * v).sum::<f64>();
-        for a in 0..d {
-            grad[(at(d, j, a), 0)] = tau * s * xtmg[(a, i)] - xt_inv_r[(a, j)] + 2.0 * w[a] / cone;
-        }
-        grad[(at(d, j, d), 0)] = tau * b.beta - 2.0 * t / cone;
-        // The rows' barrier: X^T diag(1 / r^2) X.
-        let xs = Mat::<f64>::from_fn(n, d, |k, a| b.x[(k, a)] / r[(k, j)]);
+    for (j, sc) in scalings.iter().enumerate() {
+        let xs = Mat::<f64>::from_fn(n, d, |k, a| b.x[(k, a)] * (lam[(k, j)] / r[(k, j)]).sqrt());
         let rows = xs.transpose() * &xs;
+        // Cone coordinate 0 is t (position d), 1 + a is w_a (position a).
+        let pos = |c: usize| if c == 0 { d } else { c - 1 };
+        for a in 0..=d {
+            for e in 0..=d {
+                hess[(at(d, j, pos(a)), at(d, j, pos(e)))] += sc.hessian(a, e);
+            }
+        }
         for a in 0..d {
             for e in 0..d {
-                let mut v = rows[(a, e)] + 4.0 * w[a] * w[e] / (cone * cone);
-                if a == e {
-                    v += 2.0 / cone;
-                }
-                hess[(at(d, j, a), at(d, j, e))] += v;
+                hess[(at(d, j, a), at(d, j, e))] += rows[(a, e)];
             }
-            let wt = -4.0 * t * w[a] / (cone * cone);
-            hess[(at(d, j, a), at(d, j, d))] += wt;
-            hess[(at(d, j, d), at(d, j, a))] += wt;
         }
-        hess[(at(d, j, d), at(d, j, d))] += -2.0 / cone + 4.0 * t * t / (cone * cone);
     }
-    (hess, grad)
+    hess
 }
 
-/// Solves hess dx = grad by Cholesky. The loss block is singular (rank n at most) and the
-/// barrier's blocks are tiny next to it late on the path, so rounding can leave the matrix
-/// numerically indefinite: a ridge of 1e-12, then 1e-10 and 1e-8 times the largest diagonal
-/// entry is added before giving up (it only shortens or bends the step; the line search
-/// keeps every accepted step a descent step).
-fn factor_solve(mut hess: Mat<f64>, grad: &Mat<f64>) -> Option<Mat<f64>> {
+/// A primal-dual direction: the step in w, t, the row multipliers lam and the cones' duals
+/// s, and the rows' slack change dr = S X dw.
+struct Direction {
+    dw: Mat<f64>,
+    dt: Vec<f64>,
+    dr: Mat<f64>,
+    dl: Mat<f64>,
+    ds: Vec<Vec<f64>>,
+}
+
+impl Direction {
+    /// Group j's step in cone order (dt_j, dw_j).
+    fn dx(&self, j: usize) -> Vec<f64> {
+        std::iter::once(self.dt[j])
+            .chain((0..self.dw.nrows()).map(|a| self.dw[(a, j)]))
+            .collect()
+    }
+}
+
+/// The Newton direction towards lam .* r = `target` per row and, per cone,
+/// lambda o (W dx + W^-1 ds) = `mu_cone` e - lambda o lambda - `cone_terms`:
+/// H dx = -(beta, grad loss) + A^T (target ./ r) + s + r_c with
+/// r_c = W (lambda \ (mu_cone e - lambda o lambda - cone_terms)), then
+/// ds = r_c - W^2 dx and dlam = (target - lam .* (r + dr)) ./ r.
+fn direction(
+    b: &Barrier,
+    llt: &Llt<f64>,
+    at_: &Point,
+    mu_cone: f64,
+    target: &Mat<f64>,
+    cone_terms: &[Vec<f64>],
+) -> Direction {
+    let (n, d, p, groups) = (b.n, b.d, b.p, b.groups());
+    let (lam, r) = (at_.lam, at_.r);
+    let mg = Mat::<f64>::from_fn(n, p, |k, i| b.m[(k, i)] * at_.g_loss[k]);
+    let xtmg = b.x.transpose() * &mg;
+    let pull = Mat::<f64>::from_fn(n, groups, |k, j| {
+        let (i, _) = b.pattern(j);
+        (2.0 * b.m[(k, i)] - 1.0) * target[(k, j)] / r[(k, j)]
+    });
+    let xt_pull = b.x.transpose() * &pull;
+    let mut rhs = Mat::<f64>::zeros(groups * (d + 1), 1);
+    let mut r_c = Vec::with_capacity(groups);
+    for j in 0..groups {
+        let (i, s) = b.pattern(j);
+        let sc = &at_.scalings[j];
+        let l = &sc.lambda;
+        let ll = soc::product(l, l);
+        let v: Vec<f64> = (0..=d)
+            .map(|a| if a == 0 { mu_cone } else { 0.0 } - ll[a] - cone_terms[j][a])
+            .collect();
+        let rc = sc.scale(&soc::divide(l, &v));
+        for a in 0..d {
+            rhs[(at(d, j, a), 0)] =
+                xt_pull[(a, j)] - s * xtmg[(a, i)] + at_.s[j][a + 1] + rc[a + 1];
+        }
+        rhs[(at(d, j, d), 0)] = at_.s[j][0] + rc[0] - b.beta;
+        r_c.push(rc);
+    }
+    let dx = llt.solve(&rhs);
+    let dw = Mat::from_fn(d, groups, |a, j| dx[(at(d, j, a), 0)]);
+    let dt: Vec<f64> = (0..groups).map(|j| dx[(at(d, j, d), 0)]).collect();
+    let dr = b.slacks(&(&b.x * &dw));
+    let dl = Mat::from_fn(n, groups, |k, j| {
+        (target[(k, j)] - lam[(k, j)] * (r[(k, j)] + dr[(k, j)])) / r[(k, j)]
+    });
+    let ds = (0..groups)
+        .map(|j| {
+            let sc = &at_.scalings[j];
+            let dxj: Vec<f64> = std::iter::once(dt[j])
+                .chain((0..d).map(|a| dw[(a, j)]))
+                .collect();
+            (0..=d)
+                .map(|a| r_c[j][a] - (0..=d).map(|e| sc.hessian(a, e) * dxj[e]).sum::<f64>())
+                .collect()
+        })
+        .collect();
+    Direction { dw, dt, dr, dl, ds }
+}
+
+/// Cholesky of the Newton matrix. The loss block is singular (rank n at most) and the
+/// barrier blocks are tiny next to it at some rows late on the path, so rounding can leave
+/// the matrix numerically indefinite: a ridge of 1e-12, then 1e-10 and 1e-8 times the
+/// largest diagonal entry is added before giving up (it only bends the step; the
+/// certificate judges the answer, not the step).
+fn factor(mut hess: Mat<f64>) -> Option<Llt<f64>> {
     let size = hess.nrows();
     let top = (0..size).map(|i| hess[(i, i)]).fold(0.0, f64::max);
     let mut added = 0.0;
@@ -467,87 +600,87 @@ fn factor_solve(mut hess: Mat<f64>, grad: &Mat<f64>) -> Option<Mat<f64>> {
         }
         added += extra;
         if let Ok(llt) = hess.llt(Side::Lower) {
-            return Some(llt.solve(grad));
+            return Some(llt);
         }
     }
     None
 }
 
-/// The step length along (dw, dt): at most `TO_BOUNDARY` of the way to the nearest boundary,
-/// then halved until the merit falls by `ARMIJO` of the predicted decrease. 0 when no
-/// length helps (the decrement is at rounding level).
-#[allow(clippy::too_many_arguments)]
-fn line_search(
-    b: &Barrier,
-    tau: f64,
-    here: Option<f64>,
-    r: &Mat<f64>,
-    yhat: &[f64],
-    dw: &Mat<f64>,
-    dt: &[f64],
-    decrement: f64,
-) -> f64 {
-    let dr = b.slacks(&(&b.x * dw));
-    let dyhat = b.predict(dw);
-    let mut alpha: f64 = 1.0;
+/// The longest step along `dir` (at most 1, times `fraction`) that keeps the rows' slacks,
+/// their multipliers, every cone point and every cone dual strictly inside. One length for
+/// the primal and the dual side: separate ones took 64 steps on fig1 against 72 without
+/// correctors, and the dual residual of a quadratic objective falls linearly only with one.
+fn step_to_boundary(b: &Barrier, at_: &Point, dir: &Direction, fraction: f64) -> f64 {
+    let (mut primal, mut dual) = (f64::INFINITY, f64::INFINITY);
     for j in 0..b.groups() {
         for k in 0..b.n {
-            if dr[(k, j)] < 0.0 {
-                alpha = alpha.min(-TO_BOUNDARY * r[(k, j)] / dr[(k, j)]);
+            if dir.dr[(k, j)] < 0.0 {
+                primal = primal.min(-at_.r[(k, j)] / dir.dr[(k, j)]);
+            }
+            if dir.dl[(k, j)] < 0.0 {
+                dual = dual.min(-at_.lam[(k, j)] / dir.dl[(k, j)]);
             }
         }
+        primal = primal.min(soc::step_to_boundary(&b.xcone(j), &dir.dx(j)));
+        dual = dual.min(soc::step_to_boundary(&at_.s[j], &dir.ds[j]));
     }
-    let here = here.unwrap_or(f64::INFINITY);
-    for _ in 0..60 {
-        let w = Mat::from_fn(b.d, b.groups(), |a, j| b.w[(a, j)] + alpha * dw[(a, j)]);
-        let t: Vec<f64> = b.t.iter().zip(dt).map(|(t, d)| t + alpha * d).collect();
-        let r_new = Mat::from_fn(b.n, b.groups(), |k, j| r[(k, j)] + alpha * dr[(k, j)]);
-        let y_new: Vec<f64> = yhat
-            .iter()
-            .zip(&dyhat)
-            .map(|(y, d)| y + alpha * d)
-            .collect();
-        if let Some(there) = b.merit(tau, &y_new, &r_new, &w, &t) {
-            if there <= here - ARMIJO * alpha * decrement {
-                return alpha;
-            }
-        }
-        alpha *= 0.5;
-    }
-    0.0
+    (fraction * primal.min(dual)).min(1.0)
 }
 
-/// The barrier's point as the model, with its certificate: its objective (it is strictly
-/// feasible) against `bound_along` from the loss gradient and the row multipliers 1/(tau r).
-fn certify<B: Backend>(prob: &Problem<B>, b: &Barrier, tau: f64, start: Instant) -> Interior<B> {
-    let (n, d, groups) = (b.n, b.d, b.groups());
+/// The current point as the model, with its certificate, both in f64 on the host. The upper
+/// bound is the objective of the solver's point, which is strictly feasible in f64, or of the
+/// model as returned (that point rounded to the backend's precision) if that is larger: the
+/// rounding can move tight rows by f32's epsilon, and restoring them (`Restorer`) would move
+/// the objective by 1e-4 on fig1, so the gap covers both points instead. The lower bound is
+/// the dual objective at z = grad loss with the row multipliers lam, scaled into
+/// feasibility ||(F^T z - G^T lam)_j|| <= beta (docs/certificate.md); f32 cancellation in
+/// those norms would cost about 3e-5 on fig1, hence f64.
+fn certify<B: Backend>(
+    prob: &Problem<B>,
+    b: &Barrier,
+    lam: &Mat<f64>,
+    start: Instant,
+) -> Interior<B> {
+    let (n, d, p, groups) = (b.n, b.d, b.p, b.groups());
     let dev = &prob.device;
     let v_host: Vec<f64> = (0..d)
         .flat_map(|a| (0..groups).map(move |j| (a, j)))
         .map(|(a, j)| b.w[(a, j)])
         .collect();
     let v = Tensor::<B, 2>::from_data(TensorData::new(v_host, [d, groups]), dev);
-    let yhat = b.predict(&b.w);
-    let (loss, g_loss, _) = b.loss(&yhat);
-    let norms: f64 = (0..groups)
-        .map(|j| (0..d).map(|a| b.w[(a, j)].powi(2)).sum::<f64>().sqrt())
-        .sum();
-    let objective = loss + b.beta * norms;
-    let r = b.slacks(&(&b.x * &b.w));
-    let mu: Vec<f64> = (0..n)
-        .flat_map(|k| (0..groups).map(move |j| (k, j)))
-        .map(|(k, j)| 1.0 / (tau * r[(k, j)]))
-        .collect();
-    let z = Tensor::<B, 2>::from_data(TensorData::new(g_loss, [n, 1]), dev);
-    let mu = Tensor::<B, 2>::from_data(TensorData::new(mu, [n, groups]), dev);
-    let lower = bound_along(prob, &z, mu, MU_STEPS).lower;
+    let model = to_host(v.clone());
+    let rounded = Mat::<f64>::from_fn(d, groups, |a, j| model[a * groups + j]);
+    let objective = b.objective(&b.w).max(b.objective(&rounded));
+    // The dual candidate from the solver's own point (not the rounded model's).
+    let (_, z, _) = b.loss(&b.predict(&b.w));
+    let mz = Mat::<f64>::from_fn(n, p, |k, i| b.m[(k, i)] * z[k]);
+    let ftz = b.x.transpose() * &mz;
+    let sl = Mat::<f64>::from_fn(n, groups, |k, j| {
+        let (i, _) = b.pattern(j);
+        (2.0 * b.m[(k, i)] - 1.0) * lam[(k, j)].max(0.0)
+    });
+    let gtl = b.x.transpose() * &sl;
+    let worst = (0..groups)
+        .map(|j| {
+            let (i, s) = b.pattern(j);
+            (0..d)
+                .map(|a| (s * ftz[(a, i)] - gtl[(a, j)]).powi(2))
+                .sum::<f64>()
+                .sqrt()
+        })
+        .fold(0.0, f64::max);
+    let t_max = if worst > 0.0 {
+        b.beta / worst
+    } else {
+        f64::INFINITY
+    };
+    let (_, lower) = b.loss.best_dual_scale_host(&z, &b.y, t_max);
     Interior {
         v,
         objective,
         lower,
         rel_gap: relative_gap(objective, lower),
         newton_steps: 0,
-        outer: 0,
         seconds: start.elapsed().as_secs_f64(),
     }
 }

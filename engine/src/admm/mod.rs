@@ -11,6 +11,7 @@ pub mod finish;
 pub mod interior;
 mod options;
 pub mod rho;
+pub mod soc;
 pub mod usolve;
 
 use crate::executor::{
@@ -162,6 +163,8 @@ pub struct Admm<'a, B: Backend> {
     /// so that a run is the same on every machine.
     finish_next: usize,
     finish_fails: u32,
+    /// The interior-point finish runs at most once per solve (`try_interior`).
+    interior_tried: bool,
     /// The structure at the last check for a finish (`finish::structure`: v's non-zero
     /// groups and the cone rows whose slack is zero): an attempt is made only once it holds
     /// still between two checks (while ADMM still changes it, a polish is wasted work).
@@ -220,6 +223,7 @@ impl<'a, B: Backend> Admm<'a, B> {
             certified: None,
             finish_next: 0,
             finish_fails: 0,
+            interior_tried: false,
             finish_structure: None,
         })
     }
@@ -533,7 +537,14 @@ impl<B: Backend> Iterate for Admm<'_, B> {
             && (k + 1).is_multiple_of(o.finish_every)
             && (step.record.rel_gap.is_nan() || step.record.rel_gap > o.tol_gap)
             && k + 1 >= self.finish_next;
-        if due {
+        if due && self.opts.interior && !self.interior_tried {
+            self.interior_tried = true;
+            if let Some(p) = self.try_interior() {
+                self.take_polished(p, &mut step.record);
+            }
+        }
+        let unproven = step.record.rel_gap.is_nan() || step.record.rel_gap > self.opts.tol_gap;
+        if due && unproven {
             let structure = finish::structure(&self.st.v, &self.st.s);
             let cols = 2 * self.prob.q();
             let settled = self.finish_structure.as_ref().is_some_and(|before| {

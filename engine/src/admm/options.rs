@@ -38,6 +38,10 @@ pub struct AdmmOptions {
     /// active-set finish (finish.rs) tried once it holds still, until it proves the gap
     /// (0 = never; a rejection doubles the wait, up to 8 checks).
     pub finish_every: usize,
+    /// With `tol_gap` > 0, a problem whose dense Newton system fits (`interior::applies`:
+    /// one output, squared or logistic loss, 2P (d + 1) <= 4096) is finished by the
+    /// primal-dual interior point at the first finish check, before the active-set finish.
+    pub interior: bool,
 }
 
 impl Default for AdmmOptions {
@@ -55,6 +59,7 @@ impl Default for AdmmOptions {
             tol_gap: 0.0,
             converged_gap: DEFAULT_CONVERGED_GAP,
             finish_every: DEFAULT_FINISH_EVERY,
+            interior: true,
         }
     }
 }
@@ -101,6 +106,9 @@ impl serde::Serialize for AdmmOptions {
         }
         if self.finish_every != DEFAULT_FINISH_EVERY {
             st.serialize_field("finish_every", &self.finish_every)?;
+        }
+        if !self.interior {
+            st.serialize_field("interior", &self.interior)?;
         }
         st.end()
     }
