@@ -9,6 +9,7 @@ mod data;
 mod finish;
 mod fuzz;
 mod hostile;
+mod hostile_answers;
 mod interior;
 mod losses;
 mod manifest;
