@@ -10,6 +10,7 @@ mod finish;
 mod fuzz;
 mod hostile;
 mod hostile_answers;
+mod hostile_parquet;
 mod interior;
 mod losses;
 mod manifest;
