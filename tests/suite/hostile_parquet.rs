@@ -174,3 +174,24 @@ fn hostile_parquet_readers_take_regular_files_only() {
         assert!(err.contains("not a regular file"), "{err}");
     }
 }
+
+#[test]
+fn hostile_no_run_may_write_a_trace_longer_than_the_readers_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = write_manifest(dir.path(), SMALL);
+    let plan = |iters: u64| {
+        admm_runner()
+            .args(["plan", m.to_str().unwrap(), "--set"])
+            .arg(format!("solver.max_iters={iters}"))
+            .output()
+            .unwrap()
+    };
+    assert!(plan(MAX_TRACE_ROWS).status.success());
+    let o = plan(MAX_TRACE_ROWS + 1);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("at most {MAX_TRACE_ROWS} steps per run")),
+        "{}",
+        text(&o)
+    );
+}
