@@ -1,7 +1,9 @@
 //! The second hostile round (issue 29), one test or more per class: writes that follow links,
 //! outputs that replace what they name, shell injection in the Slurm script, `--force` losing
 //! work, unbounded reads and hangs, panics in size arithmetic, stale results, and answers
-//! that mislead.
+//! that mislead. Two more files hold the rest of the round: `hostile_parquet.rs` (Parquet
+//! bombs against every results reader) and `hostile_answers.rs` (`predict`, `plot`, `bench`
+//! and `regress` through the binary).
 
 use crate::common::{admm_runner, text, write_manifest, write_npy};
 use admm_runner::commands::{predict, submit};
