@@ -97,6 +97,7 @@ fn from_section(
         )));
     }
     let ds = data::load_raw(cfg, seed).map_err(|e| PredictError::Data(e.to_string()))?;
+    check_classes(ds.classes, &model.network, what)?;
     Ok(if ds.n_test > 0 {
         Examples {
             n: ds.n_test,
@@ -114,6 +115,20 @@ fn from_section(
             what: format!("the training set of {what} (it has no test set)"),
         }
     })
+}
+
+/// Refuses data with another number of classes than the model's (one output is two classes):
+/// its labels would be read in the model's coding and the accuracy would mean nothing. Says
+/// so in the data's terms before any label is looked at (`check_examples` would name only the
+/// first label out of range).
+fn check_classes(data: usize, net: &Network, what: &str) -> Result<(), PredictError> {
+    let model = net.outputs.max(2);
+    if data == model {
+        return Ok(());
+    }
+    Err(PredictError::Data(format!(
+        "{what}: the data has {data} classes, but the model was trained on {model}"
+    )))
 }
 
 /// Features from `x` (n x d) and labels from `y` (n values, +1/-1 or 0/1 as 0 -> -1).
@@ -261,7 +276,8 @@ pub fn check_output(out: &Path, inputs: &[&Path]) -> Result<(), PredictError> {
     };
     if meta.file_type().is_symlink() {
         return Err(refuse(
-            "is a symbolic link; predict neither replaces a link nor writes through one (name              the file it points to)"
+            "is a symbolic link; predict neither replaces a link nor writes through one (name \
+             the file it points to)"
                 .into(),
         ));
     }

@@ -46,10 +46,11 @@ pub enum SubmitError {
          cannot"
     )]
     LogFolder { out: PathBuf, logs: PathBuf },
-    #[error("{what}: {source}")]
+    // `reason`, not `source`: the message holds it already (a source would print it twice).
+    #[error("{what}: {reason}")]
     Process {
         what: &'static str,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error(
         "--now: `sbatch` is not on PATH (is this a SLURM login node?); the script is written: \
@@ -149,7 +150,7 @@ pub fn prepare(req: &Request) -> Result<Job, SubmitError> {
             key: key.to_string(),
             reason,
         })?;
-    let process = |what| move |source| SubmitError::Process { what, source };
+    let process = |what| move |reason| SubmitError::Process { what, reason };
     let workdir = std::env::current_dir().map_err(process("cannot read the current folder"))?;
     let binary = std::env::current_exe().map_err(process("cannot find this program's path"))?;
     let absolute = |p: &Path| workdir.join(p);

@@ -106,6 +106,15 @@ impl SolverSection {
         for (section, check) in checks {
             check.map_err(|e| key(e.within(section)))?;
         }
+        // A trace has a row per step, and readers refuse a trace longer than this
+        // (`results::ReadLimits::TRACE`): a run must not write what cannot be read back.
+        let most = crate::results::MAX_TRACE_ROWS;
+        if self.max_iters as u64 > most {
+            return Err((
+                "solver.max_iters".into(),
+                format!("{}: at most {most} steps per run", self.max_iters),
+            ));
+        }
         self.resolve().stop.validate().map_err(key)
     }
 }

@@ -96,18 +96,28 @@ impl Baseline {
     }
 }
 
-/// Reads a baseline file; `Ok(None)` when it does not exist.
+/// The largest baseline file read (ours are a few kilobytes).
+const MAX_BASELINE_BYTES: u64 = 16 << 20;
+
+/// Reads a baseline file; `Ok(None)` when it does not exist. A regular file of at most
+/// `MAX_BASELINE_BYTES` only (`safe::read_regular`): `--baseline /dev/zero` or a FIFO is an
+/// error, not a read that never ends.
 pub fn load_baseline(path: &Path) -> Result<Option<Baseline>, RegressError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
+    let read = crate::results::safe::read_regular(path, MAX_BASELINE_BYTES);
+    let bytes = match read {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+        Err(reason) => {
             return Err(RegressError::Read {
                 path: path.into(),
-                source,
+                reason,
             })
         }
     };
+    let text = String::from_utf8(bytes).map_err(|_| RegressError::Parse {
+        path: path.into(),
+        reason: "not UTF-8 text".into(),
+    })?;
     let b: Baseline = serde_json::from_str(&text).map_err(|e| RegressError::Parse {
         path: path.into(),
         reason: e.to_string(),

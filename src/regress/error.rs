@@ -8,10 +8,12 @@ use std::path::PathBuf;
 /// cannot be told apart.
 #[derive(Debug, thiserror::Error)]
 pub enum RegressError {
-    #[error("{path}: cannot read the baseline: {source}")]
+    // The reason is in the message and is not a `source` as well: printed with its chain
+    // (`{:#}`, as `main` does) it would appear twice.
+    #[error("{path}: cannot read the baseline: {reason}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error("{path}: not a regress baseline file: {reason}")]
     Parse { path: PathBuf, reason: String },

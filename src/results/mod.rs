@@ -7,11 +7,14 @@
 //! The summary is written last and is the run's commit marker (see `runner::is_finished`).
 //! Several processes may share one results folder: `store` holds the rules (owned temp files,
 //! claims, cleanup on interrupt).
+mod footer;
+mod limits;
 mod row;
 pub mod safe;
 pub mod schema;
 pub mod store;
 
+pub use limits::{ReadLimits, MAX_TRACE_ROWS};
 pub use schema::{KappaTable, PathRow, Status, Summary, TraceRow};
 pub use store::clean_stale_temp;
 
@@ -178,10 +181,35 @@ pub fn stage(
     Ok(staged)
 }
 
-/// Reads a Parquet file.
-pub fn read(path: &Path) -> Result<DataFrame, ResultsError> {
-    let file = File::open(path).map_err(|e| err(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| err(path, e))
+/// Reads a Parquet file of one kind within that kind's limits (`ReadLimits`): a regular file
+/// only (a FIFO would block, a device never end), no larger than the limit, whose footer is
+/// well formed (`footer::check_footer`) and claims no more rows, columns, values or decoded
+/// bytes than the limits allow. Everything is checked before polars decodes a page, so that
+/// a small file that would expand into gigabytes costs a few reads, and the error names the
+/// file and the limit it broke.
+pub fn read(path: &Path, limits: &ReadLimits) -> Result<DataFrame, ResultsError> {
+    let mut file = safe::open_regular(path).map_err(|e| err(path, e))?;
+    let len = file.metadata().map_err(|e| err(path, e))?.len();
+    limits.check_file_size(len).map_err(|e| err(path, e))?;
+    let footer = footer::read_footer(&mut file, len, limits.footer_bytes);
+    footer
+        .and_then(|bytes| footer::check_footer(&bytes))
+        .map_err(|e| err(path, e))?;
+    // polars panics on some corrupt files: that is an error naming the file too, in every
+    // reader (the resume check, `plot`), not only in `show`.
+    let decode = std::panic::AssertUnwindSafe(|| {
+        let mut reader = ParquetReader::new(file);
+        let meta = reader.get_metadata().map_err(|e| e.to_string())?;
+        limits.check_metadata(meta)?;
+        reader.finish().map_err(|e| e.to_string())
+    });
+    match std::panic::catch_unwind(decode) {
+        Ok(done) => done.map_err(|e| err(path, e)),
+        Err(_) => Err(err(
+            path,
+            "the Parquet reader failed on this file (corrupt?)",
+        )),
+    }
 }
 
 /// A column of a frame as f64 values (nulls and non-numeric cells as None).

@@ -3,7 +3,7 @@
 //! runner's resume check) get records back, so a renamed column is one edit here.
 
 use super::row::Row;
-use super::{column_f64, column_str, read, write_columns, Cell, ResultsError, Values};
+use super::{column_f64, column_str, read, write_columns, Cell, ReadLimits, ResultsError, Values};
 use admm_engine::executor::IterRecord;
 use std::path::Path;
 
@@ -209,7 +209,7 @@ impl Summary {
     /// Reads a summary back. Columns a file lacks are None (older files, hand-made ones);
     /// a summary without a `status` is an error naming the file.
     pub fn read(path: &Path) -> Result<Summary, ResultsError> {
-        let df = read(path)?;
+        let df = read(path, &ReadLimits::SUMMARY)?;
         let c = Row(&df);
         let status = c.str("status").ok_or_else(|| ResultsError {
             path: path.to_path_buf(),
@@ -464,7 +464,7 @@ pub fn stage_trace(path: &Path, rows: &[TraceRow]) -> Result<super::safe::Staged
 /// Reads a trace back. Missing or null cells are NaN (0 for the integer columns), except that
 /// the columns the figures need must be present.
 pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>, ResultsError> {
-    let df = read(path)?;
+    let df = read(path, &ReadLimits::TRACE)?;
     if let Some(name) = TRACE_REQUIRED
         .iter()
         .find(|name| column_f64(&df, name).is_none())
@@ -556,7 +556,7 @@ pub fn write_path(path: &Path, rows: &[PathRow]) -> Result<(), ResultsError> {
 
 /// Reads a path table back; missing cells are NaN, 0, false or empty.
 pub fn read_path(path: &Path) -> Result<Vec<PathRow>, ResultsError> {
-    let df = read(path)?;
+    let df = read(path, &ReadLimits::TABLE)?;
     let num = |name: &str| column_f64(&df, name).unwrap_or_else(|| vec![None; df.height()]);
     let text = |name: &str| column_str(&df, name).unwrap_or_else(|| vec![None; df.height()]);
     let flag = |name: &str| -> Vec<bool> {
@@ -637,7 +637,7 @@ impl KappaTable {
 
     /// Reads the table; null cells are NaN.
     pub fn read(path: &Path) -> Result<KappaTable, ResultsError> {
-        let df = read(path)?;
+        let df = read(path, &ReadLimits::TABLE)?;
         let opt = |name: &str| {
             column_f64(&df, name).map(|v| v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
         };

@@ -156,6 +156,16 @@ pub(crate) fn finish_registered<T>(path: &Path, finish: impl FnOnce() -> T) -> T
     result
 }
 
+/// Held while a run's new files replace its old ones (`run::sweep::store`: the old summary
+/// removed, the staged trace and model renamed into place, the new summary written). The
+/// interrupt handler takes it before removing our temp files, so that a Ctrl-C in the middle
+/// waits for the few renames to finish instead of leaving neither the old result nor the new
+/// one (`--force` would lose the finished run). Always taken before the registry's lock.
+pub fn commit_section() -> MutexGuard<'static, ()> {
+    static COMMIT: Mutex<()> = Mutex::new(());
+    COMMIT.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Removes every temp file and claim this process holds, and returns with the registry
 /// locked, so that no new file appears before the caller exits.
 pub fn remove_live_files() -> MutexGuard<'static, Vec<PathBuf>> {

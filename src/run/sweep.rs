@@ -346,7 +346,9 @@ pub fn install_interrupt_cleanup() -> std::io::Result<()> {
         .name("interrupt-cleanup".into())
         .spawn(move || {
             if let Some(sig) = signals.forever().next() {
-                // Held until exit: no new temp file or claim appears after the cleanup.
+                // Held until exit: a commit under way finishes first, and no new temp file
+                // or claim appears after the cleanup.
+                let _commit = store::commit_section();
                 let _registry = store::remove_live_files();
                 let current = CURRENT.lock().ok().and_then(|c| c.clone());
                 eprintln!("{}", interrupted_text(sig, current.as_deref()));
@@ -441,6 +443,8 @@ pub(crate) fn store(run: &PlannedRun, paths: &RunPaths, outcome: &Outcome) -> Re
             paths.summary.display()
         ));
     }
+    // From here to the new summary, an interrupt waits (`store::commit_section`).
+    let _commit = store::commit_section();
     uncommit(paths)?;
     commit_staged(trace, &paths.trace)?;
     commit_staged(model, &paths.model)?;

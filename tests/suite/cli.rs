@@ -2,7 +2,7 @@
 //! goes on, plan output and errors.
 
 use crate::common::{admm_runner, text, write_manifest, write_npy};
-use admm_runner::results::{self, column_f64, column_str};
+use admm_runner::results::{self, column_f64, column_str, ReadLimits};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -44,7 +44,7 @@ fn run_writes_results_and_rerun_skips_them() {
     assert_eq!(summaries.len(), 2);
     assert_eq!(traces.len(), 2);
     for s in &summaries {
-        let df = results::read(s).unwrap();
+        let df = results::read(s, &ReadLimits::SUMMARY).unwrap();
         assert_eq!(column_str(&df, "status").unwrap()[0].as_deref(), Some("ok"));
         let secs = column_f64(&df, "solve_s").unwrap()[0].unwrap();
         let parts: f64 = ["precompute_s", "u_s", "v_s", "dual_s"]
@@ -58,7 +58,7 @@ fn run_writes_results_and_rerun_skips_them() {
             "50% train accuracy is reached"
         );
     }
-    let trace = results::read(&traces[0]).unwrap();
+    let trace = results::read(&traces[0], &ReadLimits::TRACE).unwrap();
     assert_eq!(trace.height(), 15);
     let before = std::fs::metadata(&summaries[0])
         .unwrap()
@@ -101,7 +101,7 @@ fn a_failing_run_is_recorded_and_the_sweep_goes_on() {
     assert!(text(&o).contains("1 ok, 1 failed"), "{}", text(&o));
     let mut statuses = Vec::new();
     for s in files(&out.join("small/runs")) {
-        let df = results::read(&s).unwrap();
+        let df = results::read(&s, &ReadLimits::SUMMARY).unwrap();
         let status = column_str(&df, "status").unwrap()[0].clone().unwrap();
         if status == "failed" {
             let reason = column_str(&df, "reason").unwrap()[0].clone().unwrap();
@@ -141,15 +141,15 @@ fn adam_runs_through_the_same_harness() {
     };
     // One trace row per epoch, with the ADMM trace's columns.
     let (ta, tc) = (
-        results::read(&adam("small/trace")).unwrap(),
-        results::read(&cg("small/trace")).unwrap(),
+        results::read(&adam("small/trace"), &ReadLimits::TRACE).unwrap(),
+        results::read(&cg("small/trace"), &ReadLimits::TRACE).unwrap(),
     );
     assert_eq!(ta.height(), 6);
     assert_eq!(ta.get_column_names(), tc.get_column_names());
     let iters = column_f64(&ta, "iter").unwrap();
     assert_eq!(iters.last().copied().flatten(), Some(6.0));
     // The summary: ok, the solver named, epochs counted, training time in u.
-    let s = results::read(&adam("small/runs")).unwrap();
+    let s = results::read(&adam("small/runs"), &ReadLimits::SUMMARY).unwrap();
     assert_eq!(column_str(&s, "status").unwrap()[0].as_deref(), Some("ok"));
     assert_eq!(
         column_str(&s, "solver").unwrap()[0].as_deref(),
@@ -213,7 +213,7 @@ fn bench_prints_kernel_and_solver_tables() {
         res.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", text(&o));
-    let trace = results::read(&files(&res.join("small/trace"))[0]).unwrap();
+    let trace = results::read(&files(&res.join("small/trace"))[0], &ReadLimits::TRACE).unwrap();
     let acc = column_f64(&trace, "train_acc").unwrap();
     let first = acc.iter().position(|a| a.unwrap() >= 0.91).unwrap() + 1;
     assert!(first > 1, "the target is not trivial: {acc:?}");
@@ -243,7 +243,7 @@ fn a_diverging_run_is_recorded_as_failed() {
     let o = run(&["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let s = files(&out.join("nan/runs"));
-    let df = results::read(&s[0]).unwrap();
+    let df = results::read(&s[0], &ReadLimits::SUMMARY).unwrap();
     assert_eq!(
         column_str(&df, "status").unwrap()[0].as_deref(),
         Some("failed")
@@ -306,7 +306,7 @@ fn cuda_without_a_device_fails_clearly_and_the_sweep_goes_on() {
     let failed: Vec<String> = files(&out.join("small/runs"))
         .iter()
         .filter_map(|s| {
-            let df = results::read(s).unwrap();
+            let df = results::read(s, &ReadLimits::SUMMARY).unwrap();
             column_str(&df, "reason").unwrap()[0].clone()
         })
         .collect();
@@ -372,12 +372,14 @@ fn a_killed_sweep_leaves_only_whole_files_and_resumes() {
         "{finished} runs finished before the kill"
     );
     // Every result file is whole: it parses.
-    for d in [&runs, &out.join("small/trace")] {
+    let traces = out.join("small/trace");
+    for (d, limits) in [(&runs, ReadLimits::SUMMARY), (&traces, ReadLimits::TRACE)] {
         for f in files(d)
             .iter()
             .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
         {
-            results::read(f).unwrap_or_else(|e| panic!("partial file {}: {e}", f.display()));
+            results::read(f, &limits)
+                .unwrap_or_else(|e| panic!("partial file {}: {e}", f.display()));
         }
     }
     // The rerun skips what finished and completes the rest.
@@ -408,7 +410,7 @@ fn a_run_that_never_left_zero_is_recorded_failed_not_converged() {
     assert!(text(&o).contains("nothing moved"), "{}", text(&o));
     let summaries = files(&out.join("still/runs"));
     assert_eq!(summaries.len(), 1);
-    let df = results::read(&summaries[0]).unwrap();
+    let df = results::read(&summaries[0], &ReadLimits::SUMMARY).unwrap();
     assert_eq!(
         column_str(&df, "status").unwrap()[0].as_deref(),
         Some("failed")

@@ -1,5 +1,6 @@
-//! Property tests of the three readers of user input (the manifest loader, the `.npy` reader and
-//! the CIFAR-10 reader) and of the one writer whose output a shell runs (the Slurm script).
+//! Property tests of the readers of user input (the manifest loader, the `.npy` reader, the
+//! CIFAR-10 reader and the Parquet reader of our own results, which a hostile file may sit
+//! among) and of the one writer whose output a shell runs (the Slurm script).
 //! Arbitrary bytes, and arbitrary values inside otherwise well-formed inputs, must give either a result or an error that names the input; never a panic, never an
 //! allocation sized by an unchecked number from the file. The case count is bounded for
 //! `make test` (64 per property); `PROPTEST_CASES=5000 cargo nextest run fuzz` runs more.
@@ -381,6 +382,55 @@ proptest! {
         let xp = write(dir.path(), "x.npy", &x);
         let yp = write(dir.path(), "y.npy", &y);
         names_input(data::load(&npy_config(&xp, &yp), 0), &[&xp, &yp], &["n_train"])?;
+    }
+}
+
+// ---------------------------------------------------------------- Parquet results
+
+/// A real summary file (written once), whose footer the Parquet properties corrupt.
+fn summary_file() -> &'static [u8] {
+    static BYTES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BYTES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.parquet");
+        let summary = admm_runner::results::Summary {
+            run_id: "r".into(),
+            ..Default::default()
+        };
+        summary.write(&path).unwrap();
+        std::fs::read(path).unwrap()
+    })
+}
+
+/// `PAR1`, `footer`, its length, `PAR1`: a Parquet file that is nothing but a footer.
+fn footer_only(footer: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(footer.len()).unwrap().to_le_bytes();
+    [b"PAR1".as_slice(), footer, &len, b"PAR1"].concat()
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn the_parquet_reader_survives_arbitrary_footers(footer in vec(any::<u8>(), 0..300)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "s.parquet", &footer_only(&footer));
+        names_input(admm_runner::results::Summary::read(&path), &[&path], &[])?;
+    }
+
+    #[test]
+    fn the_parquet_reader_survives_corrupt_bytes_in_a_real_footer(
+        edits in vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut bytes = summary_file().to_vec();
+        let n = bytes.len();
+        let footer = u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize;
+        for (at, b) in edits {
+            bytes[n - 8 - footer + at.index(footer)] = b;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "s.parquet", &bytes);
+        names_input(admm_runner::results::Summary::read(&path), &[&path], &[])?;
     }
 }
 

@@ -1,7 +1,9 @@
 //! The second hostile round (issue 29), one test or more per class: writes that follow links,
 //! outputs that replace what they name, shell injection in the Slurm script, `--force` losing
 //! work, unbounded reads and hangs, panics in size arithmetic, stale results, and answers
-//! that mislead.
+//! that mislead. Two more files hold the rest of the round: `hostile_parquet.rs` (Parquet
+//! bombs against every results reader) and `hostile_answers.rs` (`predict`, `plot`, `bench`
+//! and `regress` through the binary).
 
 use crate::common::{admm_runner, text, write_manifest, write_npy};
 use admm_runner::commands::{predict, submit};
@@ -199,6 +201,95 @@ fn force_keeps_the_old_result_until_the_new_one_commits_and_changed_data_is_reru
     assert!(is_finished_for(&paths, false, Some("10:1:aa")));
     assert!(!is_finished_for(&paths, false, Some("10:2:aa")), "stale");
     assert!(is_finished_for(&paths, false, None));
+}
+
+/// The bytes of a run's summary, trace and model.
+fn result_bytes(paths: &RunPaths) -> Vec<Vec<u8>> {
+    [&paths.summary, &paths.trace, &paths.model]
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect()
+}
+
+#[test]
+fn an_interrupted_force_rerun_keeps_the_finished_result_and_a_rerun_skips_it() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    // Long enough that the rerun is still computing when the signal lands after its first
+    // iteration (a time limit bounds it if the signal were lost).
+    let body = SMALL
+        .replace("n_train: 60", "n_train: 3000")
+        .replace("dim: 5", "dim: 60")
+        .replace("patterns: 4", "patterns: 40")
+        .replace("max_iters: 15", "max_iters: 40, time_limit: 120");
+    let m = write_manifest(dir.path(), &body);
+    let out = dir.path().join("res");
+    let run = |force: bool| {
+        let mut c = admm_runner();
+        c.args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        if force {
+            c.arg("--force");
+        }
+        c
+    };
+    let o = run(false).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let summaries: Vec<_> = std::fs::read_dir(out.join("small/runs")).unwrap().collect();
+    assert_eq!(summaries.len(), 1);
+    let summary = summaries.into_iter().next().unwrap().unwrap().path();
+    let id = summary.file_stem().unwrap().to_str().unwrap().to_string();
+    let paths = RunPaths::new(&out, "small", &id);
+    let before = result_bytes(&paths);
+
+    let mut child = run(true)
+        .env("ADMM_RUNNER_HEARTBEAT_S", "0")
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let computing = line.contains(": iter ");
+        seen.push(line);
+        if computing {
+            break;
+        }
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a child's pid and a valid signal number has no memory effects.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    seen.extend(lines.map_while(Result::ok));
+    let status = child.wait().unwrap();
+    let all = seen.join("\n");
+    assert_eq!(status.code(), Some(130), "{all}");
+    assert!(all.contains("interrupted:"), "{all}");
+
+    // The earlier result is whole, reads back, and counts as finished.
+    assert_eq!(result_bytes(&paths), before, "{all}");
+    assert!(Summary::read(&paths.summary).unwrap().ok());
+    admm_runner::run::model::SavedModel::read(&paths.model).unwrap();
+    assert!(is_finished_for(&paths, false, None));
+    let leftovers: Vec<_> = ["runs", "trace", "models", "claims"]
+        .iter()
+        .flat_map(|d| {
+            std::fs::read_dir(out.join("small").join(d))
+                .into_iter()
+                .flatten()
+        })
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.ends_with(".claim"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let o = run(false).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("finished earlier, skipped"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(result_bytes(&paths), before);
 }
 
 #[test]

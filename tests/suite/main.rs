@@ -9,6 +9,8 @@ mod data;
 mod finish;
 mod fuzz;
 mod hostile;
+mod hostile_answers;
+mod hostile_parquet;
 mod interior;
 mod losses;
 mod manifest;

@@ -21,7 +21,7 @@ fn summary_round_trips() {
         ..Default::default()
     };
     summary.write(&path).unwrap();
-    let df = results::read(&path).unwrap();
+    let df = results::read(&path, &results::ReadLimits::SUMMARY).unwrap();
     assert_eq!(df.height(), 1);
     assert_eq!(
         column_str(&df, "status").unwrap(),

@@ -388,7 +388,11 @@ fn condition_command_writes_kappa_per_rank() {
     let text = crate::common::text(&o);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("kappa(A)"), "{text}");
-    let df = admm_runner::results::read(&out.join("cond/kappa.parquet")).unwrap();
+    let df = admm_runner::results::read(
+        &out.join("cond/kappa.parquet"),
+        &admm_runner::results::ReadLimits::TABLE,
+    )
+    .unwrap();
     assert_eq!(df.height(), 6);
     let col = |c: &str| admm_runner::results::column_f64(&df, c).unwrap();
     assert_eq!(col("rank")[5], Some(6.0));

@@ -322,10 +322,11 @@ pub enum ShowError {
     SetOnResults { folder: PathBuf },
     #[error("--only {only:?} matches no run of {target}")]
     NoMatch { only: String, target: PathBuf },
-    #[error("{folder}: cannot read the folder: {source}")]
+    // `reason`, not `source`: the message holds it already (a source would print it twice).
+    #[error("{folder}: cannot read the folder: {reason}")]
     ReadFolder {
         folder: PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     #[error(
         "{folder}: no results here (expected <experiment>/runs/<run-id>.parquet, as \
@@ -461,9 +462,9 @@ fn experiment_dirs(dir: &Path) -> Result<Vec<PathBuf>, ShowError> {
     if dir.join("runs").is_dir() {
         return Ok(vec![dir.to_path_buf()]);
     }
-    let read = std::fs::read_dir(dir).map_err(|source| ShowError::ReadFolder {
+    let read = std::fs::read_dir(dir).map_err(|reason| ShowError::ReadFolder {
         folder: dir.into(),
-        source,
+        reason,
     })?;
     let mut found: Vec<PathBuf> = read
         .flatten()
