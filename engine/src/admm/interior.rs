@@ -235,8 +235,7 @@ pub fn solve<B: Backend>(
         let scalings: Vec<soc::Scaling> = (0..groups)
             .map(|j| soc::Scaling::new(&b.xcone(j), &s[j]))
             .collect();
-        let llt = factor(newton_matrix(&b, hp, &scalings, &lam, &r))
-            .ok_or(InteriorError::Singular(mu))?;
+        let newton = Newton::new(&b, hp, &scalings, &lam, &r).ok_or(InteriorError::Singular(mu))?;
         let point = Point {
             g_loss: &g_loss,
             lam: &lam,
@@ -247,7 +246,7 @@ pub fn solve<B: Backend>(
         // Predictor: the affine step (complementarity target 0) measures how far mu can fall.
         let zero = Mat::<f64>::zeros(n, groups);
         let no_cone = vec![vec![0.0; b.d + 1]; groups];
-        let affine = direction(&b, &llt, &point, 0.0, &zero, &no_cone);
+        let affine = direction(&b, &newton, &point, 0.0, &zero, &no_cone);
         let a_aff = step_to_boundary(&b, &point, &affine, 1.0);
         let mu_aff = complementarity(&b, &point, &affine, a_aff) / degree;
         let sigma = (mu_aff / mu).clamp(0.0, 1.0).powi(3);
@@ -261,7 +260,7 @@ pub fn solve<B: Backend>(
                 soc::product(&sc.unscale(&affine.ds[j]), &sc.scale(&affine.dx(j)))
             })
             .collect();
-        let mut step = direction(&b, &llt, &point, sigma * mu, &target, &cone_terms);
+        let mut step = direction(&b, &newton, &point, sigma * mu, &target, &cone_terms);
         let mut alpha = step_to_boundary(&b, &point, &step, TO_BOUNDARY);
         // Centrality correctors (Gondzio 1996): the step is cut short by a few rows whose
         // products lam r fall far from the others; aim each product of a longer trial step
@@ -275,7 +274,7 @@ pub fn solve<B: Backend>(
                 let shift = v.clamp(0.1 * centre, 10.0 * centre) - v;
                 target[(k, j)] + shift.max(-10.0 * centre)
             });
-            let better = direction(&b, &llt, &point, sigma * mu, &aimed, &cone_terms);
+            let better = direction(&b, &newton, &point, sigma * mu, &aimed, &cone_terms);
             let longer = step_to_boundary(&b, &point, &better, TO_BOUNDARY);
             if longer < 1.01 * alpha {
                 break;
@@ -458,50 +457,123 @@ fn loss_block(b: &Barrier, h: &[f64]) -> Mat<f64> {
     b.fp.transpose() * &scaled
 }
 
-/// The Newton matrix: the loss's Hessian, each cone's scaling block W_j^2 (`soc::Scaling`)
-/// and the rows' primal-dual block X^T diag(lam / r) X per group. Both barrier parts use the
-/// duals (on the central path they equal the barrier's Hessian; off it the duals carry the
-/// curvature, which keeps the step count from growing with the distance to the path).
-fn newton_matrix(
-    b: &Barrier,
-    hp: &Mat<f64>,
-    scalings: &[soc::Scaling],
-    lam: &Mat<f64>,
-    r: &Mat<f64>,
-) -> Mat<f64> {
-    let (n, d, groups) = (b.n, b.d, b.groups());
-    let size = groups * (d + 1);
-    let mut hess = Mat::<f64>::zeros(size, size);
-    // Loss: s_j s_l Hp[i, l'] between the w blocks.
-    for j in 0..groups {
-        let (i, sj) = b.pattern(j);
-        for l in 0..groups {
-            let (il, sl) = b.pattern(l);
-            let c = sj * sl;
-            for a in 0..d {
-                for e in 0..d {
-                    hess[(at(d, j, a), at(d, l, e))] = c * hp[(i * d + a, il * d + e)];
+/// The Newton system, solved through its two sides. Its matrix, with the groups of the first
+/// side (s_j = +1) before those of the second, is [[H + B1, -H], [-H, H + B2]]: H the loss
+/// block (`loss_block`, zero in the t coordinates), B1 and B2 block diagonal with one
+/// (d + 1)-square block per group (the cone's scaling W_j^2 and the rows'
+/// X^T diag(lam / r) X). With u = x1 - x2 the two block rows add to (B1 + B2) x1 = q + B2 u
+/// (q = r1 + r2), and the first becomes (H + B1 (B1 + B2)^-1 B2) u = r1 - B1 (B1 + B2)^-1 q,
+/// whose correction is block diagonal (the parallel sum (B1^-1 + B2^-1)^-1, symmetric
+/// positive definite). One Cholesky of P (d + 1) unknowns instead of 2P (d + 1): 8x fewer
+/// flops, the step's largest cost.
+struct Newton {
+    /// d + 1 and P.
+    d1: usize,
+    p: usize,
+    /// B_j for every group j.
+    blocks: Vec<Mat<f64>>,
+    /// Cholesky of B_i + B_{i+P} per pattern i.
+    sums: Vec<Llt<f64>>,
+    /// Cholesky of the reduced matrix.
+    reduced: Llt<f64>,
+}
+
+impl Newton {
+    /// None when a factorization fails even with the ridge (`factor`).
+    fn new(
+        b: &Barrier,
+        hp: &Mat<f64>,
+        scalings: &[soc::Scaling],
+        lam: &Mat<f64>,
+        r: &Mat<f64>,
+    ) -> Option<Self> {
+        let (n, d, p) = (b.n, b.d, b.p);
+        let d1 = d + 1;
+        // Cone coordinate 0 is t (position d in a block), 1 + a is w_a (position a).
+        let pos = |c: usize| if c == 0 { d } else { c - 1 };
+        let blocks: Vec<Mat<f64>> = scalings
+            .iter()
+            .enumerate()
+            .map(|(j, sc)| {
+                let xs = Mat::<f64>::from_fn(n, d, |k, a| {
+                    b.x[(k, a)] * (lam[(k, j)] / r[(k, j)]).sqrt()
+                });
+                let rows = xs.transpose() * &xs;
+                let mut m = Mat::<f64>::zeros(d1, d1);
+                for a in 0..d1 {
+                    for e in 0..d1 {
+                        m[(pos(a), pos(e))] = sc.hessian(a, e);
+                    }
+                }
+                for a in 0..d {
+                    for e in 0..d {
+                        m[(a, e)] += rows[(a, e)];
+                    }
+                }
+                m
+            })
+            .collect();
+        let mut reduced = Mat::<f64>::zeros(p * d1, p * d1);
+        for i in 0..p {
+            for l in 0..p {
+                for a in 0..d {
+                    for e in 0..d {
+                        reduced[(i * d1 + a, l * d1 + e)] = hp[(i * d + a, l * d + e)];
+                    }
                 }
             }
         }
+        let mut sums = Vec::with_capacity(p);
+        for i in 0..p {
+            let (b1, b2) = (&blocks[i], &blocks[i + p]);
+            let sum = factor(b1 + b2)?;
+            let parallel = b1 * sum.solve(b2);
+            for a in 0..d1 {
+                for e in 0..d1 {
+                    reduced[(i * d1 + a, i * d1 + e)] +=
+                        0.5 * (parallel[(a, e)] + parallel[(e, a)]);
+                }
+            }
+            sums.push(sum);
+        }
+        let reduced = factor(reduced)?;
+        Some(Newton {
+            d1,
+            p,
+            blocks,
+            sums,
+            reduced,
+        })
     }
-    for (j, sc) in scalings.iter().enumerate() {
-        let xs = Mat::<f64>::from_fn(n, d, |k, a| b.x[(k, a)] * (lam[(k, j)] / r[(k, j)]).sqrt());
-        let rows = xs.transpose() * &xs;
-        // Cone coordinate 0 is t (position d), 1 + a is w_a (position a).
-        let pos = |c: usize| if c == 0 { d } else { c - 1 };
-        for a in 0..=d {
-            for e in 0..=d {
-                hess[(at(d, j, pos(a)), at(d, j, pos(e)))] += sc.hessian(a, e);
+
+    /// The solution of the Newton system for `rhs` (2P (d + 1) x 1, `at` order).
+    fn solve(&self, rhs: &Mat<f64>) -> Mat<f64> {
+        let (d1, p) = (self.d1, self.p);
+        let half = p * d1;
+        let mut rhs_u = Mat::<f64>::zeros(half, 1);
+        let mut q = Vec::with_capacity(p);
+        for i in 0..p {
+            let qi = Mat::<f64>::from_fn(d1, 1, |a, _| {
+                rhs[(i * d1 + a, 0)] + rhs[(half + i * d1 + a, 0)]
+            });
+            let b1y = &self.blocks[i] * self.sums[i].solve(&qi);
+            for a in 0..d1 {
+                rhs_u[(i * d1 + a, 0)] = rhs[(i * d1 + a, 0)] - b1y[(a, 0)];
+            }
+            q.push(qi);
+        }
+        let u = self.reduced.solve(&rhs_u);
+        let mut x = Mat::<f64>::zeros(2 * half, 1);
+        for (i, qi) in q.iter().enumerate() {
+            let ui = Mat::<f64>::from_fn(d1, 1, |a, _| u[(i * d1 + a, 0)]);
+            let x1 = self.sums[i].solve(&(qi + &self.blocks[i + p] * &ui));
+            for a in 0..d1 {
+                x[(i * d1 + a, 0)] = x1[(a, 0)];
+                x[(half + i * d1 + a, 0)] = x1[(a, 0)] - ui[(a, 0)];
             }
         }
-        for a in 0..d {
-            for e in 0..d {
-                hess[(at(d, j, a), at(d, j, e))] += rows[(a, e)];
-            }
-        }
+        x
     }
-    hess
 }
 
 /// A primal-dual direction: the step in w, t, the row multipliers lam and the cones' duals
@@ -530,7 +602,7 @@ impl Direction {
 /// ds = r_c - W^2 dx and dlam = (target - lam .* (r + dr)) ./ r.
 fn direction(
     b: &Barrier,
-    llt: &Llt<f64>,
+    newton: &Newton,
     at_: &Point,
     mu_cone: f64,
     target: &Mat<f64>,
@@ -563,7 +635,7 @@ fn direction(
         rhs[(at(d, j, d), 0)] = at_.s[j][0] + rc[0] - b.beta;
         r_c.push(rc);
     }
-    let dx = llt.solve(&rhs);
+    let dx = newton.solve(&rhs);
     let dw = Mat::from_fn(d, groups, |a, j| dx[(at(d, j, a), 0)]);
     let dt: Vec<f64> = (0..groups).map(|j| dx[(at(d, j, d), 0)]).collect();
     let dr = b.slacks(&(&b.x * &dw));
@@ -584,9 +656,9 @@ fn direction(
     Direction { dw, dt, dr, dl, ds }
 }
 
-/// Cholesky of the Newton matrix. The loss block is singular (rank n at most) and the
-/// barrier blocks are tiny next to it at some rows late on the path, so rounding can leave
-/// the matrix numerically indefinite: a ridge of 1e-12, then 1e-10 and 1e-8 times the
+/// Cholesky of a Newton block. The loss block is singular (rank n at most) and the barrier
+/// blocks are tiny next to it at some rows late on the path, so rounding can leave the matrix
+/// numerically indefinite: a ridge of 1e-12, then 1e-10 and 1e-8 times the
 /// largest diagonal entry is added before giving up (it only bends the step; the
 /// certificate judges the answer, not the step).
 fn factor(mut hess: Mat<f64>) -> Option<Llt<f64>> {

@@ -59,8 +59,9 @@ pub fn quad(x: &[f64], v: &[f64]) -> Vec<f64> {
 
 /// The Nesterov-Todd scaling of a primal point x and dual point s, both inside the cone.
 pub struct Scaling {
-    /// w^-1 (the Hessian-like block is P(w^-1), with P(w^-1) x = s).
+    /// w^-1 (the Hessian-like block is P(w^-1), with P(w^-1) x = s) and its det.
     w_inv: Vec<f64>,
+    det_inv: f64,
     /// w^-1/2 (W) and w^1/2 (W^-1).
     root_inv: Vec<f64>,
     root: Vec<f64>,
@@ -77,6 +78,7 @@ impl Scaling {
         let root = sqrt(&w);
         let lambda = quad(&root_inv, x);
         Scaling {
+            det_inv: det(&w_inv),
             w_inv,
             root_inv,
             root,
@@ -92,7 +94,7 @@ impl Scaling {
             (a, b) if a == b => -1.0,
             _ => 0.0,
         };
-        2.0 * u[a] * u[b] - det(u) * j
+        2.0 * u[a] * u[b] - self.det_inv * j
     }
 
     /// W v.
