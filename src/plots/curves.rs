@@ -387,6 +387,19 @@ fn panel<DB: DrawingBackend>(
     let (xs, ys) = panel_ranges(axes.x, lines);
     let both = lines.iter().any(|(l, _)| l.adam) && lines.iter().any(|(l, _)| !l.adam);
     let epochs = axes.adam_scale.filter(|_| both);
+    // With an epoch axis the title is drawn first and the chart below it, with room for the
+    // epoch ticks and their label between (a chart's own caption sits inside its margin,
+    // where the ticks go; a second label area would repeat the iteration ticks there too).
+    let titled;
+    let area = match epochs {
+        Some(_) if !title.is_empty() => {
+            titled = area
+                .titled(title, bold(sizes::PANEL))
+                .map_err(|e| e.to_string())?;
+            &titled
+        }
+        _ => area,
+    };
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(14)
@@ -394,9 +407,8 @@ fn panel<DB: DrawingBackend>(
         .x_label_area_size(74)
         .y_label_area_size(120);
     if epochs.is_some() {
-        builder.top_x_label_area_size(74);
-    }
-    if !title.is_empty() {
+        builder.margin_top(2 * sizes::AXIS as i32 + 24);
+    } else if !title.is_empty() {
         builder.caption(title, bold(sizes::PANEL));
     }
     let mut chart = builder
@@ -407,28 +419,49 @@ fn panel<DB: DrawingBackend>(
         None => axes.xlabel.as_str(),
     };
     draw_mesh(&mut chart, xlabel, &axes.ylabel, axes.x)?;
-    let Some(scale) = epochs else {
-        draw_bands(&mut chart, lines)?;
-        return draw_means(&mut chart, lines);
-    };
-    let mut dual = chart.set_secondary_coord(xs.start / scale..xs.end / scale, ys);
-    let whole = |v: &f64| {
-        if (v - v.round()).abs() < 1e-9 {
-            format!("{}", v.round() as i64)
-        } else {
-            String::new()
-        }
-    };
-    dual.configure_secondary_axes()
-        .x_desc("Adam epoch")
-        .axis_desc_style(font(sizes::AXIS))
-        .label_style(font(sizes::TICK))
-        .x_labels(10)
-        .x_label_formatter(&whole)
-        .draw()
+    if let Some(scale) = epochs {
+        epoch_axis(&mut chart, scale, &xs, ys.end)?;
+    }
+    draw_bands(&mut chart, lines)?;
+    draw_means(&mut chart, lines)
+}
+
+/// Adam's epochs along the top of a panel whose Adam lines were stretched by `scale`: ticks at
+/// round epochs (about eight) and the axis label above them.
+fn epoch_axis<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    scale: f64,
+    xs: &Range<f64>,
+    top: f64,
+) -> Result<(), String> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let (first, last) = (xs.start / scale, xs.end / scale);
+    let step = [1.0, 2.0, 5.0]
+        .iter()
+        .flat_map(|m| (0..7).map(move |k| m * 10f64.powi(k)))
+        .filter(|s| (last - first) / s <= 10.0)
+        .fold(f64::INFINITY, f64::min);
+    let above = font(sizes::TICK).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let ticks: Vec<f64> = (0..=10)
+        .map(|k| (first / step).ceil() * step + k as f64 * step)
+        .filter(|e| *e >= first && *e <= last)
+        .collect();
+    chart
+        .draw_series(ticks.iter().map(|&e| {
+            EmptyElement::at((e * scale, top))
+                + PathElement::new(vec![(0, 0), (0, -8)], BLACK.stroke_width(1))
+                + Text::new(format!("{}", e.round() as i64), (0, -10), above.clone())
+        }))
         .map_err(|e| e.to_string())?;
-    draw_bands(&mut dual, lines)?;
-    draw_means(&mut dual, lines)
+    let label = font(sizes::AXIS).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let mid = (xs.start + xs.end) / 2.0;
+    let rise = -(sizes::TICK as i32) - 18;
+    chart
+        .draw_series(std::iter::once(
+            EmptyElement::at((mid, top)) + Text::new("Adam epoch", (0, rise), label),
+        ))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The panel's axis ranges around its lines and bands: iterations with a little room either
