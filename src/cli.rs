@@ -17,6 +17,8 @@ Examples:
   admm-runner plot --all
   admm-runner show results/fig1                   # one line per run: status, accuracy, seconds
   admm-runner show experiments/fig1.yaml --sort test_acc --reverse   # and what is not done
+  admm-runner show results/fig1 --group-by solver   # mean (min..max) over seeds
+  admm-runner show results/fig1-path --sort val_acc  # a path's points, the chosen one marked
   admm-runner submit experiments/fig1.yaml --slurm --shards 6 --time 01:00:00 [--now]
   admm-runner predict results/quickstart/models/<run-id>.safetensors     # its own test set
   admm-runner predict MODEL experiments/fig1.yaml --out preds.npy
@@ -128,6 +130,10 @@ pub enum Command {
         /// Output format: an aligned table, Markdown, or CSV / JSON with every run as a row.
         #[arg(long, default_value = "table", value_parser = format_name)]
         format: Format,
+        /// One row per distinct value of these keys (a column such as method or seed, or a
+        /// resolved key), every number as mean (min..max) over the group's ok runs.
+        #[arg(long, value_name = "KEY[,KEY]", value_delimiter = ',')]
+        group_by: Vec<String>,
     },
     /// Write a SLURM job-array script for a manifest (one array task per shard, every task
     /// running `admm-runner run MANIFEST --shard slurm --out DIR` into one shared results
@@ -171,6 +177,10 @@ pub enum Command {
         /// GPUs per task (for backend: cuda).
         #[arg(long)]
         gpus: Option<usize>,
+        /// Replace a script an earlier submit wrote that differs from this one (the old
+        /// script and manifest copy are kept, numbered).
+        #[arg(long)]
+        force: bool,
     },
     /// Predict with a saved model (<out>/<experiment>/models/<run-id>.safetensors): writes the
     /// network outputs (CSV, or .npy by the --out extension) and prints the accuracy.

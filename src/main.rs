@@ -96,6 +96,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             sort,
             reverse,
             format,
+            group_by,
         } => {
             let opts = admm_runner::commands::show::Options {
                 target,
@@ -105,6 +106,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 sort,
                 reverse,
                 format,
+                group_by,
             };
             print!("{}", admm_runner::commands::show::show(&opts)?);
             Ok(ExitCode::SUCCESS)
@@ -123,6 +125,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             partition,
             account,
             gpus,
+            force,
         } => {
             let flags = admm_runner::commands::submit::Launcher {
                 shards,
@@ -143,6 +146,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     flags,
                 },
                 now,
+                force,
             )
         }
         Command::Plan {
@@ -213,20 +217,28 @@ fn run(select: &Select, opts: RunOptions) -> anyhow::Result<ExitCode> {
 /// before any run starts: a wrong path or `CIFAR10_DIR` is one error (exit 2), not a failed
 /// summary per run.
 fn check_data(paths: &[PlannedRun], runs: &[PlannedRun], opts: &RunOptions) -> anyhow::Result<()> {
-    let mut seen: Vec<&admm_runner::data::DataConfig> = Vec::new();
+    // Compared as located: the same text beside two manifests may name two files.
+    let mut seen: Vec<admm_runner::data::DataConfig> = Vec::new();
     for run in paths.iter().chain(runs) {
         let files = admm_runner::results::RunPaths::new(&opts.out, &run.config.experiment, &run.id);
         let todo = opts.force || !sweep::is_finished(&files, opts.keep_failed);
-        if !todo || seen.contains(&&run.config.data) {
+        let located = run.config.data.located();
+        if !todo || seen.contains(&located) {
             continue;
         }
-        seen.push(&run.config.data);
-        if let Err(e) = admm_runner::data::check(&run.config.data) {
+        seen.push(located.clone());
+        if let Err(e) = admm_runner::data::check(&located) {
             let cwd = std::env::current_dir().unwrap_or_default();
             anyhow::bail!(
                 "{}: {e}\n  nothing was run (the data is checked before the first run); \
-                 relative data paths are read from the current directory, {}",
+                 a relative data path is read beside the manifest ({}) when the file is there, \
+                 else from the current directory, {}",
                 run.manifest.display(),
+                run.manifest
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."))
+                    .display(),
                 cwd.display()
             );
         }
@@ -235,17 +247,26 @@ fn check_data(paths: &[PlannedRun], runs: &[PlannedRun], opts: &RunOptions) -> a
 }
 
 /// `submit --slurm`: writes the job-array script and, with `now`, hands it to sbatch.
-fn submit(req: admm_runner::commands::submit::Request, now: bool) -> anyhow::Result<ExitCode> {
+fn submit(
+    req: admm_runner::commands::submit::Request,
+    now: bool,
+    force: bool,
+) -> anyhow::Result<ExitCode> {
     use admm_runner::commands::submit;
     let job = submit::prepare(&req)?;
-    let path = submit::write(&job)?;
+    let written = submit::write(&job, force)?;
+    let path = written.script;
+    if let Some(old) = &written.kept {
+        println!("kept the earlier script as {}", old.display());
+    }
     println!(
-        "written {}: {} runs of {} in {} array tasks, results into {}",
+        "written {}: {} runs of {} in {} array tasks, results into {}; the manifest as submitted: {}",
         path.display(),
         job.runs,
         job.experiment,
         job.shards(),
-        job.out.display()
+        job.out.display(),
+        written.manifest.display()
     );
     if now {
         println!("{}", submit::sbatch(&path)?);
@@ -473,8 +494,23 @@ fn plan(select: &Select, with_memory: bool) -> anyhow::Result<ExitCode> {
             None => println!("available memory: not known (no check)"),
         }
     }
+    // Each line ends with the run's estimated time at most (`run::estimate`); the total goes
+    // to stderr, so that stdout stays one line per run for scripts.
+    let gflops = admm_runner::run::estimate::rate();
+    let (mut total, mut unknown) = (0.0, 0);
+    let count = runs.len();
     for run in runs {
-        println!("{}", run.describe_varied(&varied));
+        let est = match admm_runner::run::estimate::estimate(&run, gflops) {
+            Ok(e) => {
+                total += e.seconds;
+                admm_runner::run::estimate::human(e.seconds)
+            }
+            Err(_) => {
+                unknown += 1;
+                "?".to_string()
+            }
+        };
+        println!("{}  est<={est}", run.describe_varied(&varied));
         if with_memory {
             match memory::estimate(&run.config) {
                 Ok(e) => println!(
@@ -486,6 +522,17 @@ fn plan(select: &Select, with_memory: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    let unknown = match unknown {
+        0 => String::new(),
+        k => format!(", {k} run(s) not estimated (data not readable)"),
+    };
+    eprintln!(
+        "estimated time: at most {} for {count} run(s){unknown} (an estimate: each run's flops \
+         at max_iters at {gflops} GFLOP/s plus a cost per iteration; runs that stop at a \
+         tolerance or target take less; {} sets the rate)",
+        admm_runner::run::estimate::human(total),
+        admm_runner::run::estimate::RATE_VAR
+    );
     Ok(ExitCode::SUCCESS)
 }
 

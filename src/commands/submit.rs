@@ -57,6 +57,13 @@ pub enum SubmitError {
          submit it where SLURM is with `sbatch {script}`"
     )]
     NoSbatch { script: PathBuf },
+    #[error(
+        "{script}: an earlier submit wrote a different script there (its tasks may still be \
+         queued and read it); pass --force to replace it (the old one is kept, numbered)"
+    )]
+    ScriptExists { script: PathBuf },
+    #[error("{path}: {reason}")]
+    Keep { path: PathBuf, reason: String },
     #[error("--now: cannot start sbatch: {0}")]
     Sbatch(std::io::Error),
     #[error("--now: `sbatch {script}` failed ({status}): {stderr}")]
@@ -256,13 +263,15 @@ pub fn script(job: &Job) -> String {
         "#!/bin/bash\n\
          # Written by `admm-runner submit` for {} ({} runs in {} array tasks).\n\
          # Submit: sbatch {}\n\
-         # Try one task here: SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT={} bash {}\n",
+         # Try one task here: SLURM_ARRAY_TASK_ID=0 SLURM_ARRAY_TASK_COUNT={} bash {}\n\
+         # The manifest as it was when submitted (the tasks read the original): {}\n",
         quote(&job.manifest.to_string_lossy()),
         job.runs,
         job.shards(),
         quote(&job.script_path().to_string_lossy()),
         job.shards(),
         quote(&job.script_path().to_string_lossy()),
+        quote(&manifest_copy_path(job).to_string_lossy()),
     );
     for line in directives(job) {
         s += &line;
@@ -296,18 +305,94 @@ pub fn script(job: &Job) -> String {
     s
 }
 
-/// Writes the script (executable) and creates its log folder; returns its path. The script is
-/// written atomically into a real folder (`results::write_atomically`): a link planted at its
-/// name is replaced, never written through nor made executable.
-pub fn write(job: &Job) -> Result<PathBuf, SubmitError> {
+/// What `write` left on disk: the script, the manifest copy beside it, and the earlier
+/// script it kept (renamed) when `--force` replaced a different one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Written {
+    pub script: PathBuf,
+    pub manifest: PathBuf,
+    pub kept: Option<PathBuf>,
+}
+
+/// The copy of the manifest beside the script: `manifest.<ext>` in the script's folder.
+pub fn manifest_copy_path(job: &Job) -> PathBuf {
+    let ext = job
+        .manifest
+        .extension()
+        .map(|e| e.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "yaml".into());
+    job.dir().join(format!("manifest.{ext}"))
+}
+
+/// Writes the script (executable) and, beside it, a copy of the manifest as it was at submit
+/// time (the tasks read the manifest when they start, maybe hours later: the copy says what
+/// was meant). An earlier script with other contents is never overwritten silently: without
+/// `force` it is an error; with it, the old script and manifest copy are kept as
+/// `array.<k>.sbatch` and `manifest.<k>.<ext>`. Returns the paths. The script is written
+/// atomically into a real folder (`results::write_atomically`): a link planted at its name
+/// is replaced, never written through nor made executable.
+pub fn write(job: &Job, force: bool) -> Result<Written, SubmitError> {
     let path = job.script_path();
+    let text = script(job);
+    let copy = manifest_copy_path(job);
+    let mut kept = None;
+    // Only a regular file is an earlier script: a link planted there is replaced, unread.
+    let regular = std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file());
+    if let Some(old) = regular.then(|| std::fs::read(&path).ok()).flatten() {
+        if old != text.as_bytes() {
+            if !force {
+                return Err(SubmitError::ScriptExists { script: path });
+            }
+            kept = Some(keep_earlier(&path, &copy)?);
+        }
+    }
+    let manifest = std::fs::read(&job.manifest).map_err(|e| SubmitError::Keep {
+        path: job.manifest.clone(),
+        reason: format!("cannot read the manifest to copy it: {e}"),
+    })?;
+    crate::results::write_atomically(&copy, |file| {
+        use std::io::Write;
+        file.write_all(&manifest).map_err(|e| e.to_string())
+    })?;
     crate::results::write_atomically(&path, |file| {
         use std::io::Write;
-        file.write_all(script(job).as_bytes())
-            .map_err(|e| e.to_string())?;
+        file.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
         make_executable(file)
     })?;
-    Ok(path)
+    Ok(Written {
+        script: path,
+        manifest: copy,
+        kept,
+    })
+}
+
+/// Renames the earlier script (and its manifest copy, if any) to the first free number:
+/// `array.1.sbatch`, `manifest.1.yaml`; returns the script's new name.
+fn keep_earlier(script: &Path, copy: &Path) -> Result<PathBuf, SubmitError> {
+    let numbered = |p: &Path, k: usize| {
+        let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let ext = p.extension().map(|s| s.to_string_lossy().into_owned());
+        p.with_file_name(format!(
+            "{}.{k}.{}",
+            stem.unwrap_or_default(),
+            ext.unwrap_or_default()
+        ))
+    };
+    let k = (1..)
+        .find(|&k| !numbered(script, k).exists() && !numbered(copy, k).exists())
+        .unwrap_or(1);
+    let rename = |from: &Path, to: &Path| {
+        std::fs::rename(from, to).map_err(|e| SubmitError::Keep {
+            path: from.to_path_buf(),
+            reason: format!("cannot keep it as {}: {e}", to.display()),
+        })
+    };
+    let old = numbered(script, k);
+    rename(script, &old)?;
+    if copy.is_file() {
+        rename(copy, &numbered(copy, k))?;
+    }
+    Ok(old)
 }
 
 /// Sets mode 0755 on the open file (never on whatever a name points to).

@@ -17,6 +17,7 @@ const EDGE: u64 = 64 * 1024;
 /// The data's identity (None for synthetic data, or when a file cannot be read: the run then
 /// fails on its own).
 pub fn fingerprint(cfg: &DataConfig) -> Option<String> {
+    let cfg = &cfg.located();
     let files: Vec<PathBuf> = match cfg.source {
         DataSource::Synthetic => return None,
         DataSource::Npy => [&cfg.x, &cfg.y, &cfg.x_test, &cfg.y_test]

@@ -76,6 +76,7 @@ pub fn load_fitted(
 /// or the `.npy` arrays as stored. Prediction and the validation split start here, so that
 /// they can fit (or reuse) the statistics themselves.
 pub fn load_raw(cfg: &DataConfig, run_seed: u64) -> Result<Dataset, DataError> {
+    let cfg = &cfg.located();
     let seed = cfg.seed.unwrap_or(run_seed);
     match cfg.source {
         DataSource::Cifar10 => cifar10::load(cfg, seed),
@@ -111,6 +112,7 @@ pub struct Shapes {
 /// The sizes `load` would produce: from the manifest for CIFAR-10 and synthetic data, from the
 /// `.npy` headers (not the data) for `npy`.
 pub fn shapes(cfg: &DataConfig) -> Result<Shapes, DataError> {
+    let cfg = &cfg.located();
     Ok(match cfg.source {
         DataSource::Cifar10 => Shapes {
             n: cfg.n_train,
@@ -150,6 +152,7 @@ pub fn shapes(cfg: &DataConfig) -> Result<Shapes, DataError> {
 /// calls it once per distinct data section before any run starts, so that a wrong path is one
 /// error, not a failure per run.
 pub fn check(cfg: &DataConfig) -> Result<(), DataError> {
+    let cfg = &cfg.located();
     match cfg.source {
         DataSource::Synthetic => Ok(()),
         DataSource::Cifar10 => cifar10::check(cfg),
@@ -230,9 +233,57 @@ pub struct DataConfig {
     pub x_test: Option<PathBuf>,
     #[serde(default)]
     pub y_test: Option<PathBuf>,
+    /// The folder of the manifest this section came from (`manifest::plan` sets it): relative
+    /// file names are looked for there first (`located`). Never serialized, so that run ids
+    /// and summaries hash and show what the manifest wrote, wherever it is run from.
+    #[serde(skip)]
+    pub manifest_dir: ManifestDir,
+}
+
+/// Where a manifest is: where its relative data paths are looked for first. It is location,
+/// not identity: two sections that say the same are equal wherever their manifests are (a
+/// YAML and a TOML copy of one manifest plan the same runs), as their run ids are.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestDir(pub Option<PathBuf>);
+
+impl PartialEq for ManifestDir {
+    fn eq(&self, _: &ManifestDir) -> bool {
+        true
+    }
 }
 
 impl DataConfig {
+    /// The section with its relative file names resolved: beside the manifest when the file
+    /// (or folder) is there, else as written, from the current directory. So a manifest
+    /// copied to another folder with its data beside it runs from anywhere, and the
+    /// committed manifests, whose paths start at the repository root, still run from there.
+    /// `CIFAR10_DIR` is the environment's, never the manifest's, and is left alone.
+    pub fn located(&self) -> DataConfig {
+        let Some(dir) = self.manifest_dir.0.as_deref() else {
+            return self.clone();
+        };
+        let at = |p: &PathBuf| -> PathBuf {
+            let beside = dir.join(p);
+            if p.is_relative() && !dir.as_os_str().is_empty() && beside.exists() {
+                beside
+            } else {
+                p.clone()
+            }
+        };
+        let one = |p: &Option<PathBuf>| p.as_ref().map(at);
+        DataConfig {
+            path: one(&self.path),
+            train_files: self.train_files.iter().map(at).collect(),
+            test_files: self.test_files.iter().map(at).collect(),
+            x: one(&self.x),
+            y: one(&self.y),
+            x_test: one(&self.x_test),
+            y_test: one(&self.y_test),
+            manifest_dir: ManifestDir(None),
+            ..self.clone()
+        }
+    }
+
     /// Ranges serde cannot express, checked at plan time whatever the source (a bad value is a
     /// mistake in the file even where this source does not read it): the first bad field
     /// (relative key) and why.

@@ -75,7 +75,10 @@ pub fn plan(path: &Path, overrides: &[(String, Value)]) -> Result<Vec<PlannedRun
         validate(path, &resolved)?;
         let config = RunConfig {
             experiment: experiment.clone(),
-            data: resolved.data,
+            data: crate::data::DataConfig {
+                manifest_dir: crate::data::ManifestDir(path.parent().map(Path::to_path_buf)),
+                ..resolved.data
+            },
             problem: resolved.problem,
             solver: resolved.solver.resolve(),
             backend: resolved.backend,

@@ -1,8 +1,10 @@
 //! The regularization-path figure: train, validation and test accuracy (left) and active
 //! neurons (right) against beta on a log axis, with the beta the validation accuracy chose
-//! marked; from the path tables (`paths/<path-id>.parquet`).
+//! marked; from the path tables (`paths/<path-id>.parquet`). The legend sits under the panels,
+//! never over a point, and neuron counts are whole numbers on their axis.
 
-use super::canvas::{bold, font, padded, sizes, title_block};
+use super::canvas::LegendItem;
+use super::canvas::{bold, draw_footer, font, footer_height, padded, sizes, title_block};
 use super::render::{save, Figure};
 use super::{Context, FigError};
 use crate::results::PathRow;
@@ -59,7 +61,9 @@ impl Figure for PathFigure {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let top = title_block(root, &self.title, &self.subtitle)?;
-        let body = root.margin(top as u32, 10, 10, 10);
+        let legend = self.legend();
+        let bottom = footer_height(root, &legend, &[]);
+        let body = root.margin(top as u32, bottom as u32, 10, 10);
         let (left, right) = body.split_horizontally(body.dim_in_pixel().0 as i32 * 3 / 5);
         let acc: Vec<Series> = ACC
             .iter()
@@ -72,13 +76,33 @@ impl Figure for PathFigure {
                 (name, color, self.series(get))
             })
             .collect();
-        self.panel(&left, "accuracy", &acc)?;
+        self.panel(&left, "accuracy", &acc, false)?;
         let active = self.series(|r| r.active_neurons as f64);
-        self.panel(&right, "active neurons", &[("active", BLACK, active)])
+        self.panel(&right, "active neurons", &[("active", BLACK, active)], true)?;
+        draw_footer(root, &legend, &[])
     }
 }
 
 impl PathFigure {
+    /// The legend under both panels: the accuracy lines, the neuron count, the chosen beta.
+    fn legend(&self) -> Vec<LegendItem> {
+        let line = |label: &str, color: RGBColor, dashed: bool| LegendItem {
+            label: label.to_string(),
+            color,
+            boxed: false,
+            dashed,
+        };
+        let mut items: Vec<LegendItem> = ACC
+            .iter()
+            .map(|&(name, color)| line(&format!("{name} accuracy"), color, false))
+            .collect();
+        items.push(line("active neurons", BLACK, false));
+        if self.rows.iter().any(|r| r.chosen) {
+            items.push(line("chosen beta", CHOSEN, true));
+        }
+        items
+    }
+
     /// (beta, value) of every point with a finite value.
     fn series(&self, get: impl Fn(&PathRow) -> f64) -> Vec<(f64, f64)> {
         self.rows
@@ -88,12 +112,14 @@ impl PathFigure {
             .collect()
     }
 
-    /// One panel: lines against beta (log axis) and a dashed vertical line at the chosen beta.
+    /// One panel: lines against beta (log axis) and a dashed vertical line at the chosen beta;
+    /// `counts`: the y axis holds whole numbers, labelled without a fraction.
     fn panel<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
         ylabel: &str,
         lines: &[Series],
+        counts: bool,
     ) -> Result<(), String> {
         let betas = self.rows.iter().map(|r| r.beta);
         let (b0, b1) = betas.fold((f64::INFINITY, 0.0_f64), |(a, b), v| (a.min(v), b.max(v)));
@@ -111,10 +137,20 @@ impl PathFigure {
             .caption(ylabel, bold(sizes::PANEL))
             .build_cartesian_2d(xs, y0..y1)
             .map_err(|e| e.to_string())?;
+        let whole = |v: &f64| {
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{}", v.round() as i64)
+            } else {
+                String::new()
+            }
+        };
+        let short = |v: &f64| super::curves::trim_number(*v);
+        let y_fmt: &dyn Fn(&f64) -> String = if counts { &whole } else { &short };
         chart
             .configure_mesh()
             .x_desc("beta (log scale)")
             .y_desc(ylabel)
+            .y_label_formatter(y_fmt)
             .x_label_formatter(&|v| format!("{v:.0e}"))
             .axis_desc_style(font(sizes::AXIS))
             .label_style(font(sizes::TICK))
@@ -127,32 +163,17 @@ impl PathFigure {
                 8,
                 CHOSEN.stroke_width(3),
             );
-            chart
-                .draw_series(dashed)
-                .map_err(|e| e.to_string())?
-                .label("chosen beta")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 30, y)], CHOSEN.stroke_width(3))
-                });
+            chart.draw_series(dashed).map_err(|e| e.to_string())?;
         }
-        for (name, color, points) in lines {
+        for (_, color, points) in lines {
             let style = color.stroke_width(4);
             chart
                 .draw_series(LineSeries::new(points.clone(), style))
-                .map_err(|e| e.to_string())?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], style));
+                .map_err(|e| e.to_string())?;
             chart
                 .draw_series(points.iter().map(|&p| Circle::new(p, 6, color.filled())))
                 .map_err(|e| e.to_string())?;
         }
-        chart
-            .configure_series_labels()
-            .label_font(font(sizes::LEGEND))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(|e| e.to_string())
+        Ok(())
     }
 }

@@ -1,7 +1,10 @@
 //! Curve figures: the four panels of Figures 1 and 3 (train loss, train accuracy, test loss,
 //! test accuracy) and Figure 4's training loss, one line per solver, backend, loss and setting
 //! of the grouping keys (`plot.group_by`), the mean over seeds only with a min-max band,
-//! against iteration (Adam: epoch) or solver seconds.
+//! against iteration or solver seconds. On an iteration axis Adam's epochs get an axis of their
+//! own (on top) when ADMM runs share the figure, so that neither is squeezed into a corner of
+//! the other's range; each loss gets its own loss panel, since the squared loss and
+//! cross-entropy are not on one scale.
 
 use super::canvas::{
     bold, draw_footer, font, footer_height, padded, sizes, title_block, LegendItem,
@@ -31,6 +34,9 @@ pub(crate) enum Panels {
 struct Line {
     label: String,
     color: RGBColor,
+    /// Adam's line: its x is epochs, drawn against the top axis when ADMM lines are present.
+    adam: bool,
+    loss: admm_engine::loss::Loss,
     /// One band per metric of the figure, in panel order.
     bands: Vec<Band>,
 }
@@ -41,8 +47,12 @@ struct CurveFigure {
     subtitle: String,
     x: PlotX,
     has_adam: bool,
-    /// Every run used the squared loss (the loss panels name its formula).
-    squared_only: bool,
+    /// The losses of the lines, in first-seen order: one loss panel each.
+    losses: Vec<admm_engine::loss::Loss>,
+    /// On an iteration axis with both Adam and ADMM lines: ADMM's last iteration over Adam's
+    /// last epoch, by which Adam's x was scaled to span the same width (the top axis reads
+    /// epochs back).
+    adam_scale: Option<f64>,
     lines: Vec<Line>,
     notes: Vec<String>,
 }
@@ -75,7 +85,9 @@ impl CurveFigure {
 
     fn x_label(&self) -> String {
         match self.x {
-            PlotX::Iter if self.has_adam => "ADMM iteration  (Adam: epoch)".into(),
+            PlotX::Iter if self.has_adam && self.adam_scale.is_none() => {
+                "ADMM iteration  (Adam: epoch)".into()
+            }
             PlotX::Iter => "ADMM iteration".into(),
             PlotX::Seconds => "solver time (s), metric evaluation excluded".into(),
         }
@@ -141,7 +153,11 @@ pub(crate) fn render(
         };
         let traces: Vec<&Trace> = usable.iter().filter_map(|r| r.trace.as_ref()).collect();
         match line(&traces, label, color, panels, ctx.x()) {
-            Ok(l) => lines.push(l),
+            Ok(mut l) => {
+                l.adam = solver == SolverKind::Adam;
+                l.loss = loss;
+                lines.push(l);
+            }
             Err(note) => notes.push(note),
         }
     }
@@ -158,6 +174,16 @@ pub(crate) fn render(
             ctx.missing
         ));
     }
+    let adam_scale = match ctx.x() {
+        PlotX::Iter => own_epoch_axis(&mut lines),
+        PlotX::Seconds => None,
+    };
+    let mut losses = Vec::new();
+    for l in &lines {
+        if !losses.contains(&l.loss) {
+            losses.push(l.loss);
+        }
+    }
     let fig = CurveFigure {
         panels,
         title: ctx.title(match panels {
@@ -167,13 +193,44 @@ pub(crate) fn render(
         subtitle: subtitle(ctx, max_seeds),
         x: ctx.x(),
         has_adam: groups.iter().any(|g| g.0 == SolverKind::Adam),
-        squared_only: groups
-            .iter()
-            .all(|g| g.2 == admm_engine::loss::Loss::Squared),
+        losses,
+        adam_scale,
         lines,
         notes,
     };
     Ok(save(&fig, stem)?)
+}
+
+/// With Adam and ADMM lines on an iteration axis, scales Adam's epochs to span ADMM's
+/// iterations (200 epochs beside 40 iterations would squeeze ADMM into a fifth of the axis);
+/// returns the scale, for the top axis that reads epochs. None when only one kind is drawn.
+fn own_epoch_axis(lines: &mut [Line]) -> Option<f64> {
+    let last = |adam: bool, lines: &[Line]| {
+        lines
+            .iter()
+            .filter(|l| l.adam == adam)
+            .flat_map(|l| l.bands.iter().flat_map(|b| b.x.iter().copied()))
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    let (admm, adam) = (last(false, lines), last(true, lines));
+    if !(admm.is_finite() && adam.is_finite() && admm > 0.0 && adam > 0.0) {
+        return None;
+    }
+    let scale = admm / adam;
+    for l in lines.iter_mut().filter(|l| l.adam) {
+        for b in &mut l.bands {
+            b.x.iter_mut().for_each(|x| *x *= scale);
+        }
+    }
+    Some(scale)
+}
+
+/// The y label of a loss panel: the squared loss's formula, or the loss named.
+fn loss_label(loss: admm_engine::loss::Loss) -> String {
+    match loss {
+        admm_engine::loss::Loss::Squared => "squared loss  (1/2n) ||ŷ − y||²".into(),
+        other => format!("{} loss per example", other.name()),
+    }
 }
 
 /// The runs of one (solver, backend, loss, setting) group that can be drawn: finished runs, and runs stopped
@@ -234,6 +291,8 @@ fn line(
     Ok(Line {
         label,
         color,
+        adam: false,
+        loss: admm_engine::loss::Loss::Squared,
         bands,
     })
 }
@@ -266,53 +325,143 @@ impl Figure for CurveFigure {
             Panels::TrainLoss => vec![body.clone()],
         };
         for (k, area) in areas.iter().enumerate() {
-            let (_, title, ylabel) = self.metrics()[k];
-            // The squared loss's formula only where every run used it.
-            let ylabel = if self.squared_only || !ylabel.contains("loss") {
-                ylabel
+            let (metric, title, ylabel) = self.metrics()[k];
+            let is_loss = matches!(metric, Metric::TrainLoss | Metric::TestLoss);
+            // A loss panel per loss: each on its own scale, named by its loss.
+            let parts: Vec<(Option<admm_engine::loss::Loss>, String, String)> = if is_loss {
+                let several = self.losses.len() > 1;
+                self.losses
+                    .iter()
+                    .map(|&loss| {
+                        let t = match (several, title.is_empty()) {
+                            (true, false) => format!("{title}: {}", loss.name()),
+                            _ => title.to_string(),
+                        };
+                        (Some(loss), t, loss_label(loss))
+                    })
+                    .collect()
             } else {
-                "loss per example"
+                vec![(None, title.to_string(), ylabel.to_string())]
             };
-            let lines: Vec<(&Line, &Band)> = self
-                .lines
-                .iter()
-                .map(|l| (l, &l.bands[k]))
-                .filter(|(_, b)| !b.is_empty())
-                .collect();
-            panel(area, title, ylabel, &self.x_label(), self.x, &lines)?;
+            let subareas = area.split_evenly((1, parts.len().max(1)));
+            for ((loss, title, ylabel), sub) in parts.iter().zip(&subareas) {
+                let lines: Vec<(&Line, &Band)> = self
+                    .lines
+                    .iter()
+                    .filter(|l| loss.is_none_or(|x| l.loss == x))
+                    .map(|l| (l, &l.bands[k]))
+                    .filter(|(_, b)| !b.is_empty())
+                    .collect();
+                let axes = Axes {
+                    x: self.x,
+                    xlabel: self.x_label(),
+                    ylabel: ylabel.clone(),
+                    adam_scale: self.adam_scale,
+                };
+                panel(sub, title, &axes, &lines)?;
+            }
         }
         draw_footer(root, &legend, &self.notes)
     }
 }
 
+/// What a panel's axes show: the x kind and labels, and the epoch scale of a top Adam axis.
+struct Axes {
+    x: PlotX,
+    xlabel: String,
+    ylabel: String,
+    adam_scale: Option<f64>,
+}
+
 /// A chart on f64 axes, as every curve panel has.
 type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
-/// One panel: bands first (so lines stay on top), then lines with markers.
+/// One panel: bands first (so lines stay on top), then lines with markers; Adam's epochs on a
+/// top axis of their own when the panel also has ADMM lines.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     title: &str,
-    ylabel: &str,
-    xlabel: &str,
-    x: PlotX,
+    axes: &Axes,
     lines: &[(&Line, &Band)],
 ) -> Result<(), String> {
-    let (xs, ys) = panel_ranges(x, lines);
+    let (xs, ys) = panel_ranges(axes.x, lines);
+    let both = lines.iter().any(|(l, _)| l.adam) && lines.iter().any(|(l, _)| !l.adam);
+    let epochs = axes.adam_scale.filter(|_| both);
+    // With an epoch axis the title is drawn first and the chart below it, with room for the
+    // epoch ticks and their label between (a chart's own caption sits inside its margin,
+    // where the ticks go; a second label area would repeat the iteration ticks there too).
+    let titled;
+    let area = match epochs {
+        Some(_) if !title.is_empty() => {
+            titled = area
+                .titled(title, bold(sizes::PANEL))
+                .map_err(|e| e.to_string())?;
+            &titled
+        }
+        _ => area,
+    };
     let mut builder = ChartBuilder::on(area);
     builder
         .margin(14)
         .margin_right(34)
         .x_label_area_size(74)
         .y_label_area_size(120);
-    if !title.is_empty() {
+    if epochs.is_some() {
+        builder.margin_top(2 * sizes::AXIS as i32 + 24);
+    } else if !title.is_empty() {
         builder.caption(title, bold(sizes::PANEL));
     }
     let mut chart = builder
-        .build_cartesian_2d(xs, ys)
+        .build_cartesian_2d(xs.clone(), ys.clone())
         .map_err(|e| e.to_string())?;
-    draw_mesh(&mut chart, xlabel, ylabel, x)?;
+    let xlabel = match epochs {
+        Some(_) => "ADMM iteration",
+        None => axes.xlabel.as_str(),
+    };
+    draw_mesh(&mut chart, xlabel, &axes.ylabel, axes.x)?;
+    if let Some(scale) = epochs {
+        epoch_axis(&mut chart, scale, &xs, ys.end)?;
+    }
     draw_bands(&mut chart, lines)?;
     draw_means(&mut chart, lines)
+}
+
+/// Adam's epochs along the top of a panel whose Adam lines were stretched by `scale`: ticks at
+/// round epochs (about eight) and the axis label above them.
+fn epoch_axis<DB: DrawingBackend>(
+    chart: &mut Chart<'_, DB>,
+    scale: f64,
+    xs: &Range<f64>,
+    top: f64,
+) -> Result<(), String> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
+    let (first, last) = (xs.start / scale, xs.end / scale);
+    let step = [1.0, 2.0, 5.0]
+        .iter()
+        .flat_map(|m| (0..7).map(move |k| m * 10f64.powi(k)))
+        .filter(|s| (last - first) / s <= 10.0)
+        .fold(f64::INFINITY, f64::min);
+    let above = font(sizes::TICK).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let ticks: Vec<f64> = (0..=10)
+        .map(|k| (first / step).ceil() * step + k as f64 * step)
+        .filter(|e| *e >= first && *e <= last)
+        .collect();
+    chart
+        .draw_series(ticks.iter().map(|&e| {
+            EmptyElement::at((e * scale, top))
+                + PathElement::new(vec![(0, 0), (0, -8)], BLACK.stroke_width(1))
+                + Text::new(format!("{}", e.round() as i64), (0, -10), above.clone())
+        }))
+        .map_err(|e| e.to_string())?;
+    let label = font(sizes::AXIS).pos(Pos::new(HPos::Center, VPos::Bottom));
+    let mid = (xs.start + xs.end) / 2.0;
+    let rise = -(sizes::TICK as i32) - 18;
+    chart
+        .draw_series(std::iter::once(
+            EmptyElement::at((mid, top)) + Text::new("Adam epoch", (0, rise), label),
+        ))
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// The panel's axis ranges around its lines and bands: iterations with a little room either

@@ -82,14 +82,19 @@ pub(crate) fn setting_text(runs: &[PlannedRun]) -> String {
         }
         seen.join("/")
     };
-    let d = distinct(&|r| match r.config.data.source {
-        DataSource::Synthetic => r.config.data.dim.to_string(),
-        DataSource::Cifar10 => r.config.data.downsample.unwrap_or(3072).to_string(),
-        DataSource::Npy => "npy".to_string(),
+    // The sizes the runs train on: `.npy` shapes (and `n_train: 0`, every row) from the
+    // files' headers, not the manifest's 0 or a placeholder.
+    let shapes = |r: &PlannedRun| crate::data::shapes(&r.config.data).ok();
+    let d = distinct(&|r| match shapes(r) {
+        Some(s) => s.d.to_string(),
+        None => "?".to_string(),
+    });
+    let n = distinct(&|r| match shapes(r) {
+        Some(s) => s.n.to_string(),
+        None => r.config.data.n_train.to_string(),
     });
     format!(
-        "{source}, n={}, d={d}, P={}, backend {}",
-        distinct(&|r| r.config.data.n_train.to_string()),
+        "{source}, n={n}, d={d}, P={}, backend {}",
         distinct(&|r| r.config.problem.patterns.to_string()),
         distinct(&|r| r.config.backend.to_string()),
     )

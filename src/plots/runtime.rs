@@ -1,5 +1,7 @@
 //! Figure 3 (right): the mean runtime of each solver split into precomputation, u, v and dual
-//! updates, as stacked bars, from the run summaries.
+//! updates, as stacked bars, from the run summaries. A bar per (solver, backend, loss,
+//! setting of the grouping keys), as curve lines are grouped (`plot.group_by`), so that a bar
+//! never averages runs of different settings: only seeds.
 
 use super::canvas::{draw_footer, font, footer_height, sizes, title_block, LegendItem};
 use super::data::{Loaded, RunResult};
@@ -43,17 +45,30 @@ pub(crate) fn render(
 ) -> Result<Vec<PathBuf>, FigError> {
     let solvers = loaded.distinct(|r| r.solver.to_string());
     let backends = loaded.distinct(|r| r.backend.clone());
-    let groups = loaded.groups();
+    let losses = loaded.distinct(|r| r.loss.name().to_string());
+    let groups = loaded.loss_groups();
     let mut bars = Vec::new();
     let mut notes = Vec::new();
     let mut iterations = Vec::new();
     for g in &groups {
-        let (solver, backend) = (g.0, g.1.as_str());
-        let label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
+        let (solver, backend, loss, setting) = (g.0, g.1.as_str(), g.2, g.3.as_str());
+        let mut label = group_label(solver, backend, solvers.len() > 1, backends.len() > 1);
+        if losses.len() > 1 {
+            label = format!("{label}, {}", loss.name());
+        }
+        // The setting only where a bar of the same method would otherwise read the same
+        // (a variant's own settings, such as RBCD's rho in Table 1, stay out of its label).
+        let same = |h: &&(SolverKind, String, admm_engine::loss::Loss, String)| {
+            h.0 == solver && h.1 == backend && h.2 == loss
+        };
+        if groups.iter().filter(same).count() > 1 {
+            label = format!("{label}, {setting}");
+        }
         let runs: Vec<&RunResult> = loaded
             .runs
             .iter()
             .filter(|r| r.solver == solver && r.backend == backend)
+            .filter(|r| r.loss == loss && r.setting == setting)
             .collect();
         for r in runs.iter().filter(|r| !r.ok()) {
             notes.push(not_shown(&label, r, "failed"));

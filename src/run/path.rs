@@ -69,12 +69,8 @@ pub fn run_paths(bases: &[PlannedRun], opts: &RunOptions) -> Result<Vec<PathResu
         let Some(spec) = &base.beta_path else {
             continue;
         };
-        let modes: Vec<bool> = match (spec.warm_start, spec.compare_cold) {
-            (true, true) => vec![true, false],
-            (warm, _) => vec![warm],
-        };
         let mut done = Vec::new();
-        for warm in modes {
+        for warm in modes(spec) {
             let id = path_id(base, spec, warm);
             let table = table_path(&opts.out, base, &id);
             let result = match read_path(&table) {
@@ -91,11 +87,20 @@ pub fn run_paths(bases: &[PlannedRun], opts: &RunOptions) -> Result<Vec<PathResu
             done.push(result);
         }
         if let [warm, cold] = &done[..] {
-            compare(warm, cold);
+            compare(warm, cold, base.config.solver.stop.max_iters);
         }
         out.extend(done);
     }
     Ok(out)
+}
+
+/// The paths a `beta_path:` section solves: warm-started, cold, or warm then cold
+/// (`compare_cold`); `show` lists the same tables `run` writes.
+pub fn modes(spec: &BetaPath) -> Vec<bool> {
+    match (spec.warm_start, spec.compare_cold) {
+        (true, true) => vec![true, false],
+        (warm, _) => vec![warm],
+    }
 }
 
 /// A path read back from its table.
@@ -300,6 +305,18 @@ fn point_line(r: &PathRow, o: &Outcome) -> String {
 
 /// Prints the choice of a path.
 fn report(opts: &RunOptions, base: &PlannedRun, r: &PathResult) {
+    // The file a user takes away is the chosen point's model: name it, not only its beta.
+    let model = |c: &PathRow| {
+        let file = RunPaths::new(&opts.out, &base.config.experiment, &c.run_id).model;
+        if file.is_file() {
+            format!("; chosen model {}", file.display())
+        } else {
+            format!(
+                "; no model saved for {} (output.save_model is off)",
+                c.run_id
+            )
+        }
+    };
     let mode = if r.rows.first().is_some_and(|x| x.warm_start) {
         "warm"
     } else {
@@ -307,7 +324,7 @@ fn report(opts: &RunOptions, base: &PlannedRun, r: &PathResult) {
     };
     let line = match r.chosen() {
         Some(c) => format!(
-            "{} ({mode} start, {} betas, {:.2} s solver total): chosen beta = {:.4e} (val acc {:.4}), test acc {:.4}, {} active neurons; manifest beta {} for comparison; table {}",
+            "{} ({mode} start, {} betas, {:.2} s solver total): chosen beta = {:.4e} (val acc {:.4}), test acc {:.4}, {} active neurons; manifest beta {} for comparison; table {}{}",
             r.path_id,
             r.rows.len(),
             r.total_s,
@@ -316,7 +333,8 @@ fn report(opts: &RunOptions, base: &PlannedRun, r: &PathResult) {
             c.test_acc,
             c.active_neurons,
             base.config.problem.beta,
-            r.table.display()
+            r.table.display(),
+            model(c)
         ),
         None => format!("{}: no point finished ok, no beta chosen", r.path_id),
     };
@@ -326,24 +344,40 @@ fn report(opts: &RunOptions, base: &PlannedRun, r: &PathResult) {
 }
 
 /// Prints warm against cold: total solver seconds and iterations, and the largest relative
-/// difference of the final objectives.
-fn compare(warm: &PathResult, cold: &PathResult) {
+/// difference of the final objectives, apart for the betas where both paths stopped on their
+/// residual test and where one of them stopped at `max_iters` (still short of the solution:
+/// there the difference measures how far, not a disagreement of two solutions).
+fn compare(warm: &PathResult, cold: &PathResult, max_iters: usize) {
     let iters = |r: &PathResult| r.rows.iter().map(|x| x.iterations).sum::<i64>();
-    let gap = warm
-        .rows
-        .iter()
-        .zip(&cold.rows)
-        .map(|(a, b)| (a.objective - b.objective).abs() / b.objective.abs().max(1e-12))
-        .fold(0.0, f64::max);
-    println!(
-        "warm vs cold start, same path: {:.2} s vs {:.2} s solver total ({:.2}x), {} vs {} ADMM iterations; objectives agree to {:.1e} (relative)",
+    let capped = |r: &PathRow| r.iterations >= max_iters as i64;
+    let gap = |both_converged: bool| {
+        warm.rows
+            .iter()
+            .zip(&cold.rows)
+            .filter(|(a, b)| (capped(a) || capped(b)) != both_converged)
+            .map(|(a, b)| (a.objective - b.objective).abs() / b.objective.abs().max(1e-12))
+            .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))))
+    };
+    let cut = |r: &PathResult| r.rows.iter().filter(|x| capped(x)).count();
+    let mut line = format!(
+        "warm vs cold start, same path: {:.2} s vs {:.2} s solver total ({:.2}x), {} vs {} ADMM \
+         iterations, {} vs {} of {} betas stopped at max_iters {max_iters}",
         warm.total_s,
         cold.total_s,
         cold.total_s / warm.total_s.max(1e-12),
         iters(warm),
         iters(cold),
-        gap
+        cut(warm),
+        cut(cold),
+        warm.rows.len()
     );
+    if let Some(g) = gap(true) {
+        line += &format!("; objectives agree to {g:.1e} (relative) where both converged");
+    }
+    if let Some(g) = gap(false) {
+        line += &format!("; differ by up to {g:.1e} where a path stopped at max_iters");
+    }
+    println!("{line}");
 }
 
 /// The betas of a path, largest first: `count` from beta_max down to `ratio` * beta_max,

@@ -209,6 +209,7 @@ impl Session {
 /// or `$CIFAR10_DIR`, inside `cifar-10-batches-bin` when present) or its explicit files, the
 /// `.npy` files, or `synthetic`; absolute paths, comma-separated.
 pub fn data_location(cfg: &data::DataConfig) -> String {
+    let cfg = &cfg.located();
     use data::DataSource;
     let abs = |p: &std::path::Path| {
         std::fs::canonicalize(p)

@@ -57,6 +57,7 @@ fn cfg(source: DataSource) -> DataConfig {
         y: None,
         x_test: None,
         y_test: None,
+        manifest_dir: Default::default(),
     }
 }
 

@@ -25,6 +25,7 @@ mod problem;
 mod progress;
 mod provenance;
 mod rbcd_fused;
+mod readable;
 mod regress;
 mod results;
 mod settings;

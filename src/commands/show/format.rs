@@ -31,8 +31,8 @@ impl ViewCol<'_> {
 
 /// The columns of the table and Markdown views (the experiment only when there are several;
 /// the seed is part of the id; the reason is part of the status), the varied settings after
-/// the backend.
-fn view_columns<'a>(entries: &[&Entry], params: &'a [String]) -> Vec<ViewCol<'a>> {
+/// the backend; the path columns only when `paths`.
+fn view_columns<'a>(entries: &[&Entry], params: &'a [String], paths: bool) -> Vec<ViewCol<'a>> {
     let several = entries
         .iter()
         .any(|e| e.experiment != entries[0].experiment);
@@ -41,6 +41,7 @@ fn view_columns<'a>(entries: &[&Entry], params: &'a [String]) -> Vec<ViewCol<'a>
         match c {
             Column::Experiment if !several => {}
             Column::Seed | Column::Reason => {}
+            c if c.path_only() && !paths => {}
             _ => cols.push(ViewCol::Own(c)),
         }
         if c == Column::Backend {
@@ -51,9 +52,12 @@ fn view_columns<'a>(entries: &[&Entry], params: &'a [String]) -> Vec<ViewCol<'a>
 }
 
 /// Every column, for CSV and JSON: `show`'s own, then the varied settings (last, so that the
-/// positions of the fixed columns do not move).
-fn all_columns(params: &[String]) -> Vec<ViewCol<'_>> {
-    let own = Column::ALL.into_iter().map(ViewCol::Own);
+/// positions of the fixed columns do not move); the path columns only when `paths`.
+fn all_columns(params: &[String], paths: bool) -> Vec<ViewCol<'_>> {
+    let own = Column::ALL
+        .into_iter()
+        .filter(|c| paths || !c.path_only())
+        .map(ViewCol::Own);
     own.chain(params.iter().map(|p| ViewCol::Setting(p)))
         .collect()
 }
@@ -63,8 +67,8 @@ pub fn render(listing: &Listing, format: Format) -> String {
     match format {
         Format::Table => text_view(listing, false),
         Format::Md => text_view(listing, true),
-        Format::Csv => csv(&listing.entries, &listing.params),
-        Format::Json => json(&listing.entries, &listing.params),
+        Format::Csv => csv(&listing.entries, &listing.params, listing.paths),
+        Format::Json => json(&listing.entries, &listing.params, listing.paths),
     }
 }
 
@@ -77,15 +81,16 @@ fn text_view(listing: &Listing, markdown: bool) -> String {
         .collect();
     let mut out = String::new();
     if !shown.is_empty() {
-        let cols = view_columns(&shown, &listing.params);
+        let cols = view_columns(&shown, &listing.params, listing.paths);
         let rows: Vec<Vec<(String, bool)>> = shown
             .iter()
             .map(|e| cols.iter().map(|&c| view_cell(e, c, markdown)).collect())
             .collect();
+        let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
         out += &if markdown {
-            markdown_table(&cols, &rows)
+            markdown_table(&names, &rows)
         } else {
-            aligned_table(&cols, &rows)
+            aligned_table(&names, &rows)
         };
         out.push('\n');
     }
@@ -115,19 +120,20 @@ fn view_cell(e: &Entry, col: ViewCol, markdown: bool) -> (String, bool) {
     (v.text(), numeric)
 }
 
-fn aligned_table(cols: &[ViewCol], rows: &[Vec<(String, bool)>]) -> String {
-    let widths: Vec<usize> = cols
+/// Columns aligned by width, numbers to the right (`rows` not empty).
+pub(super) fn aligned_table(names: &[&str], rows: &[Vec<(String, bool)>]) -> String {
+    let widths: Vec<usize> = names
         .iter()
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(i, name)| {
             rows.iter()
                 .map(|r| r[i].0.chars().count())
-                .chain([c.name().len()])
+                .chain([name.chars().count()])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    let numeric: Vec<bool> = (0..cols.len()).map(|i| rows[0][i].1).collect();
+    let numeric: Vec<bool> = (0..names.len()).map(|i| rows[0][i].1).collect();
     let line = |cells: Vec<&str>| {
         let parts: Vec<String> = cells
             .iter()
@@ -139,16 +145,16 @@ fn aligned_table(cols: &[ViewCol], rows: &[Vec<(String, bool)>]) -> String {
             .collect();
         parts.join("  ").trim_end().to_string() + "\n"
     };
-    let mut out = line(cols.iter().map(|c| c.name()).collect());
+    let mut out = line(names.to_vec());
     for r in rows {
         out += &line(r.iter().map(|(t, _)| t.as_str()).collect());
     }
     out
 }
 
-fn markdown_table(cols: &[ViewCol], rows: &[Vec<(String, bool)>]) -> String {
+/// A Markdown table, numbers right-aligned (`rows` not empty).
+pub(super) fn markdown_table(names: &[&str], rows: &[Vec<(String, bool)>]) -> String {
     let esc = |t: &str| t.replace('|', "\\|");
-    let names: Vec<&str> = cols.iter().map(|c| c.name()).collect();
     let rules: Vec<&str> = rows[0]
         .iter()
         .map(|(_, num)| if *num { "---:" } else { "---" })
@@ -198,6 +204,9 @@ fn footer(listing: &Listing, markdown: bool) -> String {
             out += &format!("compute them: {hint}\n");
         }
     }
+    for note in &listing.notes {
+        out += &format!("{note}\n");
+    }
     for (exp, n) in &listing.others {
         out += &format!(
             "{n} other result(s) in the {exp} folder are not in this plan (other --set values?): \
@@ -208,15 +217,8 @@ fn footer(listing: &Listing, markdown: bool) -> String {
 }
 
 /// Every entry as a CSV row, every column (and the summary file), with a header.
-pub(super) fn csv(entries: &[Entry], params: &[String]) -> String {
-    let quote = |t: &str| {
-        if t.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", t.replace('"', "\"\""))
-        } else {
-            t.to_string()
-        }
-    };
-    let cols = all_columns(params);
+pub(super) fn csv(entries: &[Entry], params: &[String], paths: bool) -> String {
+    let cols = all_columns(params, paths);
     let mut names: Vec<String> = cols.iter().map(|c| quote(c.name())).collect();
     names.push("file".into());
     let mut out = names.join(",") + "\n";
@@ -224,8 +226,9 @@ pub(super) fn csv(entries: &[Entry], params: &[String]) -> String {
         let mut cells: Vec<String> = cols
             .iter()
             .map(|c| match c.value(e) {
-                Value::Int(None) | Value::Num(None, _) => String::new(),
+                Value::Int(None) | Value::Num(None, _) | Value::Flag(None) => String::new(),
                 Value::Num(Some(x), _) => x.to_string(),
+                Value::Flag(Some(b)) => b.to_string(),
                 v => quote(&v.text()),
             })
             .collect();
@@ -237,12 +240,12 @@ pub(super) fn csv(entries: &[Entry], params: &[String]) -> String {
 
 /// Every entry as a JSON object, numbers as numbers (absent ones null; a setting that reads
 /// as a number is one).
-fn json(entries: &[Entry], params: &[String]) -> String {
+fn json(entries: &[Entry], params: &[String], paths: bool) -> String {
     let rows: Vec<serde_json::Value> = entries
         .iter()
         .map(|e| {
             let mut obj = serde_json::Map::new();
-            for c in all_columns(params) {
+            for c in all_columns(params, paths) {
                 let v = match (c, c.value(e)) {
                     (ViewCol::Setting(_), Value::Text(t)) => setting_json(&t),
                     (_, v) => v.json(),
@@ -256,8 +259,17 @@ fn json(entries: &[Entry], params: &[String]) -> String {
     serde_json::to_string_pretty(&rows).unwrap_or_default() + "\n"
 }
 
+/// A CSV field, quoted when it holds what would split it.
+pub(super) fn quote(t: &str) -> String {
+    if t.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", t.replace('"', "\"\""))
+    } else {
+        t.to_string()
+    }
+}
+
 /// A setting's JSON: a number when the text is one, else the text.
-fn setting_json(text: &str) -> serde_json::Value {
+pub(super) fn setting_json(text: &str) -> serde_json::Value {
     text.parse::<f64>()
         .ok()
         .and_then(serde_json::Number::from_f64)

@@ -2,7 +2,9 @@
 //! read from the Parquet summaries (`results::Summary`), so that a user sees which runs
 //! finished and how they did without opening Python. Given a manifest, it also lists the
 //! planned runs that are not done (missing, failed, unfinished). A file that cannot be read is
-//! listed as unreadable, never a panic.
+//! listed as unreadable, never a panic. A regularization path is listed as its points, with
+//! beta, beta / beta_max, the validation accuracy and which point was chosen (`paths`);
+//! `--group-by` folds runs into one row per setting (`group`).
 
 use crate::manifest::PlannedRun;
 use crate::results::{RunPaths, Summary};
@@ -10,7 +12,13 @@ use crate::run::sweep;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod cells;
 mod format;
+mod group;
+mod paths;
+
+pub use cells::Column;
+use cells::{cell, Value};
 
 pub use format::render;
 
@@ -28,24 +36,6 @@ pub enum Format {
     Json,
 }
 
-/// A column of `show`'s output; every column is also a `--sort` key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
-    Experiment,
-    Id,
-    Method,
-    Backend,
-    Seed,
-    Status,
-    Reason,
-    Iters,
-    TrainAcc,
-    TestAcc,
-    Objective,
-    Seconds,
-    ToTarget,
-}
-
 impl Format {
     /// Every format, with its command-line name.
     pub const ALL: [(Format, &'static str); 4] = [
@@ -54,43 +44,6 @@ impl Format {
         (Format::Csv, "csv"),
         (Format::Json, "json"),
     ];
-}
-
-impl Column {
-    pub const ALL: [Column; 13] = [
-        Column::Experiment,
-        Column::Id,
-        Column::Method,
-        Column::Backend,
-        Column::Seed,
-        Column::Status,
-        Column::Reason,
-        Column::Iters,
-        Column::TrainAcc,
-        Column::TestAcc,
-        Column::Objective,
-        Column::Seconds,
-        Column::ToTarget,
-    ];
-
-    /// The header text, which is also the `--sort` key and the CSV/JSON field name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Column::Experiment => "experiment",
-            Column::Id => "id",
-            Column::Method => "method",
-            Column::Backend => "backend",
-            Column::Seed => "seed",
-            Column::Status => "status",
-            Column::Reason => "reason",
-            Column::Iters => "iters",
-            Column::TrainAcc => "train_acc",
-            Column::TestAcc => "test_acc",
-            Column::Objective => "objective",
-            Column::Seconds => "seconds",
-            Column::ToTarget => "to_target",
-        }
-    }
 }
 
 /// Where a run stands.
@@ -136,9 +89,21 @@ pub struct Entry {
     /// The resolved settings (`dotted.key` -> value): the plan's, or the summary's
     /// `config.*` columns for a results folder.
     pub settings: BTreeMap<String, String>,
+    /// A path point listed in its path's table: whether the validation accuracy chose it.
+    pub chosen: Option<bool>,
 }
 
 impl Entry {
+    /// A point of a regularization path (its settings have the point's index).
+    pub fn is_point(&self) -> bool {
+        self.chosen.is_some() || self.settings.contains_key("path.index")
+    }
+
+    /// A setting read as a number.
+    fn number(&self, key: &str) -> Option<f64> {
+        self.settings.get(key).and_then(|v| v.parse().ok())
+    }
+
     /// Why, in words: the stop reason of an ok run, the failure of a failed one, and what a
     /// missing, unfinished or unreadable one means.
     pub fn reason(&self) -> String {
@@ -223,79 +188,6 @@ fn summary_settings(s: &Summary) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// One value of a cell, typed so that sorting is numeric where the column is.
-#[derive(Debug, Clone, PartialEq)]
-enum Value {
-    Text(String),
-    Int(Option<i64>),
-    /// A number and the decimals it is printed with (None: scientific, 4 digits).
-    Num(Option<f64>, Option<usize>),
-}
-
-impl Value {
-    fn text(&self) -> String {
-        match self {
-            Value::Text(t) => t.clone(),
-            Value::Int(Some(i)) => i.to_string(),
-            Value::Num(Some(x), Some(d)) if x.is_finite() => format!("{x:.d$}"),
-            Value::Num(Some(x), None) if x.is_finite() => format!("{x:.4e}"),
-            Value::Num(Some(x), _) => x.to_string(),
-            Value::Int(None) | Value::Num(None, _) => "-".into(),
-        }
-    }
-
-    fn json(&self) -> serde_json::Value {
-        use serde_json::Value as J;
-        match self {
-            Value::Text(t) => J::String(t.clone()),
-            Value::Int(i) => i.map_or(J::Null, J::from),
-            Value::Num(x, _) => x
-                .and_then(serde_json::Number::from_f64)
-                .map_or(J::Null, J::Number),
-        }
-    }
-
-    /// Ascending order, with absent values last whatever the direction.
-    fn cmp_key(&self, other: &Value) -> std::cmp::Ordering {
-        use std::cmp::Ordering;
-        let num = |v: &Value| match v {
-            Value::Int(i) => i.map(|i| i as f64),
-            Value::Num(x, _) => x.filter(|x| !x.is_nan()),
-            Value::Text(_) => None,
-        };
-        match (self, other) {
-            (Value::Text(a), Value::Text(b)) => a.cmp(b),
-            _ => match (num(self), num(other)) {
-                (Some(a), Some(b)) => a.total_cmp(&b),
-                (Some(_), None) => Ordering::Less,
-                (None, Some(_)) => Ordering::Greater,
-                (None, None) => Ordering::Equal,
-            },
-        }
-    }
-}
-
-/// The value of `col` for `e`.
-fn cell(e: &Entry, col: Column) -> Value {
-    let s = e.summary.as_ref();
-    let f = |get: fn(&Summary) -> Option<f64>| s.and_then(get);
-    match col {
-        Column::Experiment => Value::Text(e.experiment.clone()),
-        Column::Id => Value::Text(e.id.clone()),
-        Column::Method => Value::Text(e.method.clone()),
-        Column::Backend => Value::Text(e.backend.clone()),
-        Column::Seed => Value::Int(e.seed),
-        Column::Status => Value::Text(e.state.word().into()),
-        Column::Reason => Value::Text(e.reason()),
-        Column::Iters => Value::Int(s.and_then(|s| s.iterations)),
-        Column::TrainAcc => Value::Num(f(|s| s.last.train_acc), Some(4)),
-        Column::TestAcc => Value::Num(f(|s| s.last.test_acc), Some(4)),
-        Column::Objective => Value::Num(f(|s| s.last.objective), None),
-        Column::Seconds => Value::Num(f(|s| s.solve_s), Some(2)),
-        Column::ToTarget => Value::Num(f(|s| s.target.total_s), Some(2)),
-    }
-}
-
 /// What `show` was asked: a results folder or a manifest, and how to print.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -310,6 +202,8 @@ pub struct Options {
     pub sort: Option<Column>,
     pub reverse: bool,
     pub format: Format,
+    /// `--group-by`: one row per distinct value of these keys, numbers as mean, min, max.
+    pub group_by: Vec<String>,
 }
 
 /// Why `show` has nothing to list: a manifest that does not plan, a folder that holds no
@@ -333,6 +227,8 @@ pub enum ShowError {
          `admm-runner run --out {folder}` writes them)"
     )]
     NoResults { folder: PathBuf },
+    #[error("--group-by {key}: no column or setting of these runs has this name{hint}")]
+    GroupKey { key: String, hint: String },
 }
 
 /// The entries `show` lists and the notes printed under a table.
@@ -345,6 +241,10 @@ pub struct Listing {
     pub others: Vec<(String, usize)>,
     /// The settings the entries vary: a column each, in every format.
     pub params: Vec<String>,
+    /// Some entry is a path point: the path columns are shown.
+    pub paths: bool,
+    /// Lines under a table: each path's chosen point and its model file.
+    pub notes: Vec<String>,
 }
 
 /// `admm-runner show`: the listing of `opts.target`, rendered.
@@ -355,13 +255,14 @@ pub fn show(opts: &Options) -> Result<String, ShowError> {
                 folder: opts.target.clone(),
             });
         }
-        let mut entries = from_dir(&opts.target)?;
+        let (mut entries, notes) = from_dir(&opts.target)?;
         // The columns of everything in the folder, so that a selection still shows them.
         let params = varied(&entries);
         entries.retain(|e| e.matches(&opts.only));
         Listing {
             entries,
             params,
+            notes,
             ..Listing::default()
         }
     } else {
@@ -374,6 +275,17 @@ pub fn show(opts: &Options) -> Result<String, ShowError> {
         });
     }
 
+    listing.paths = listing.entries.iter().any(Entry::is_point);
+    if listing.paths {
+        // Beta has a column of its own, and the index only orders the points.
+        let shown_apart = ["problem.beta", "path.index", "path.beta_max"];
+        listing
+            .params
+            .retain(|k| !shown_apart.contains(&k.as_str()));
+    }
+    if !opts.group_by.is_empty() {
+        return group::show(&listing, opts);
+    }
     if let Some(key) = opts.sort {
         sort(&mut listing.entries, key, opts.reverse);
     }
@@ -389,12 +301,18 @@ fn from_manifest(opts: &Options) -> Result<Listing, ShowError> {
         .iter()
         .map(|r| crate::manifest::settings(&r.config))
         .collect();
-    let params = crate::manifest::varied_keys(&settings)
+    let mut params: Vec<String> = crate::manifest::varied_keys(&settings)
         .into_iter()
         .filter(|k| !OWN_COLUMNS.contains(&k.as_str()))
         .collect();
     let runs = crate::run::shard::select(all, &opts.only, None);
-    let entries = from_plan(&runs, &opts.results);
+    let (entries, notes) = from_plan(&runs, &opts.results);
+    // A path's points vary beta and warm or cold start: their columns too.
+    for key in varied(&entries) {
+        if !params.contains(&key) {
+            params.push(key);
+        }
+    }
     let mut hint = format!("admm-runner run {}", opts.target.display());
     for (key, value) in &opts.overrides {
         hint += &format!(" --set '{key}={}'", crate::manifest::value_text(value));
@@ -407,40 +325,58 @@ fn from_manifest(opts: &Options) -> Result<Listing, ShowError> {
         entries,
         hint: Some(hint),
         params,
+        notes,
+        paths: false,
     })
 }
 
-/// Every planned run, from its summary when there is one.
-pub fn from_plan(runs: &[PlannedRun], out: &Path) -> Vec<Entry> {
-    runs.iter()
-        .map(|run| {
-            let c = &run.config;
-            let paths = RunPaths::new(out, &c.experiment, &run.id);
-            let mut e = Entry {
-                experiment: c.experiment.clone(),
-                id: run.id.clone(),
-                method: c.solver.method.kind().to_string(),
-                backend: c.backend.to_string(),
-                seed: i64::try_from(c.seed).ok(),
-                state: State::Missing {
-                    claimed: paths.claim.exists(),
-                },
-                summary: None,
-                file: paths.summary.clone(),
-                settings: crate::manifest::settings(c),
-            };
-            if paths.summary.exists() {
-                load(&mut e, &paths);
-            }
-            e
-        })
-        .collect()
+/// Every planned run, from its summary when there is one; a path run as its points (from its
+/// tables), with a note per path naming the chosen point's model.
+pub fn from_plan(runs: &[PlannedRun], out: &Path) -> (Vec<Entry>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut entries = Vec::new();
+    for run in runs {
+        if run.beta_path.is_some() {
+            let (points, more) = paths::planned_points(run, out);
+            entries.extend(points);
+            notes.extend(more);
+        } else {
+            entries.push(planned_entry(run, out));
+        }
+    }
+    (entries, notes)
+}
+
+/// A planned run that is no path, from its summary when there is one.
+fn planned_entry(run: &PlannedRun, out: &Path) -> Entry {
+    let c = &run.config;
+    let paths = RunPaths::new(out, &c.experiment, &run.id);
+    let mut e = Entry {
+        experiment: c.experiment.clone(),
+        id: run.id.clone(),
+        method: c.solver.method.kind().to_string(),
+        backend: c.backend.to_string(),
+        seed: i64::try_from(c.seed).ok(),
+        state: State::Missing {
+            claimed: paths.claim.exists(),
+        },
+        summary: None,
+        file: paths.summary.clone(),
+        settings: crate::manifest::settings(c),
+        chosen: None,
+    };
+    if paths.summary.exists() {
+        load(&mut e, &paths);
+    }
+    e
 }
 
 /// Every summary in a results folder: `dir` is either one experiment's folder (it has
-/// `runs/`) or a folder of them (`results/`).
-pub fn from_dir(dir: &Path) -> Result<Vec<Entry>, ShowError> {
+/// `runs/`) or a folder of them (`results/`); path points are marked chosen or not from their
+/// tables, and each table gives a note naming its chosen point's model.
+pub fn from_dir(dir: &Path) -> Result<(Vec<Entry>, Vec<String>), ShowError> {
     let mut entries = Vec::new();
+    let mut notes = Vec::new();
     for exp in experiment_dirs(dir)? {
         // "." and ".." have no name of their own: their absolute form does.
         let exp = match exp.file_name() {
@@ -452,9 +388,11 @@ pub fn from_dir(dir: &Path) -> Result<Vec<Entry>, ShowError> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let out = exp.parent().unwrap_or(Path::new("."));
-        entries.extend(entries_in(out, &name));
+        let mut found = entries_in(out, &name);
+        notes.extend(paths::mark(out, &name, &mut found));
+        entries.extend(found);
     }
-    Ok(entries)
+    Ok((entries, notes))
 }
 
 /// The experiment folders under `dir` (or `dir` itself), sorted by name.
@@ -491,6 +429,7 @@ fn entries_in(out: &Path, experiment: &str) -> Vec<Entry> {
         summary: None,
         file,
         settings: BTreeMap::new(),
+        chosen: None,
     };
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&runs) {
         Ok(read) => read.flatten().map(|e| e.path()).collect(),
@@ -526,7 +465,7 @@ fn is_summary_file(p: &Path) -> bool {
 }
 
 /// Reads an entry's summary and judges it as `run`'s resume check does.
-fn load(e: &mut Entry, paths: &RunPaths) {
+pub(super) fn load(e: &mut Entry, paths: &RunPaths) {
     match read_summary(&e.file) {
         Err(why) => e.state = State::Unreadable(why),
         Ok(s) => {
@@ -561,6 +500,8 @@ fn read_summary(path: &Path) -> Result<Summary, String> {
 /// Per experiment of the plan: how many summaries its folder holds that the plan does not
 /// name (results of other `--set` values, or of an older manifest).
 fn others(runs: &[PlannedRun], out: &Path) -> Vec<(String, usize)> {
+    // A path's points are the plan's too (their ids are only known from its tables).
+    let points: Vec<String> = runs.iter().flat_map(|r| paths::point_ids(r, out)).collect();
     let mut experiments: Vec<&str> = runs.iter().map(|r| r.config.experiment.as_str()).collect();
     experiments.dedup();
     experiments
@@ -574,6 +515,7 @@ fn others(runs: &[PlannedRun], out: &Path) -> Vec<(String, usize)> {
                 .filter(|p| {
                     let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned());
                     !runs.iter().any(|r| Some(&r.id) == stem.as_ref())
+                        && !points.iter().any(|id| Some(id) == stem.as_ref())
                 })
                 .count();
             (n > 0).then(|| (exp.to_string(), n))
@@ -586,7 +528,12 @@ fn others(runs: &[PlannedRun], out: &Path) -> Vec<(String, usize)> {
 pub fn sort(entries: &mut [Entry], key: Column, reverse: bool) {
     entries.sort_by(|a, b| {
         let (x, y) = (cell(a, key), cell(b, key));
-        let absent = |v: &Value| matches!(v, Value::Int(None) | Value::Num(None, _));
+        let absent = |v: &Value| {
+            matches!(
+                v,
+                Value::Int(None) | Value::Num(None, _) | Value::Flag(None)
+            )
+        };
         match (absent(&x), absent(&y)) {
             (false, true) => std::cmp::Ordering::Less,
             (true, false) => std::cmp::Ordering::Greater,
@@ -613,6 +560,7 @@ mod tests {
             summary: Some(s),
             file: PathBuf::from(format!("{id}.parquet")),
             settings: BTreeMap::new(),
+            chosen: None,
         }
     }
 
@@ -643,7 +591,7 @@ mod tests {
         if let Some(s) = e.summary.as_mut() {
             s.reason = Some("bad \"x\", then y".into());
         }
-        let text = format::csv(&[e], &[]);
+        let text = format::csv(&[e], &[], false);
         let row = text.lines().nth(1).unwrap();
         assert!(row.contains(",failed,\"bad \"\"x\"\", then y\","), "{row}");
     }

@@ -183,9 +183,34 @@ pub fn rows_with_reference(
     paper: bool,
     reference: Option<&(Vec<PlannedRun>, Loaded)>,
 ) -> Vec<Row> {
-    let mut groups: Vec<(SolverKind, String)> = Vec::new();
+    // A row per (solver, backend, setting of the keys the runs vary, seeds aside), as curve
+    // lines are grouped: a row averages seeds only, never different settings.
+    let mut keys = crate::plots::data::grouping_keys(planned, None).unwrap_or_default();
+    // Curves give each loss its own line apart from the keys; a row must too.
+    if planned
+        .iter()
+        .any(|r| r.config.problem.loss != planned[0].config.problem.loss)
+    {
+        keys.push("problem.loss".into());
+    }
+    let setting = |r: &PlannedRun| {
+        let own = crate::manifest::settings(&r.config);
+        let parts: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                let short = k.rsplit('.').next().unwrap_or(k);
+                format!("{short}={}", own.get(k).map_or("-", String::as_str))
+            })
+            .collect();
+        parts.join(", ")
+    };
+    let mut groups: Vec<(SolverKind, String, String)> = Vec::new();
     for r in planned {
-        let key = (r.config.solver.method.kind(), r.config.backend.to_string());
+        let key = (
+            r.config.solver.method.kind(),
+            r.config.backend.to_string(),
+            setting(r),
+        );
         if !groups.contains(&key) {
             groups.push(key);
         }
@@ -193,11 +218,13 @@ pub fn rows_with_reference(
     let refs = references(planned, loaded, reference);
     let mut out = Vec::new();
     let mut paper_done = vec![false; PAPER_TABLE1.len()];
-    for (gi, (solver, backend)) in groups.iter().enumerate() {
+    for (gi, (solver, backend, set)) in groups.iter().enumerate() {
         let plan: Vec<&PlannedRun> = planned
             .iter()
             .filter(|r| {
-                r.config.solver.method.kind() == *solver && r.config.backend.to_string() == *backend
+                r.config.solver.method.kind() == *solver
+                    && r.config.backend.to_string() == *backend
+                    && setting(r) == *set
             })
             .collect();
         let results: Vec<&RunResult> = plan
@@ -209,8 +236,16 @@ pub fn rows_with_reference(
             .find_map(|p| p.config.solver.stop.target_train_acc);
         let mut row = our_row(*solver, backend, plan.len(), &results, target);
         row.also = companion(&results, &refs, target, plan.len());
+        // The setting names the row only where another row of the method would read the same.
+        let twins = groups
+            .iter()
+            .filter(|(s, b, _)| s == solver && b == backend)
+            .count();
+        if twins > 1 {
+            row.method = format!("{}, {set}", row.method);
+        }
         out.push(row);
-        let last_of_solver = !groups[gi + 1..].iter().any(|(s, _)| s == solver);
+        let last_of_solver = !groups[gi + 1..].iter().any(|(s, _, _)| s == solver);
         if paper && last_of_solver {
             for (k, p) in PAPER_TABLE1.iter().enumerate() {
                 if p.solver == *solver && !paper_done[k] {
