@@ -1,7 +1,7 @@
 //! Seconds to a certified relative gap of 1e-2, 1e-4 and 1e-6 for one planned run: the dense
 //! interior point (`admm::interior`, each level solved from scratch, wall seconds including
 //! its certificate), ADMM alone and ADMM with the active-set finish, side by side in one
-//! process (BENCHMARKS.md, "Certified optima"). CERTIFY_INTERIOR_ONLY=1 skips the ADMM rows;
+//! process (BENCHMARKS.md, "A primal-dual interior point"). CERTIFY_INTERIOR_ONLY=1 skips the ADMM rows;
 //! CERTIFY_INTERIOR_LAST=1 solves the interior point for the last level (1e-6) only.
 //!
 //!   CIFAR10_DIR=... cargo run --example certify -- experiments/fig1.yaml exact-flex-s0 60

@@ -2,7 +2,7 @@
 # Seconds to a certified relative gap on one problem, side by side in one invocation: Clarabel
 # (CVXPY, an interior point on the n x 2P constraint rows) at tolerances 1e-6 and 1e-10, then
 # admm-runner's dense interior point, ADMM alone and ADMM with its finish (examples/certify.rs)
-# (BENCHMARKS.md, "Certified optima").
+# (BENCHMARKS.md, "A primal-dual interior point").
 #
 #   scripts/certify_side_by_side.sh [MANIFEST] [RUN_ID_SUBSTRING] [SECONDS]
 #
