@@ -28,10 +28,11 @@ impl PlannedRun {
     pub fn describe(&self) -> String {
         let c = &self.config;
         let method = &c.solver.method;
-        let d = match c.data.source {
-            crate::data::DataSource::Synthetic => c.data.dim.to_string(),
-            crate::data::DataSource::Cifar10 => c.data.downsample.unwrap_or(3072).to_string(),
-            crate::data::DataSource::Npy => "npy".to_string(),
+        // The sizes the run trains on (`.npy`: from the files' headers, not the manifest's
+        // `n_train: 0`); "?" where a header cannot be read (the data check reports why).
+        let (n, d) = match crate::data::shapes(&c.data) {
+            Ok(s) => (s.n.to_string(), s.d.to_string()),
+            Err(_) => (c.data.n_train.to_string(), "?".to_string()),
         };
         // The method's own most-swept option: rho for ADMM, the learning rate for Adam.
         let knob = match (method, method.admm()) {
@@ -44,7 +45,6 @@ impl PlannedRun {
             id = self.id,
             s = method.kind(),
             b = c.backend,
-            n = c.data.n_train,
             p = c.problem.patterns,
             seed = c.seed,
             beta = c.problem.beta,

@@ -481,3 +481,22 @@ fn table_rows_and_runtime_bars_are_split_by_setting_and_averaged_over_seeds_only
     let bars = std::fs::read_to_string(opts.plots.join("rhos-runtime.svg")).unwrap();
     assert!(bars.contains("ADMM-CG, rho=0.1") && bars.contains("ADMM-CG, rho=1"));
 }
+
+/// `plan` lines give `.npy` data's sizes from the files' headers (the digits fixture: 1438
+/// training rows of 64 features), not the manifest's `n_train: 0` or a placeholder.
+#[test]
+fn plan_lines_give_npy_sizes_from_the_headers() {
+    let m = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/digits.yaml");
+    let o = admm_runner()
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["plan", m.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(stdout.lines().count() > 0, "{out}");
+    for l in stdout.lines() {
+        assert!(l.contains(" n=1438 d=64 "), "{l}");
+    }
+}
