@@ -220,3 +220,37 @@ pub fn write_manifest(dir: &std::path::Path, body: &str) -> PathBuf {
     std::fs::write(&p, body).unwrap();
     p
 }
+
+/// The first run id `admm-runner plan` prints for the manifest `m`.
+pub fn first_planned_id(m: &std::path::Path) -> String {
+    let plan = admm_runner()
+        .args(["plan", m.to_str().unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&plan.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// Reads `child`'s stderr (piped) up to its first heartbeat line (": iter "), so that a run
+/// is known to be computing, sends it SIGINT, and returns every stderr line it wrote.
+pub fn interrupt_after_first_heartbeat(child: &mut std::process::Child) -> Vec<String> {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let beat = line.contains(": iter ");
+        seen.push(line);
+        if beat {
+            break;
+        }
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) with a child's pid and a valid signal number has no memory effects.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    seen.extend(lines.map_while(Result::ok));
+    seen
+}

@@ -5,7 +5,9 @@
 //! bombs against every results reader) and `hostile_answers.rs` (`predict`, `plot`, `bench`
 //! and `regress` through the binary).
 
-use crate::common::{admm_runner, text, write_manifest, write_npy};
+use crate::common::{
+    admm_runner, first_planned_id, interrupt_after_first_heartbeat, text, write_manifest, write_npy,
+};
 use admm_runner::commands::{predict, submit};
 use admm_runner::data::read_npy_f64;
 use admm_runner::results::{self, RunPaths, Status, Summary};
@@ -213,7 +215,6 @@ fn result_bytes(paths: &RunPaths) -> Vec<Vec<u8>> {
 
 #[test]
 fn an_interrupted_force_rerun_keeps_the_finished_result_and_a_rerun_skips_it() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     // Long enough that the rerun is still computing when the signal lands after its first
     // iteration (a time limit bounds it if the signal were lost).
@@ -247,20 +248,7 @@ fn an_interrupted_force_rerun_keeps_the_finished_result_and_a_rerun_skips_it() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let computing = line.contains(": iter ");
-        seen.push(line);
-        if computing {
-            break;
-        }
-    }
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) with a child's pid and a valid signal number has no memory effects.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    seen.extend(lines.map_while(Result::ok));
+    let seen = interrupt_after_first_heartbeat(&mut child);
     let status = child.wait().unwrap();
     let all = seen.join("\n");
     assert_eq!(status.code(), Some(130), "{all}");
@@ -477,15 +465,7 @@ fn a_garbage_claim_fails_the_run_instead_of_skipping_it_silently() {
     let dir = tempfile::tempdir().unwrap();
     let m = write_manifest(dir.path(), SMALL);
     let out = dir.path().join("res");
-    let plan = admm_runner()
-        .args(["plan", m.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let id = String::from_utf8_lossy(&plan.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let id = first_planned_id(&m);
     let claim = RunPaths::new(&out, "small", &id).claim;
     std::fs::create_dir_all(claim.parent().unwrap()).unwrap();
     std::fs::write(&claim, "garbage\u{0}\u{ff}").unwrap();

@@ -3,7 +3,7 @@
 //! the file and the limit, by every reader (`show`, `plot`, the resume check), and a footer
 //! whose lists claim billions of elements is an error instead of an aborted process.
 
-use crate::common::{admm_runner, text, write_manifest};
+use crate::common::{admm_runner, first_planned_id, text, write_manifest};
 use admm_runner::results::{self, schema, ReadLimits, RunPaths, Summary, Values, MAX_TRACE_ROWS};
 use std::path::{Path, PathBuf};
 
@@ -49,15 +49,7 @@ fn finished_run(dir: &Path) -> (PathBuf, PathBuf, RunPaths) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let plan = admm_runner()
-        .args(["plan", m.to_str().unwrap()])
-        .output()
-        .unwrap();
-    let id = String::from_utf8_lossy(&plan.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
+    let id = first_planned_id(&m);
     let paths = RunPaths::new(&out, "small", &id);
     assert!(paths.summary.is_file());
     (m, out, paths)

@@ -2,8 +2,7 @@
 //! heartbeat with the iteration, objective, gap and seconds; an interrupt says which run it
 //! stopped and that a rerun resumes.
 
-use crate::common::{admm_runner, text, write_manifest};
-use std::io::{BufRead, BufReader};
+use crate::common::{admm_runner, interrupt_after_first_heartbeat, text, write_manifest};
 use std::process::Stdio;
 
 const SMALL: &str = "
@@ -76,22 +75,7 @@ fn an_interrupt_names_the_run_it_stopped_and_how_to_resume() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let beat = line.contains(": iter ");
-        seen.push(line);
-        if beat {
-            break;
-        }
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    seen.extend(lines.map_while(Result::ok));
+    let seen = interrupt_after_first_heartbeat(&mut child);
     let status = child.wait().unwrap();
     let all = seen.join("\n");
     assert_eq!(status.code(), Some(130), "{all}");

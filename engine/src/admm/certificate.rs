@@ -83,13 +83,19 @@ pub fn bound_along<B: Backend>(
         }
     }
     let worst = best.iter().copied().fold(0.0, f64::max);
-    let t_max = if worst > 0.0 {
-        prob.beta / worst
-    } else {
-        f64::INFINITY
-    };
+    let t_max = largest_scale(prob.beta, worst);
     let (t, lower) = prob.loss.best_dual_scale(z, &prob.y, t_max);
     Bound { lower, t, t_max }
+}
+
+/// beta / worst: the largest scale of a dual candidate whose worst group norm is `worst` that
+/// keeps every group within beta (unbounded when every group norm is 0).
+pub fn largest_scale(beta: f64, worst: f64) -> f64 {
+    if worst > 0.0 {
+        beta / worst
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// The Euclidean norm of every column, as a 1 x c row.
@@ -100,11 +106,7 @@ fn col_norms<B: Backend>(w: &Tensor<B, 2>) -> Tensor<B, 2> {
 /// Maximizes q(t) = -t^2 zz / 2 - t zy over 0 <= t <= beta / worst (the squared loss's dual
 /// objective along the ray through (z, mu)); q is concave with its peak at t = -zy / zz.
 pub fn best_scale(beta: f64, worst: f64, zz: f64, zy: f64) -> Bound {
-    let t_max = if worst > 0.0 {
-        beta / worst
-    } else {
-        f64::INFINITY
-    };
+    let t_max = largest_scale(beta, worst);
     let (t, lower) = crate::loss::squared_peak(zz, zy, t_max);
     Bound { lower, t, t_max }
 }

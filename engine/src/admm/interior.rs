@@ -26,7 +26,7 @@
 //! lower bound the dual objective at z = grad loss with the multipliers lam, scaled into
 //! dual feasibility. Independent of the method: a wrong step can only make the gap larger.
 
-use super::certificate::relative_gap;
+use super::certificate::{largest_scale, relative_gap};
 use super::soc;
 use crate::loss::Loss;
 use crate::problem::to_host;
@@ -131,6 +131,22 @@ impl Barrier {
                     .sum()
             })
             .collect()
+    }
+
+    /// X^T (m_i .* z) per pattern i (d x P): F^T z on the first side (the second side's is
+    /// its negative).
+    fn ft(&self, z: &[f64]) -> Mat<f64> {
+        let mz = Mat::<f64>::from_fn(self.n, self.p, |k, i| self.m[(k, i)] * z[k]);
+        self.x.transpose() * &mz
+    }
+
+    /// G^T v per group j (d x 2P): X^T (S_j .* v_j), the transpose of `slacks`.
+    fn gt(&self, v: &Mat<f64>) -> Mat<f64> {
+        let sv = Mat::<f64>::from_fn(self.n, self.groups(), |k, j| {
+            let (i, _) = self.pattern(j);
+            (2.0 * self.m[(k, i)] - 1.0) * v[(k, j)]
+        });
+        self.x.transpose() * &sv
     }
 
     /// The row slacks r = S_j X w_j (n x 2P) of `xw` = X w.
@@ -609,15 +625,10 @@ fn direction(
     target: &Mat<f64>,
     cone_terms: &[Vec<f64>],
 ) -> Direction {
-    let (n, d, p, groups) = (b.n, b.d, b.p, b.groups());
+    let (n, d, groups) = (b.n, b.d, b.groups());
     let (lam, r) = (at_.lam, at_.r);
-    let mg = Mat::<f64>::from_fn(n, p, |k, i| b.m[(k, i)] * at_.g_loss[k]);
-    let xtmg = b.x.transpose() * &mg;
-    let pull = Mat::<f64>::from_fn(n, groups, |k, j| {
-        let (i, _) = b.pattern(j);
-        (2.0 * b.m[(k, i)] - 1.0) * target[(k, j)] / r[(k, j)]
-    });
-    let xt_pull = b.x.transpose() * &pull;
+    let xtmg = b.ft(at_.g_loss);
+    let xt_pull = b.gt(&Mat::from_fn(n, groups, |k, j| target[(k, j)] / r[(k, j)]));
     let mut rhs = Mat::<f64>::zeros(groups * (d + 1), 1);
     let mut r_c = Vec::with_capacity(groups);
     for j in 0..groups {
@@ -714,7 +725,7 @@ fn certify<B: Backend>(
     lam: &Mat<f64>,
     start: Instant,
 ) -> Interior<B> {
-    let (n, d, p, groups) = (b.n, b.d, b.p, b.groups());
+    let (n, d, groups) = (b.n, b.d, b.groups());
     let dev = &prob.device;
     let v_host: Vec<f64> = (0..d)
         .flat_map(|a| (0..groups).map(move |j| (a, j)))
@@ -726,13 +737,8 @@ fn certify<B: Backend>(
     let objective = b.objective(&b.w).max(b.objective(&rounded));
     // The dual candidate from the solver's own point (not the rounded model's).
     let (_, z, _) = b.loss(&b.predict(&b.w));
-    let mz = Mat::<f64>::from_fn(n, p, |k, i| b.m[(k, i)] * z[k]);
-    let ftz = b.x.transpose() * &mz;
-    let sl = Mat::<f64>::from_fn(n, groups, |k, j| {
-        let (i, _) = b.pattern(j);
-        (2.0 * b.m[(k, i)] - 1.0) * lam[(k, j)].max(0.0)
-    });
-    let gtl = b.x.transpose() * &sl;
+    let ftz = b.ft(&z);
+    let gtl = b.gt(&Mat::from_fn(n, groups, |k, j| lam[(k, j)].max(0.0)));
     let worst = (0..groups)
         .map(|j| {
             let (i, s) = b.pattern(j);
@@ -742,12 +748,9 @@ fn certify<B: Backend>(
                 .sqrt()
         })
         .fold(0.0, f64::max);
-    let t_max = if worst > 0.0 {
-        b.beta / worst
-    } else {
-        f64::INFINITY
-    };
-    let (_, lower) = b.loss.best_dual_scale_host(&z, &b.y, t_max);
+    let (_, lower) = b
+        .loss
+        .best_dual_scale_host(&z, &b.y, largest_scale(b.beta, worst));
     Interior {
         v,
         objective,
