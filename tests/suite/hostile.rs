@@ -476,3 +476,30 @@ fn a_garbage_claim_fails_the_run_instead_of_skipping_it_silently() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("not a claim"), "{}", text(&o));
 }
+
+/// submit's manifest copy (`slurm/manifest.yaml`, new with issue 30) is created inside the
+/// output folder like every other file: a link planted at its name is replaced by a regular
+/// file, and the file the link pointed to, outside the output folder, is left as it was.
+#[test]
+fn a_link_at_the_manifest_copy_is_replaced_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    write_manifest(dir.path(), SMALL);
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let slurm = dir.path().join("res/small/slurm");
+    std::fs::create_dir_all(&slurm).unwrap();
+    std::os::unix::fs::symlink(&victim, slurm.join("manifest.yaml")).unwrap();
+    let o = admm_runner()
+        .current_dir(dir.path())
+        .args(["submit", "m.yaml", "--slurm", "--out", "res"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    let copy = std::fs::symlink_metadata(slurm.join("manifest.yaml")).unwrap();
+    assert!(copy.file_type().is_file(), "the link was kept");
+    assert_eq!(
+        std::fs::read_to_string(slurm.join("manifest.yaml")).unwrap(),
+        std::fs::read_to_string(dir.path().join("m.yaml")).unwrap()
+    );
+}
