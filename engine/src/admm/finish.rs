@@ -400,7 +400,10 @@ impl<B: Backend> Admm<'_, B> {
     pub fn try_interior(&mut self) -> Option<Polished<B>> {
         interior::applies(self.prob).ok()?;
         let t = Instant::now();
-        let out = interior::solve(self.prob, self.opts.tol_gap, INTERIOR_STEPS);
+        let left = self
+            .time_limit
+            .map_or(f64::INFINITY, |limit| limit - self.times.total());
+        let out = interior::solve(self.prob, self.opts.tol_gap, INTERIOR_STEPS, left);
         sync(self.prob);
         self.times.u += t.elapsed().as_secs_f64();
         if std::env::var_os("ADMM_FINISH_TRACE").is_some() {

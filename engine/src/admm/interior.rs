@@ -1,5 +1,5 @@
-//! An interior-point solve of the convex program for problems whose Newton system fits in
-//! memory as a dense matrix: a certified optimum where ADMM crawls (issue "Certified optima").
+//! An interior-point solve of the convex program for problems whose Newton step is cheap
+//! enough (`MAX_STEP_COST`): a certified optimum where ADMM crawls (issue "Certified optima").
 //!
 //! ADMM identifies which cone rows bind only slowly (fig1: the active-set finish never saw a
 //! settled structure in 60 s), and an interior point needs no identification at all. The
@@ -13,7 +13,10 @@
 //! every product lam r (and x_j . s_j) to zero together. The structure keeps the Newton
 //! system at 2P (d + 1) unknowns, never the n x 2P rows of the constraint matrix: the loss
 //! block s_j s_l X^T diag(h m_i m_l) X, the rows' X^T diag(lam / r) X per group, the cone's
-//! (d + 1)-square scaling block. Dense Cholesky of that system is the exact u-step's size.
+//! (d + 1)-square scaling block. Its two sides reduce to P (d + 1) unknowns (`Newton`), solved
+//! by one dense Cholesky or, when n is the smaller side, through Woodbury's identity with an
+//! n x n Cholesky (`LowRank`: n 1000, d 973, P 10 is 3.8e10 multiply-adds a step instead of
+//! 3.8e11).
 //!
 //! Measured (BENCHMARKS.md, "A primal-dual interior point"): fig1 (n 1000, P 10, 20,000 rows)
 //! certified to 1e-6 in 53 Newton steps, 8.5 s on 2 cores, against Clarabel's 31.4 s in the
@@ -33,13 +36,15 @@ use crate::problem::to_host;
 use crate::problem::Problem;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
+use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::linalg::solvers::{Llt, Solve};
-use faer::{Mat, Side};
+use faer::{Accum, Mat, MatRef, Side};
 use std::time::Instant;
 
-/// The Newton system at most this many unknowns (2P (d + 1)); the Cholesky is of half of them
-/// (`Newton`): 32 MiB of f64 and about 3e9 flops per step at the limit (fig1: 2,040).
-pub const MAX_UNKNOWNS: usize = 4096;
+/// A Newton step's work at most, in multiply-adds (`step_cost`), so that 50 steps stay within
+/// minutes on 2 cores (fig1: 1.0e9, dense; n 1000, d 973, P 10: 3.8e10, low-rank, where dense
+/// would be 3.8e11; table1-mid, 4.6e11, is beyond it).
+pub const MAX_STEP_COST: f64 = 1.2e11;
 /// A step goes this fraction of the way to the boundary at most.
 const TO_BOUNDARY: f64 = 0.99;
 /// Centrality correctors per step at most (Gondzio): on fig1 4 took the step count from 72
@@ -51,8 +56,10 @@ const CORRECTORS: usize = 4;
 pub enum InteriorError {
     #[error("the interior point handles one output with the squared or logistic loss")]
     Unsupported,
-    #[error("the Newton system has {0} unknowns, more than the dense limit {MAX_UNKNOWNS}")]
-    TooLarge(usize),
+    #[error(
+        "a Newton step would take {0:.1e} multiply-adds, more than the limit {MAX_STEP_COST:.1e}"
+    )]
+    TooLarge(f64),
     #[error("no strictly feasible start: a gate lies on a data point's hyperplane")]
     NoInterior,
     #[error("the Newton system is not positive definite (tau {0:e})")]
@@ -73,19 +80,49 @@ pub struct Interior<B: Backend> {
     /// Newton steps (factorizations) taken in all.
     pub newton_steps: usize,
     pub seconds: f64,
+    /// Every certificate taken on the way, in order: (certified gap, seconds since the start).
+    pub certified: Vec<(f64, f64)>,
 }
 
-/// Whether the dense interior point applies to `prob`: one output, squared or logistic loss,
-/// and a Newton system within `MAX_UNKNOWNS`.
+/// Whether the interior point applies to `prob`: one output, squared or logistic loss, and
+/// a Newton step within `MAX_STEP_COST`.
 pub fn applies<B: Backend>(prob: &Problem<B>) -> Result<(), InteriorError> {
     if prob.c != 1 || !matches!(prob.loss, Loss::Squared | Loss::Logistic) {
         return Err(InteriorError::Unsupported);
     }
-    let unknowns = 2 * prob.p * (prob.d + 1);
-    if unknowns > MAX_UNKNOWNS {
-        return Err(InteriorError::TooLarge(unknowns));
+    let (_, cost) = step_cost(prob.n, prob.d, prob.p);
+    if cost > MAX_STEP_COST {
+        return Err(InteriorError::TooLarge(cost));
     }
     Ok(())
+}
+
+/// How the loss's block of the reduced Newton matrix is handled: formed and factored with
+/// the rest (P (d + 1) unknowns), or kept as its rank-n factor and inverted by Woodbury's
+/// identity through an n x n matrix, whichever is cheaper. fig1 (n 1000, P (d + 1) 1,020) is
+/// dense; n 1000 with d 973 (9,740 unknowns) is low-rank, 10x cheaper per step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Form {
+    Dense,
+    LowRank,
+}
+
+/// The cheaper `Form` for n rows, d features and P patterns, and a Newton step's cost in
+/// multiply-adds: the rows' blocks X^T diag(lam / r) X (one triangle, 2P of them) and the
+/// parallel sums (about 2 (d + 1)^3 per pattern) in both forms; then either the loss block
+/// (n (P d)^2 / 2) and one Cholesky of P (d + 1), or the P triangular solves of n
+/// right-hand sides, the n x n Gram matrix (one triangle) and its Cholesky.
+fn step_cost(n: usize, d: usize, p: usize) -> (Form, f64) {
+    let (n, d, p) = (n as f64, d as f64, p as f64);
+    let d1 = d + 1.0;
+    let common = 2.0 * p * n * d * d / 2.0 + p * 2.0 * d1.powi(3);
+    let dense = n * (p * d).powi(2) / 2.0 + (p * d1).powi(3) / 3.0;
+    let low_rank = p * d1 * d1 * n / 2.0 + n * n * p * d1 / 2.0 + n.powi(3) / 3.0;
+    if dense <= low_rank {
+        (Form::Dense, common + dense)
+    } else {
+        (Form::LowRank, common + low_rank)
+    }
 }
 
 /// The host copy of the problem in f64 and the barrier's state.
@@ -101,8 +138,6 @@ struct Barrier {
     y: Vec<f64>,
     /// Mask, n x P (0/1).
     m: Mat<f64>,
-    /// [m_i .* X]_i, n x Pd: the columns of F on the first side.
-    fp: Mat<f64>,
     /// w_j (d x 2P) and t_j.
     w: Mat<f64>,
     t: Vec<f64>,
@@ -209,12 +244,26 @@ fn at(d: usize, j: usize, a: usize) -> usize {
 }
 
 /// Solves the convex program of `prob` by the primal-dual method until its certified
-/// relative gap is at most `tol_gap` (or `max_newton` Newton steps are spent; the answer then
-/// says how far it got).
+/// relative gap is at most `tol_gap` (or `max_newton` Newton steps are spent, or the next
+/// step would end after `max_seconds`; the answer then says how far it got).
 pub fn solve<B: Backend>(
     prob: &Problem<B>,
     tol_gap: f64,
     max_newton: usize,
+    max_seconds: f64,
+) -> Result<Interior<B>, InteriorError> {
+    let (form, _) = step_cost(prob.n, prob.d, prob.p);
+    solve_as(prob, form, tol_gap, max_newton, max_seconds)
+}
+
+/// `solve` with the loss block in the given `Form` rather than the cheaper one (the tests
+/// hold both forms to the same optima).
+pub fn solve_as<B: Backend>(
+    prob: &Problem<B>,
+    form: Form,
+    tol_gap: f64,
+    max_newton: usize,
+    max_seconds: f64,
 ) -> Result<Interior<B>, InteriorError> {
     applies(prob)?;
     let start = Instant::now();
@@ -235,24 +284,38 @@ pub fn solve<B: Backend>(
         .map(|j| soc::inverse(&b.xcone(j)).iter().map(|v| mu0 * v).collect())
         .collect();
     let mut best: Option<Interior<B>> = None;
+    let mut done = false;
+    // Certificates are taken as the path's estimate passes 1e-2, 1e-4, ... on the way (each
+    // costs a few products with X), so one solve reports its time to every level.
+    let mut next_level = 1e-2_f64.max(tol_gap);
+    let mut certified = Vec::new();
     // The loss block of the Hessian (`loss_block`), constant for the squared loss.
     let mut loss_hessian: Option<Mat<f64>> = None;
     let trace = std::env::var_os("ADMM_INTERIOR_TRACE").is_some();
     let mut steps = 0;
-    while steps < max_newton {
+    // The longest step so far, to stop before a step that would overrun `max_seconds`.
+    let mut longest = 0.0f64;
+    while steps < max_newton && start.elapsed().as_secs_f64() + longest <= max_seconds {
+        let step_start = Instant::now();
         steps += 1;
         let yhat = b.predict(&b.w);
         let (loss_value, g_loss, h_loss) = b.loss(&yhat);
         let gap = dot(&lam, &r) + (0..groups).map(|j| vdot(&b.xcone(j), &s[j])).sum::<f64>();
         let mu = gap / degree;
-        if b.loss != Loss::Squared {
-            loss_hessian = None;
-        }
-        let hp = loss_hessian.get_or_insert_with(|| loss_block(&b, &h_loss));
+        let curvature = match form {
+            Form::Dense => {
+                if b.loss != Loss::Squared {
+                    loss_hessian = None;
+                }
+                Curvature::Dense(loss_hessian.get_or_insert_with(|| loss_block(&b, &h_loss)))
+            }
+            Form::LowRank => Curvature::LowRank(&h_loss),
+        };
         let scalings: Vec<soc::Scaling> = (0..groups)
             .map(|j| soc::Scaling::new(&b.xcone(j), &s[j]))
             .collect();
-        let newton = Newton::new(&b, hp, &scalings, &lam, &r).ok_or(InteriorError::Singular(mu))?;
+        let newton =
+            Newton::new(&b, curvature, &scalings, &lam, &r).ok_or(InteriorError::Singular(mu))?;
         let point = Point {
             g_loss: &g_loss,
             lam: &lam,
@@ -319,6 +382,7 @@ pub fn solve<B: Backend>(
         let gap = dot(&lam, &r) + (0..groups).map(|j| vdot(&b.xcone(j), &s[j])).sum::<f64>();
         // The path's own gap estimate decides when the (costlier) certificate is worth taking.
         let estimate = gap / objective.abs().max(f64::MIN_POSITIVE);
+        longest = longest.max(step_start.elapsed().as_secs_f64());
         if trace {
             eprintln!(
                 "interior: step {steps}: mu {mu:.3e}, sigma {sigma:.2e}, alpha {alpha:.3e}, \
@@ -326,7 +390,7 @@ pub fn solve<B: Backend>(
                 start.elapsed().as_secs_f64()
             );
         }
-        if estimate > tol_gap && steps < max_newton {
+        if estimate > next_level && steps < max_newton {
             continue;
         }
         let candidate = certify(prob, &b, &lam, start);
@@ -336,23 +400,42 @@ pub fn solve<B: Backend>(
                 candidate.objective, candidate.rel_gap
             );
         }
-        let done = candidate.rel_gap <= tol_gap;
-        if best.as_ref().is_none_or(|x| candidate.rel_gap < x.rel_gap) {
-            best = Some(Interior {
-                newton_steps: steps,
-                ..candidate
-            });
+        while next_level > tol_gap && estimate <= next_level {
+            next_level = (next_level * 1e-2).max(tol_gap);
         }
+        done = candidate.rel_gap <= tol_gap;
+        keep_better(&mut best, candidate, steps, &mut certified);
         if done {
             break;
         }
     }
-    match best {
-        Some(best) => Ok(best),
-        None => Ok(Interior {
+    if !done {
+        // Stopped by the step or time budget: the last point may beat the last certificate.
+        keep_better(
+            &mut best,
+            certify(prob, &b, &lam, start),
+            steps,
+            &mut certified,
+        );
+    }
+    // `keep_better` has run at least once by now.
+    let best = best.unwrap_or_else(|| certify(prob, &b, &lam, start));
+    Ok(Interior { certified, ..best })
+}
+
+/// Records `candidate`'s certificate and keeps it as `best` if its gap is smaller.
+fn keep_better<B: Backend>(
+    best: &mut Option<Interior<B>>,
+    candidate: Interior<B>,
+    steps: usize,
+    certified: &mut Vec<(f64, f64)>,
+) {
+    certified.push((candidate.rel_gap, candidate.seconds));
+    if best.as_ref().is_none_or(|x| candidate.rel_gap < x.rel_gap) {
+        *best = Some(Interior {
             newton_steps: steps,
-            ..certify(prob, &b, &lam, start)
-        }),
+            ..candidate
+        });
     }
 }
 
@@ -402,7 +485,6 @@ fn host<B: Backend>(prob: &Problem<B>) -> Barrier {
     let (n, d, p) = (prob.n, prob.d, prob.p);
     let x = Mat::<f64>::from_fn(n, d, |k, a| f64::from(prob.x_host[k * d + a]));
     let m = Mat::<f64>::from_fn(n, p, |k, i| f64::from(prob.patterns.mask[k * p + i]));
-    let fp = Mat::<f64>::from_fn(n, p * d, |k, c| m[(k, c / d)] * x[(k, c % d)]);
     Barrier {
         n,
         d,
@@ -412,7 +494,6 @@ fn host<B: Backend>(prob: &Problem<B>) -> Barrier {
         y: prob.y_host.iter().map(|&v| f64::from(v)).collect(),
         x,
         m,
-        fp,
         w: Mat::zeros(d, 2 * p),
         t: vec![0.0; 2 * p],
     }
@@ -467,11 +548,65 @@ fn start_inside<B: Backend>(b: &mut Barrier, prob: &Problem<B>) -> Result<(), In
     Ok(())
 }
 
-/// Hp = Fp^T diag(h) Fp (Pd x Pd): the loss's Hessian on the first side (the full one is
-/// [[Hp, -Hp], [-Hp, Hp]] since F = [Fp, -Fp]).
+/// Hp = Fp^T diag(h) Fp (Pd x Pd), Fp = [m_i .* X]_i: the loss's Hessian on the first side
+/// (the full one is [[Hp, -Hp], [-Hp, Hp]] since F = [Fp, -Fp]).
 fn loss_block(b: &Barrier, h: &[f64]) -> Mat<f64> {
-    let scaled = Mat::<f64>::from_fn(b.n, b.p * b.d, |k, c| h[k] * b.fp[(k, c)]);
-    b.fp.transpose() * &scaled
+    let d = b.d;
+    let mut scaled = Mat::<f64>::zeros(b.n, b.p * d);
+    for i in 0..b.p {
+        let weights: Vec<f64> = (0..b.n).map(|k| h[k].sqrt() * b.m[(k, i)]).collect();
+        scaled
+            .as_mut()
+            .submatrix_mut(0, i * d, b.n, d)
+            .copy_from(row_scaled(&b.x, &weights));
+    }
+    gram(scaled.as_ref())
+}
+
+/// diag(weights) A, column by column (contiguous in faer's column-major storage).
+fn row_scaled(a: &Mat<f64>, weights: &[f64]) -> Mat<f64> {
+    let mut out = a.clone();
+    for c in 0..out.ncols() {
+        for (v, w) in out.col_mut(c).iter_mut().zip(weights) {
+            *v *= w;
+        }
+    }
+    out
+}
+
+/// A^T A, one triangle computed (half a general product's work) and mirrored.
+fn gram(a: MatRef<'_, f64>) -> Mat<f64> {
+    lower_product(a, a)
+}
+
+/// A^T B for a product known to be symmetric: its lower triangle, mirrored.
+fn lower_product(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> Mat<f64> {
+    let size = a.ncols();
+    let mut out = Mat::<f64>::zeros(size, size);
+    triangular::matmul(
+        out.as_mut(),
+        BlockStructure::TriangularLower,
+        Accum::Replace,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        b,
+        BlockStructure::Rectangular,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    for c in 0..size {
+        for r in 0..c {
+            out[(r, c)] = out[(c, r)];
+        }
+    }
+    out
+}
+
+/// The loss's part of the reduced Newton matrix (`Form`): Hp itself, or the curvature h
+/// whose factor diag(sqrt h) Fp stays implicit.
+enum Curvature<'a> {
+    Dense(&'a Mat<f64>),
+    LowRank(&'a [f64]),
 }
 
 /// The Newton system, solved through its two sides. Its matrix, with the groups of the first
@@ -480,9 +615,8 @@ fn loss_block(b: &Barrier, h: &[f64]) -> Mat<f64> {
 /// (d + 1)-square block per group (the cone's scaling W_j^2 and the rows'
 /// X^T diag(lam / r) X). With u = x1 - x2 the two block rows add to (B1 + B2) x1 = q + B2 u
 /// (q = r1 + r2), and the first becomes (H + B1 (B1 + B2)^-1 B2) u = r1 - B1 (B1 + B2)^-1 q,
-/// whose correction is block diagonal (the parallel sum (B1^-1 + B2^-1)^-1, symmetric
-/// positive definite). One Cholesky of P (d + 1) unknowns instead of 2P (d + 1): 8x fewer
-/// flops, the step's largest cost.
+/// whose correction K is block diagonal (the parallel sum (B1^-1 + B2^-1)^-1, symmetric
+/// positive definite). One system of P (d + 1) unknowns instead of 2P (d + 1) (`Reduced`).
 struct Newton {
     /// d + 1 and P.
     d1: usize,
@@ -491,15 +625,14 @@ struct Newton {
     blocks: Vec<Mat<f64>>,
     /// Cholesky of B_i + B_{i+P} per pattern i.
     sums: Vec<Llt<f64>>,
-    /// Cholesky of the reduced matrix.
-    reduced: Llt<f64>,
+    reduced: Reduced,
 }
 
 impl Newton {
     /// None when a factorization fails even with the ridge (`factor`).
     fn new(
         b: &Barrier,
-        hp: &Mat<f64>,
+        curvature: Curvature,
         scalings: &[soc::Scaling],
         lam: &Mat<f64>,
         r: &Mat<f64>,
@@ -512,10 +645,8 @@ impl Newton {
             .iter()
             .enumerate()
             .map(|(j, sc)| {
-                let xs = Mat::<f64>::from_fn(n, d, |k, a| {
-                    b.x[(k, a)] * (lam[(k, j)] / r[(k, j)]).sqrt()
-                });
-                let rows = xs.transpose() * &xs;
+                let root: Vec<f64> = (0..n).map(|k| (lam[(k, j)] / r[(k, j)]).sqrt()).collect();
+                let rows = gram(row_scaled(&b.x, &root).as_ref());
                 let mut m = Mat::<f64>::zeros(d1, d1);
                 for a in 0..d1 {
                     for e in 0..d1 {
@@ -530,30 +661,40 @@ impl Newton {
                 m
             })
             .collect();
-        let mut reduced = Mat::<f64>::zeros(p * d1, p * d1);
-        for i in 0..p {
-            for l in 0..p {
-                for a in 0..d {
-                    for e in 0..d {
-                        reduced[(i * d1 + a, l * d1 + e)] = hp[(i * d + a, l * d + e)];
-                    }
-                }
-            }
-        }
         let mut sums = Vec::with_capacity(p);
+        let mut corrections = Vec::with_capacity(p);
         for i in 0..p {
             let (b1, b2) = (&blocks[i], &blocks[i + p]);
+            // B1 (B1 + B2)^-1 B2 = (L^-1 B1)^T (L^-1 B2), symmetric: one triangle.
             let sum = factor(b1 + b2)?;
-            let parallel = b1 * sum.solve(b2);
-            for a in 0..d1 {
-                for e in 0..d1 {
-                    reduced[(i * d1 + a, i * d1 + e)] +=
-                        0.5 * (parallel[(a, e)] + parallel[(e, a)]);
-                }
-            }
+            let mut a1 = b1.clone();
+            let mut a2 = b2.clone();
+            sum.L().solve_lower_triangular_in_place(a1.as_mut());
+            sum.L().solve_lower_triangular_in_place(a2.as_mut());
+            corrections.push(lower_product(a1.as_ref(), a2.as_ref()));
             sums.push(sum);
         }
-        let reduced = factor(reduced)?;
+        let reduced = match curvature {
+            Curvature::Dense(hp) => {
+                let mut reduced = Mat::<f64>::zeros(p * d1, p * d1);
+                for i in 0..p {
+                    for l in 0..p {
+                        for a in 0..d {
+                            for e in 0..d {
+                                reduced[(i * d1 + a, l * d1 + e)] = hp[(i * d + a, l * d + e)];
+                            }
+                        }
+                    }
+                    for a in 0..d1 {
+                        for e in 0..d1 {
+                            reduced[(i * d1 + a, i * d1 + e)] += corrections[i][(a, e)];
+                        }
+                    }
+                }
+                Reduced::Dense(factor(reduced)?)
+            }
+            Curvature::LowRank(h) => Reduced::LowRank(LowRank::new(b, h, corrections)?),
+        };
         Some(Newton {
             d1,
             p,
@@ -564,7 +705,7 @@ impl Newton {
     }
 
     /// The solution of the Newton system for `rhs` (2P (d + 1) x 1, `at` order).
-    fn solve(&self, rhs: &Mat<f64>) -> Mat<f64> {
+    fn solve(&self, b: &Barrier, rhs: &Mat<f64>) -> Mat<f64> {
         let (d1, p) = (self.d1, self.p);
         let half = p * d1;
         let mut rhs_u = Mat::<f64>::zeros(half, 1);
@@ -579,7 +720,10 @@ impl Newton {
             }
             q.push(qi);
         }
-        let u = self.reduced.solve(&rhs_u);
+        let u = match &self.reduced {
+            Reduced::Dense(llt) => llt.solve(&rhs_u),
+            Reduced::LowRank(low) => low.solve(b, &rhs_u),
+        };
         let mut x = Mat::<f64>::zeros(2 * half, 1);
         for (i, qi) in q.iter().enumerate() {
             let ui = Mat::<f64>::from_fn(d1, 1, |a, _| u[(i * d1 + a, 0)]);
@@ -588,6 +732,124 @@ impl Newton {
                 x[(i * d1 + a, 0)] = x1[(a, 0)];
                 x[(half + i * d1 + a, 0)] = x1[(a, 0)] - ui[(a, 0)];
             }
+        }
+        x
+    }
+}
+
+/// The reduced matrix Hp + K (P (d + 1) square), factored (`Form::Dense`) or inverted through
+/// its low-rank loss part (`Form::LowRank`).
+enum Reduced {
+    Dense(Llt<f64>),
+    LowRank(LowRank),
+}
+
+/// (K + G^T G)^-1 by Woodbury's identity, G = diag(sqrt h) [m_i .* X, 0]_i (n x P (d + 1)),
+/// K = L L^T block diagonal: with Z = L^-1 G^T,
+///   (K + G^T G)^-1 = L^-T (I - Z (I + Z^T Z)^-1 Z^T) L^-1,
+/// so the work is P triangular solves of n right-hand sides and one Cholesky of n, never the
+/// P (d + 1)-square matrix. K spans many orders of magnitude late on the path, which costs
+/// the identity accuracy: each solve is refined against the matrix applied matrix-free.
+struct LowRank {
+    d1: usize,
+    /// K_i, and its Cholesky factor, per pattern.
+    k: Vec<Mat<f64>>,
+    kf: Vec<Llt<f64>>,
+    /// sqrt h per row.
+    root_h: Vec<f64>,
+    /// Z, P (d + 1) x n.
+    z: Mat<f64>,
+    /// Cholesky of I + Z^T Z.
+    cap: Llt<f64>,
+}
+
+/// Refinement steps at most per low-rank solve, and the relative residual that ends them.
+const REFINE: usize = 3;
+const REFINE_TOL: f64 = 1e-12;
+
+impl LowRank {
+    fn new(b: &Barrier, h: &[f64], k: Vec<Mat<f64>>) -> Option<Self> {
+        let (n, d, p) = (b.n, b.d, b.p);
+        let d1 = d + 1;
+        let root_h: Vec<f64> = h.iter().map(|v| v.max(0.0).sqrt()).collect();
+        let kf = k
+            .iter()
+            .map(|ki| factor(ki.clone()))
+            .collect::<Option<Vec<_>>>()?;
+        let mut z = Mat::<f64>::zeros(p * d1, n);
+        for (i, f) in kf.iter().enumerate() {
+            let weights: Vec<f64> = (0..n).map(|k| root_h[k] * b.m[(k, i)]).collect();
+            let mut zi = z.as_mut().submatrix_mut(i * d1, 0, d1, n);
+            // G_i^T: the t row stays zero.
+            zi.as_mut()
+                .submatrix_mut(0, 0, d, n)
+                .copy_from(row_scaled(&b.x, &weights).transpose());
+            f.L().solve_lower_triangular_in_place(zi);
+        }
+        let mut capacitance = gram(z.as_ref());
+        for row in 0..n {
+            capacitance[(row, row)] += 1.0;
+        }
+        let cap = factor(capacitance)?;
+        Some(LowRank {
+            d1,
+            k,
+            kf,
+            root_h,
+            z,
+            cap,
+        })
+    }
+
+    /// One application of Woodbury's identity to `rhs`.
+    fn solve_once(&self, rhs: &Mat<f64>) -> Mat<f64> {
+        let d1 = self.d1;
+        let mut c = rhs.clone();
+        for (i, f) in self.kf.iter().enumerate() {
+            f.L()
+                .solve_lower_triangular_in_place(c.as_mut().submatrix_mut(i * d1, 0, d1, 1));
+        }
+        let y = self.cap.solve(&(self.z.transpose() * &c));
+        let mut out = &c - &self.z * &y;
+        for (i, f) in self.kf.iter().enumerate() {
+            f.L()
+                .transpose()
+                .solve_upper_triangular_in_place(out.as_mut().submatrix_mut(i * d1, 0, d1, 1));
+        }
+        out
+    }
+
+    /// (K + G^T G) u, matrix-free: K per block, then G u = sqrt h .* sum_i m_i .* X u_i and
+    /// G^T back through X^T.
+    fn apply(&self, b: &Barrier, u: &Mat<f64>) -> Mat<f64> {
+        let (d, p, d1) = (b.d, b.p, self.d1);
+        let ui = Mat::<f64>::from_fn(d, p, |a, i| u[(i * d1 + a, 0)]);
+        let xu = &b.x * &ui;
+        let gu: Vec<f64> = (0..b.n)
+            .map(|k| self.root_h[k] * (0..p).map(|i| b.m[(k, i)] * xu[(k, i)]).sum::<f64>())
+            .collect();
+        let back: Vec<f64> = gu.iter().zip(&self.root_h).map(|(g, r)| g * r).collect();
+        let gtg = b.ft(&back);
+        let mut out = Mat::<f64>::zeros(p * d1, 1);
+        for (i, ki) in self.k.iter().enumerate() {
+            let kx = ki * u.as_ref().submatrix(i * d1, 0, d1, 1);
+            for a in 0..d1 {
+                out[(i * d1 + a, 0)] = kx[(a, 0)] + if a < d { gtg[(a, i)] } else { 0.0 };
+            }
+        }
+        out
+    }
+
+    /// Woodbury's answer refined against `apply` (up to `REFINE` times).
+    fn solve(&self, b: &Barrier, rhs: &Mat<f64>) -> Mat<f64> {
+        let scale = rhs.norm_l2();
+        let mut x = self.solve_once(rhs);
+        for _ in 0..REFINE {
+            let residual = rhs - self.apply(b, &x);
+            if residual.norm_l2() <= REFINE_TOL * scale {
+                break;
+            }
+            x += self.solve_once(&residual);
         }
         x
     }
@@ -647,7 +909,7 @@ fn direction(
         rhs[(at(d, j, d), 0)] = at_.s[j][0] + rc[0] - b.beta;
         r_c.push(rc);
     }
-    let dx = newton.solve(&rhs);
+    let dx = newton.solve(b, &rhs);
     let dw = Mat::from_fn(d, groups, |a, j| dx[(at(d, j, a), 0)]);
     let dt: Vec<f64> = (0..groups).map(|j| dx[(at(d, j, d), 0)]).collect();
     let dr = b.slacks(&(&b.x * &dw));
@@ -660,9 +922,8 @@ fn direction(
             let dxj: Vec<f64> = std::iter::once(dt[j])
                 .chain((0..d).map(|a| dw[(a, j)]))
                 .collect();
-            (0..=d)
-                .map(|a| r_c[j][a] - (0..=d).map(|e| sc.hessian(a, e) * dxj[e]).sum::<f64>())
-                .collect()
+            let w2dx = sc.hessian_times(&dxj);
+            (0..=d).map(|a| r_c[j][a] - w2dx[a]).collect()
         })
         .collect();
     Direction { dw, dt, dr, dl, ds }
@@ -758,5 +1019,6 @@ fn certify<B: Backend>(
         rel_gap: relative_gap(objective, lower),
         newton_steps: 0,
         seconds: start.elapsed().as_secs_f64(),
+        certified: Vec::new(),
     }
 }

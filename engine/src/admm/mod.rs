@@ -165,6 +165,9 @@ pub struct Admm<'a, B: Backend> {
     finish_fails: u32,
     /// The interior-point finish runs at most once per solve (`try_interior`).
     interior_tried: bool,
+    /// The run's time limit (the executor's rule), so that the interior-point finish stops
+    /// in time: it is one long call, which the executor cannot cut short.
+    pub time_limit: Option<f64>,
     /// The structure at the last check for a finish (`finish::structure`: v's non-zero
     /// groups and the cone rows whose slack is zero): an attempt is made only once it holds
     /// still between two checks (while ADMM still changes it, a polish is wasted work).
@@ -224,6 +227,7 @@ impl<'a, B: Backend> Admm<'a, B> {
             finish_next: 0,
             finish_fails: 0,
             interior_tried: false,
+            time_limit: None,
             finish_structure: None,
         })
     }
@@ -653,6 +657,7 @@ pub fn solve_from<B: Backend>(
             Admm::from_state(prob, &at, usolver, w.state)?
         }
     };
+    admm.time_limit = rules.time_limit;
     let run = executor::execute(&mut admm, rules, observer)?;
     Ok(admm.into_outcome(run))
 }

@@ -38,8 +38,8 @@ pub struct AdmmOptions {
     /// active-set finish (finish.rs) tried once it holds still, until it proves the gap
     /// (0 = never; a rejection doubles the wait, up to 8 checks).
     pub finish_every: usize,
-    /// With `tol_gap` > 0, a problem whose dense Newton system fits (`interior::applies`:
-    /// one output, squared or logistic loss, 2P (d + 1) <= 4096) is finished by the
+    /// With `tol_gap` > 0, a problem whose Newton step is cheap enough (`interior::applies`:
+    /// one output, squared or logistic loss, `interior::MAX_STEP_COST`) is finished by the
     /// primal-dual interior point at the first finish check, before the active-set finish.
     pub interior: bool,
 }

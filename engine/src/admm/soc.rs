@@ -97,6 +97,19 @@ impl Scaling {
         2.0 * u[a] * u[b] - self.det_inv * j
     }
 
+    /// W^2 v = 2 w^-1 (w^-1 . v) - det(w^-1) J v (J = diag(1, -1, ..., -1)): `hessian` times
+    /// v in O(d), not O(d^2).
+    pub fn hessian_times(&self, v: &[f64]) -> Vec<f64> {
+        let u = &self.w_inv;
+        let uv = 2.0 * u.iter().zip(v).map(|(a, b)| a * b).sum::<f64>();
+        (0..v.len())
+            .map(|a| {
+                let j = if a == 0 { v[0] } else { -v[a] };
+                uv * u[a] - self.det_inv * j
+            })
+            .collect()
+    }
+
     /// W v.
     pub fn scale(&self, v: &[f64]) -> Vec<f64> {
         quad(&self.root_inv, v)
