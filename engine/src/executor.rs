@@ -5,6 +5,7 @@
 
 /// Seconds spent in each part of the algorithm, cumulative. Metric evaluation is not included.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Times {
     pub precompute: f64,
     pub u: f64,
@@ -159,6 +160,17 @@ impl StopRules {
 /// Receives every step's record. Observers only observe: stopping is the executor's business.
 pub trait Observer {
     fn observe(&mut self, record: &IterRecord);
+
+    /// Asked after a step the run goes on from (no stop rule fired, budget left): whether the
+    /// observer wants the method's state now (`checkpoint`). The runner says yes every minute
+    /// or so and on an interrupt, so that a long run that is stopped loses little.
+    fn checkpoint_due(&mut self, _record: &IterRecord) -> bool {
+        false
+    }
+
+    /// The method's state after the step `checkpoint_due` asked for (methods that cannot
+    /// resume, such as Adam, have none and this is not called).
+    fn checkpoint(&mut self, _state: &crate::admm::Checkpoint) {}
 }
 
 /// An observer that does nothing (for callers that only want the outcome).
@@ -206,6 +218,12 @@ pub trait Iterate {
     fn certified(&self, _record: &IterRecord) -> bool {
         true
     }
+
+    /// The state after `iterations` steps, from which the method can go on in another
+    /// process (`admm::resume`); None for a method that cannot resume.
+    fn checkpoint(&self, _iterations: usize) -> Option<crate::admm::Checkpoint> {
+        None
+    }
 }
 
 /// The end of an executed loop.
@@ -220,6 +238,16 @@ pub struct Executed {
 }
 
 impl Executed {
+    /// Nothing done yet: where a fresh run starts.
+    pub fn start() -> Self {
+        Executed {
+            stop: Stop::MaxIters,
+            iterations: 0,
+            last: None,
+            reached: None,
+        }
+    }
+
     /// Cumulative times at the end (zero when no step ran).
     pub fn times(&self) -> Times {
         self.last.map(|r| r.times).unwrap_or_default()
@@ -234,13 +262,24 @@ pub fn execute<M: Iterate + ?Sized>(
     rules: &StopRules,
     observer: &mut dyn Observer,
 ) -> Result<Executed, M::Error> {
+    execute_from(method, rules, observer, Executed::start())
+}
+
+/// `execute`, going on from `done` (the steps an interrupted run had taken, its last record
+/// and its target crossing): the steps are numbered on from `done.iterations`, so a resumed
+/// run counts, stops and reports as one uninterrupted run. After every step the run goes on
+/// from, the observer may ask for the method's state (`Observer::checkpoint_due`).
+pub fn execute_from<M: Iterate + ?Sized>(
+    method: &mut M,
+    rules: &StopRules,
+    observer: &mut dyn Observer,
+    done: Executed,
+) -> Result<Executed, M::Error> {
     let mut out = Executed {
         stop: Stop::MaxIters,
-        iterations: 0,
-        last: None,
-        reached: None,
+        ..done
     };
-    for k in 0..rules.max_iters {
+    for k in out.iterations..rules.max_iters {
         let step = method.step(k)?;
         let r = step.record;
         out.iterations = k + 1;
@@ -255,6 +294,11 @@ pub fn execute<M: Iterate + ?Sized>(
         if let Some(stop) = stop_after(method, rules, &step, out.reached.is_some()) {
             out.stop = stop;
             break;
+        }
+        if k + 1 < rules.max_iters && observer.checkpoint_due(&r) {
+            if let Some(state) = method.checkpoint(k + 1) {
+                observer.checkpoint(&state);
+            }
         }
     }
     Ok(out)

@@ -214,6 +214,7 @@ impl Exec {
         let hooks = Hooks {
             observer: None,
             u_step_delay: self.u_step_delay,
+            checkpoint: None,
         };
         let s = self.session.execute(run, hooks).summary;
         let count = |x: Option<i64>| x.filter(|&v| v >= 0).map(|v| v as u64);

@@ -3,7 +3,8 @@
 //! column names and the typed records.
 //!
 //! Layout: `<out>/<experiment>/trace/<run-id>.parquet`, `<out>/<experiment>/runs/<run-id>.parquet`,
-//! `<out>/<experiment>/models/<run-id>.safetensors` (the trained network, `crate::run::model`).
+//! `<out>/<experiment>/models/<run-id>.safetensors` (the trained network, `crate::run::model`),
+//! `<out>/<experiment>/checkpoints/<run-id>.safetensors` (a run in progress, `crate::run::checkpoint`).
 //! The summary is written last and is the run's commit marker (see `runner::is_finished`).
 //! Several processes may share one results folder: `store` holds the rules (owned temp files,
 //! claims, cleanup on interrupt).
@@ -95,6 +96,9 @@ pub struct RunPaths {
     pub claim: PathBuf,
     /// `<out>/<experiment>/models/<run-id>.safetensors` (`crate::run::model`).
     pub model: PathBuf,
+    /// `<out>/<experiment>/checkpoints/<run-id>.safetensors`: the state of a run in progress,
+    /// which a rerun resumes from (`crate::run::checkpoint`); removed when the run finishes.
+    pub checkpoint: PathBuf,
 }
 
 impl RunPaths {
@@ -105,16 +109,25 @@ impl RunPaths {
             trace: dir.join("trace").join(format!("{run_id}.parquet")),
             claim: store::claim_path(&dir, run_id),
             model: dir.join("models").join(format!("{run_id}.safetensors")),
+            checkpoint: dir
+                .join("checkpoints")
+                .join(format!("{run_id}.safetensors")),
         }
     }
 }
 
 impl RunPaths {
     /// Refuses to go on when the experiment folder or one of its folders (`runs/`, `trace/`,
-    /// `models/`, `claims/`) is a symbolic link: the run would write, and clean up, outside
-    /// the output folder.
+    /// `models/`, `claims/`, `checkpoints/`) is a symbolic link: the run would write, and
+    /// clean up, outside the output folder.
     pub fn check_dirs(&self) -> Result<(), ResultsError> {
-        let files = [&self.summary, &self.trace, &self.model, &self.claim];
+        let files = [
+            &self.summary,
+            &self.trace,
+            &self.model,
+            &self.claim,
+            &self.checkpoint,
+        ];
         let experiment = safe::parent_dir(safe::parent_dir(&self.summary));
         let dirs = std::iter::once(experiment).chain(files.iter().map(|f| safe::parent_dir(f)));
         for dir in dirs {

@@ -492,6 +492,44 @@ pub fn read_trace(path: &Path) -> Result<Vec<TraceRow>, ResultsError> {
     Ok(rows)
 }
 
+/// The trace's columns in the order of `trace_values`: its integer columns, then its floats.
+pub fn trace_columns() -> Vec<&'static str> {
+    let ints = TRACE_INTS.iter().map(|(name, _, _)| *name);
+    ints.chain(TRACE_FLOATS.iter().map(|(name, _, _)| *name))
+        .collect()
+}
+
+/// Trace rows as one row-major matrix of f64 (`trace_columns` wide; the integer columns are
+/// far below 2^53, so exact): how a checkpoint keeps the rows of a run in progress.
+pub fn trace_values(rows: &[TraceRow]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(rows.len() * (TRACE_INTS.len() + TRACE_FLOATS.len()));
+    for r in rows {
+        out.extend(TRACE_INTS.iter().map(|(_, get, _)| get(r) as f64));
+        out.extend(TRACE_FLOATS.iter().map(|(_, get, _)| get(r)));
+    }
+    out
+}
+
+/// The inverse of `trace_values` (None when `values` is not a whole number of rows).
+pub fn trace_from_values(values: &[f64]) -> Option<Vec<TraceRow>> {
+    let width = TRACE_INTS.len() + TRACE_FLOATS.len();
+    if !values.len().is_multiple_of(width) {
+        return None;
+    }
+    let rows = values.chunks_exact(width).map(|v| {
+        let mut row = TraceRow::default();
+        let (ints, floats) = v.split_at(TRACE_INTS.len());
+        for ((_, _, set), x) in TRACE_INTS.iter().zip(ints) {
+            set(&mut row, *x as i64);
+        }
+        for ((_, _, set), x) in TRACE_FLOATS.iter().zip(floats) {
+            set(&mut row, *x);
+        }
+        row
+    });
+    Some(rows.collect())
+}
+
 /// One point of a regularization path: a row of `paths/<path-id>.parquet`.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PathRow {

@@ -451,6 +451,7 @@ impl BackendTask for PathTask<'_> {
             let mut rec = Recorder {
                 rows: Vec::new(),
                 also: None,
+                saver: None,
             };
             let from = if self.warm { start.take() } else { None };
             let solved = admm::solve_from(

@@ -8,11 +8,12 @@ use crate::data::{self, Dataset, Standardization};
 use crate::manifest::{Algorithm, PlannedRun, RunConfig};
 use crate::results::flatten_json;
 use crate::results::schema::{FinalMetrics, PhaseTimes, Status, Summary, TargetCrossing, TraceRow};
+use crate::run::checkpoint::{self, Saver};
 use crate::run::memory;
 use admm_engine::adam::Network;
 use admm_engine::adam::{self, AdamConfig};
 use admm_engine::admm::{self, usolve};
-use admm_engine::executor::{IterRecord, Observer, Stop, Times};
+use admm_engine::executor::{Executed, IterRecord, Observer, Stop, Times};
 use admm_engine::problem::Problem;
 use burn::backend::Autodiff;
 use burn::tensor::backend::Backend;
@@ -43,12 +44,14 @@ impl Outcome {
 }
 
 /// Optional extras for one execution: an observer beside the trace recorder (a progress bar),
-/// and a delay added to every u-step (a wrapped u-solver that simulates a slower one, so that
-/// tests can show a timing check catching a slowdown).
+/// a delay added to every u-step (a wrapped u-solver that simulates a slower one, so that
+/// tests can show a timing check catching a slowdown), and checkpoints (the sweep's: where to
+/// save them and the one to resume from, `checkpoint`).
 #[derive(Default)]
 pub struct Hooks<'a> {
     pub observer: Option<&'a mut dyn Observer>,
     pub u_step_delay: Option<Duration>,
+    pub checkpoint: Option<Saver<'a>>,
 }
 
 /// The first planned run of `manifest` (with `key=value` overrides) whose id contains `pick`,
@@ -124,6 +127,7 @@ impl Session {
         let mut recorder = Recorder {
             rows: Vec::new(),
             also: hooks.observer,
+            saver: hooks.checkpoint,
         };
         backend::reset_peak_host_memory();
         let mut load_s = None;
@@ -138,16 +142,17 @@ impl Session {
                 let task = SolveTask {
                     cfg,
                     data,
-                    observer: &mut recorder,
+                    recorder: &mut recorder,
                     u_step_delay: hooks.u_step_delay,
                 };
                 catch_panic(|| backend::dispatch(cfg.backend, task))
                     .and_then(|r| r.map_err(|e| e.to_string()))
                     .and_then(|inner| inner)
             });
+        let resumed_wall = recorder.saver.as_ref().map_or(0.0, |s| s.resumed_wall);
         let mut summary = Summary {
             load_s,
-            wall_s: Some(wall.elapsed().as_secs_f64()),
+            wall_s: Some(wall.elapsed().as_secs_f64() + resumed_wall),
             started_at: Some(started),
             peak_host_rss_bytes: backend::peak_host_memory_bytes().map(|b| b as i64),
             mem_estimate_bytes,
@@ -346,10 +351,12 @@ pub fn describe(s: &Summary) -> String {
     line
 }
 
-/// Keeps every record as a trace row and passes it on to another observer, if any.
+/// Keeps every record as a trace row and passes it on to another observer, if any; with a
+/// saver, it writes the checkpoints (the solver's state with these rows).
 pub(crate) struct Recorder<'a> {
     pub(crate) rows: Vec<TraceRow>,
     pub(crate) also: Option<&'a mut dyn Observer>,
+    pub(crate) saver: Option<Saver<'a>>,
 }
 
 impl Observer for Recorder<'_> {
@@ -357,6 +364,16 @@ impl Observer for Recorder<'_> {
         self.rows.push(TraceRow::from(r));
         if let Some(o) = self.also.as_deref_mut() {
             o.observe(r);
+        }
+    }
+
+    fn checkpoint_due(&mut self, r: &IterRecord) -> bool {
+        self.saver.as_mut().is_some_and(|s| s.due(r))
+    }
+
+    fn checkpoint(&mut self, state: &admm::Checkpoint) {
+        if let Some(s) = self.saver.as_mut() {
+            s.save(state, &self.rows);
         }
     }
 }
@@ -376,17 +393,48 @@ pub(crate) struct Solved {
 }
 
 /// Builds the problem and runs the method on one backend.
-struct SolveTask<'a> {
+struct SolveTask<'a, 'r> {
     cfg: &'a RunConfig,
     data: &'a Dataset,
-    observer: &'a mut dyn Observer,
+    recorder: &'a mut Recorder<'r>,
     u_step_delay: Option<Duration>,
 }
 
-impl BackendTask for SolveTask<'_> {
+impl SolveTask<'_, '_> {
+    /// The checkpoint to resume from and what the executor had done by then, if the sweep
+    /// found one and it fits `prob`; one that does not is reported and dropped (the run
+    /// starts from iteration 0). The rows it had written become the start of this run's trace.
+    fn resume_point<B: Backend>(
+        &mut self,
+        prob: &Problem<B>,
+    ) -> Option<(admm::Checkpoint, Executed)> {
+        let saver = self.recorder.saver.as_mut()?;
+        let saved = saver.resume.take()?;
+        let path = saver.place.path.display();
+        if let Err(why) = saved.state.check(prob) {
+            (saver.say)(&format!(
+                "warning: ignoring the checkpoint {path}: {why}; starting from iteration 0"
+            ));
+            return None;
+        }
+        let c = &saved.state.counters;
+        (saver.say)(&format!(
+            "resuming {} at iteration {} ({:.2} s) from {path}",
+            saver.place.run_id,
+            c.iterations,
+            c.times.total()
+        ));
+        saver.resumed_wall = c.wall;
+        let done = saved.executed(self.cfg.solver.stop.target_train_acc);
+        self.recorder.rows = saved.rows;
+        Some((saved.state, done))
+    }
+}
+
+impl BackendTask for SolveTask<'_, '_> {
     type Output = Result<Solved, String>;
 
-    fn run<B: Backend>(self, device: B::Device) -> Self::Output {
+    fn run<B: Backend>(mut self, device: B::Device) -> Self::Output {
         let cfg = self.cfg;
         let rules = &cfg.solver.stop;
         match cfg.solver.method.algorithm() {
@@ -398,7 +446,7 @@ impl BackendTask for SolveTask<'_> {
                     .map_err(|e| format!("problem.loss = {}: {e}", cfg.problem.loss.name()))?;
                 let adam = AdamConfig::new(&opts, &cfg.problem.without_gates(), outputs, cfg.seed);
                 let out =
-                    adam::train::<Autodiff<B>>(self.data, &adam, rules, &device, self.observer)
+                    adam::train::<Autodiff<B>>(self.data, &adam, rules, &device, self.recorder)
                         .map_err(|e| e.to_string())?;
                 Ok(Solved {
                     stop: out.stop,
@@ -421,8 +469,20 @@ impl BackendTask for SolveTask<'_> {
                 if let Some(delay) = self.u_step_delay {
                     usolver = Box::new(usolve::Delayed::new(usolver, delay));
                 }
-                let out = admm::solve(&prob, &opts, rules, usolver.as_mut(), self.observer)
-                    .map_err(|e| e.to_string())?;
+                let resume = self.resume_point(&prob);
+                // An interrupt from here on waits for this solve's checkpoint.
+                let _solving = self.recorder.saver.as_ref().map(|saver| {
+                    let from = resume.as_ref().map(|(state, _)| state.counters.iterations);
+                    checkpoint::Solving::start(from.map(|k| (k, saver.place.path.clone())))
+                });
+                let out = match resume {
+                    Some((state, done)) => {
+                        let (usolver, rec) = (usolver.as_mut(), &mut *self.recorder);
+                        admm::resume(&prob, &opts, rules, usolver, rec, &state, done)
+                    }
+                    None => admm::solve(&prob, &opts, rules, usolver.as_mut(), self.recorder),
+                }
+                .map_err(|e| e.to_string())?;
                 Ok(Solved {
                     network: Some(Network::from_convex(
                         &out.v,

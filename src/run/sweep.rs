@@ -5,6 +5,7 @@
 use crate::manifest::PlannedRun;
 use crate::results::store::{self, ClaimResult};
 use crate::results::{schema, RunPaths, Status, Summary};
+use crate::run::checkpoint::{self, Place, Saver};
 use crate::run::model::SavedModel;
 use crate::run::single::{self, Hooks, Outcome, Session};
 use admm_engine::executor::{IterRecord, Observer};
@@ -160,7 +161,12 @@ pub fn run_sweep(runs: &[PlannedRun], opts: &RunOptions) -> SweepReport {
     let mut cleaned = HashSet::new();
     for (i, run) in runs.iter().enumerate() {
         let paths = RunPaths::new(&opts.out, &run.config.experiment, &run.id);
-        for file in [&paths.summary, &paths.trace, &paths.claim] {
+        for file in [
+            &paths.summary,
+            &paths.trace,
+            &paths.claim,
+            &paths.checkpoint,
+        ] {
             if let Some(dir) = file.parent().filter(|d| cleaned.insert(d.to_path_buf())) {
                 store::clean_stale_temp(dir);
             }
@@ -218,17 +224,25 @@ fn set_current(tag: Option<&str>) {
     }
 }
 
-/// What an interrupt stopped and what a rerun does, for the message printed on exit.
-fn interrupted_text(sig: i32, current: Option<&str>) -> String {
+/// What an interrupt stopped and what a rerun does, for the message printed on exit: with a
+/// checkpoint (its iteration and file), the run resumes there.
+fn interrupted_text(sig: i32, current: Option<&str>, saved: Option<&(usize, PathBuf)>) -> String {
     let name = if sig == signal_hook::consts::SIGINT {
         "interrupted"
     } else {
         "terminated"
     };
+    let again = match saved {
+        Some((k, file)) => format!(
+            "this one resumes at iteration {k} from its checkpoint {}",
+            file.display()
+        ),
+        None => "this one starts again".into(),
+    };
     match current {
         Some(tag) => format!(
             "{name}: {tag} was in progress and is left unfinished (no summary written); rerun \
-             the same command to resume: finished runs are skipped and this one starts again"
+             the same command to resume: finished runs are skipped and {again}"
         ),
         None => format!("{name}: no run was in progress"),
     }
@@ -298,7 +312,7 @@ fn sweep_one(
     if !opts.force && finished() {
         return Done::Skipped;
     }
-    match run_one(run, paths, progress, session, tag) {
+    match run_one(run, paths, opts.force, progress, session, tag) {
         Ok(line) => Done::Ok(line),
         Err(why) => Done::Failed(why),
     }
@@ -336,22 +350,29 @@ pub fn is_finished_for(paths: &RunPaths, keep_failed: bool, data: Option<&str>) 
     }
 }
 
-/// On SIGINT or SIGTERM: remove this process's temp files and claims, and exit 130 or 143
-/// (128 + the signal). The run in progress is left unfinished (its summary, the commit
-/// marker, is not written), so the next run computes it. Call once, from the binary.
+/// On SIGINT or SIGTERM: ask the ADMM run in progress for a checkpoint and wait for it (at
+/// most `checkpoint::INTERRUPT_WAIT`; a second signal stops waiting), then remove this
+/// process's temp files and claims, and exit 130 or 143 (128 + the signal). The run in
+/// progress is left unfinished (its summary, the commit marker, is not written), so the next
+/// run computes it, from its checkpoint when it has one. Call once, from the binary.
 pub fn install_interrupt_cleanup() -> std::io::Result<()> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     std::thread::Builder::new()
         .name("interrupt-cleanup".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
+            let first = signals.forever().next();
+            if let Some(sig) = first {
+                let saved = checkpoint::on_interrupt(&mut || signals.pending().next().is_some());
                 // Held until exit: a commit under way finishes first, and no new temp file
                 // or claim appears after the cleanup.
                 let _commit = store::commit_section();
                 let _registry = store::remove_live_files();
                 let current = CURRENT.lock().ok().and_then(|c| c.clone());
-                eprintln!("{}", interrupted_text(sig, current.as_deref()));
+                eprintln!(
+                    "{}",
+                    interrupted_text(sig, current.as_deref(), saved.as_ref())
+                );
                 std::process::exit(128 + sig);
             }
         })?;
@@ -361,13 +382,40 @@ pub fn install_interrupt_cleanup() -> std::io::Result<()> {
 /// Executes one run and writes its files, the summary last. Ok(one-line result) or
 /// Err(failure reason). The earlier files stay in place while it computes (`store` replaces
 /// them only once the new run is ready to commit), so an interrupted `--force` loses nothing.
+/// An ADMM run goes on from its checkpoint when it has a usable one (`--force` discards it),
+/// saves one as it goes, and removes it once its summary is written.
 fn run_one(
     run: &PlannedRun,
     paths: &RunPaths,
+    force: bool,
     progress: &Progress,
     session: &mut Session,
     tag: &str,
 ) -> Result<String, String> {
+    // Warnings are shown even when quiet; text from a file is escaped.
+    let say = |text: &str| {
+        let line = format!("{tag}: {}", printable(text));
+        if text.starts_with("warning") {
+            progress.multi.suspend(|| eprintln!("{line}"));
+        } else {
+            progress.line(&line);
+        }
+    };
+    let place = Place::new(&paths.checkpoint, run);
+    let resume = if force {
+        if let Err(e) = checkpoint::remove(&place.path) {
+            say(&format!("warning: {e}"));
+        }
+        None
+    } else {
+        checkpoint::load(&place, run).unwrap_or_else(|why| {
+            say(&format!(
+                "warning: ignoring the checkpoint {}: {why}; starting from iteration 0",
+                place.path.display()
+            ));
+            None
+        })
+    };
     let mut bar = progress.run_bar(run).map(Bar);
     let mut beat = (!progress.fancy && !progress.quiet).then(|| Heartbeat::new(tag));
     if beat.is_some() {
@@ -382,6 +430,7 @@ fn run_one(
     };
     let hooks = Hooks {
         observer,
+        checkpoint: Some(Saver::new(place, resume, &say)),
         ..Hooks::default()
     };
     let outcome = session.execute(run, hooks);
@@ -389,6 +438,11 @@ fn run_one(
         b.finish_and_clear();
     }
     store(run, paths, &outcome)?;
+    // Recorded (ok or failed): the checkpoint has served. Kept when the results could not be
+    // written, so that a rerun does not start over.
+    if let Err(e) = checkpoint::remove(&paths.checkpoint) {
+        say(&format!("warning: {e}"));
+    }
     match outcome.failure() {
         Some(why) => Err(why.to_string()),
         None => Ok(single::describe(&outcome.summary)),

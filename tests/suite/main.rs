@@ -2,6 +2,7 @@
 
 mod admm;
 mod certificate;
+mod checkpoint;
 mod cli;
 mod cmdline;
 mod common;

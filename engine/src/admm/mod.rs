@@ -6,6 +6,7 @@
 
 pub mod anderson;
 pub mod certificate;
+pub mod checkpoint;
 pub mod feasible;
 pub mod finish;
 pub mod interior;
@@ -22,6 +23,7 @@ use crate::problem::{scalar, Problem};
 use anderson::Anderson;
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
+pub use checkpoint::Checkpoint;
 pub use rho::RhoRule;
 use rho::{Residuals, SpectralPoint};
 use std::time::Instant;
@@ -154,6 +156,9 @@ pub struct Admm<'a, B: Backend> {
     accel: Option<Accel<B>>,
     times: Times,
     start: Instant,
+    /// Wall-clock seconds before `start`: those of the interrupted process a resumed solve
+    /// goes on from (0 for a fresh one).
+    wall_before: f64,
     restorer: feasible::Restorer<B>,
     /// The feasible point of the last record (`Outcome::certified`).
     certified: Option<feasible::Feasible<B>>,
@@ -222,6 +227,7 @@ impl<'a, B: Backend> Admm<'a, B> {
             accel,
             times,
             start,
+            wall_before: 0.0,
             restorer: feasible::Restorer::new(prob),
             certified: None,
             finish_next: 0,
@@ -230,6 +236,46 @@ impl<'a, B: Backend> Admm<'a, B> {
             time_limit: None,
             finish_structure: None,
         })
+    }
+
+    /// Goes on from a checkpoint (`checkpoint.rs`): its iterates at its rho, its clocks, the
+    /// rho rule's and the finish's memory and the u-solver's state. The u-solver's
+    /// factorizations are rebuilt, and that time is added to the checkpoint's precomputation:
+    /// it was spent, so the time limit and the reported seconds count it.
+    pub fn from_checkpoint(
+        prob: &'a Problem<B>,
+        opts: &AdmmOptions,
+        usolver: &'a mut dyn USolver<B>,
+        cp: &Checkpoint,
+    ) -> Result<Self, SolveError> {
+        cp.check(prob).map_err(SolveError::Checkpoint)?;
+        let dev = &prob.device;
+        let state = State {
+            u: cp.u.tensor(dev),
+            v: cp.v.tensor(dev),
+            lambda: cp.lambda.tensor(dev),
+            s: cp.s.tensor(dev),
+            nu: cp.nu.tensor(dev),
+        };
+        let c = &cp.counters;
+        let at = AdmmOptions {
+            rho: c.rho,
+            ..*opts
+        };
+        let mut admm = Self::from_state(prob, &at, usolver, state)?;
+        admm.usolver.restore_state(&c.usolver);
+        admm.times = Times {
+            precompute: c.times.precompute + admm.times.precompute,
+            ..c.times
+        };
+        admm.wall_before = c.wall;
+        admm.adapt.pending = c.pending_rho;
+        admm.adapt.changes = c.rho_changes;
+        admm.finish_next = c.finish_next;
+        admm.finish_fails = c.finish_fails;
+        admm.interior_tried = c.interior_tried;
+        admm.finish_structure = cp.structure.clone();
+        Ok(admm)
     }
 
     /// The current iterates.
@@ -440,7 +486,7 @@ impl<'a, B: Backend> Admm<'a, B> {
         let record = IterRecord {
             iter,
             times: self.times,
-            wall: self.start.elapsed().as_secs_f64(),
+            wall: self.wall_before + self.start.elapsed().as_secs_f64(),
             metrics,
             primal_residual: primal,
             dual_residual: dual,
@@ -600,6 +646,31 @@ impl<B: Backend> Iterate for Admm<'_, B> {
         r.rel_gap <= self.opts.converged_gap
     }
 
+    /// The state after `iterations` iterations, on the host (`checkpoint.rs`).
+    fn checkpoint(&self, iterations: usize) -> Option<Checkpoint> {
+        let st = &self.st;
+        Some(Checkpoint {
+            counters: checkpoint::Counters {
+                iterations,
+                rho: self.rho,
+                pending_rho: self.adapt.pending,
+                rho_changes: self.adapt.changes,
+                times: self.times,
+                wall: self.wall_before + self.start.elapsed().as_secs_f64(),
+                finish_next: self.finish_next,
+                finish_fails: self.finish_fails,
+                interior_tried: self.interior_tried,
+                usolver: self.usolver.save_state(),
+            },
+            u: checkpoint::Matrix::of(&st.u),
+            v: checkpoint::Matrix::of(&st.v),
+            lambda: checkpoint::Matrix::of(&st.lambda),
+            s: checkpoint::Matrix::of(&st.s),
+            nu: checkpoint::Matrix::of(&st.nu),
+            structure: self.finish_structure.clone(),
+        })
+    }
+
     /// An inner solve that overflowed f32, or a NaN or infinite objective or residual.
     fn divergence(&self, r: &IterRecord) -> Option<String> {
         if r.inner.rel_residual == f64::INFINITY {
@@ -659,6 +730,30 @@ pub fn solve_from<B: Backend>(
     };
     admm.time_limit = rules.time_limit;
     let run = executor::execute(&mut admm, rules, observer)?;
+    Ok(admm.into_outcome(run))
+}
+
+/// Goes on with a solve that was stopped after `cp.counters.iterations` iterations (in this
+/// process or another): `done` holds its last record and its target crossing, which the stop
+/// rules read, so that the resumed solve stops, numbers its iterations and counts its time as
+/// the uninterrupted one would. `cp` is checked against `prob` first (`Checkpoint::check`).
+pub fn resume<B: Backend>(
+    prob: &Problem<B>,
+    opts: &AdmmOptions,
+    rules: &StopRules,
+    usolver: &mut dyn USolver<B>,
+    observer: &mut dyn Observer,
+    cp: &Checkpoint,
+    done: Executed,
+) -> Result<Outcome<B>, SolveError> {
+    opts.validate().map_err(|e| e.within("admm"))?;
+    rules.validate()?;
+    let mut admm = Admm::from_checkpoint(prob, opts, usolver, cp)?;
+    let done = Executed {
+        iterations: cp.counters.iterations,
+        ..done
+    };
+    let run = executor::execute_from(&mut admm, rules, observer, done)?;
     Ok(admm.into_outcome(run))
 }
 

@@ -37,6 +37,9 @@ pub enum SolveError {
     RankTooLarge { rank: usize, dim: usize },
     #[error("the Nystrom sketch failed: {0}")]
     Sketch(String),
+    /// A checkpoint that does not fit the problem (`admm::Checkpoint::check`).
+    #[error("the checkpoint does not fit this problem: {0}")]
+    Checkpoint(String),
     /// An option out of range, found before any work.
     #[error("invalid {0}")]
     Invalid(#[from] InvalidOption),
@@ -57,6 +60,17 @@ pub trait USolver<B: Backend> {
         false
     }
 
+    /// What this solver carries from one u-step to the next that a resumed solve needs
+    /// (`admm::Checkpoint`). Default: nothing (a factorization or sketch is rebuilt from the
+    /// problem and seed).
+    fn save_state(&self) -> USolverState {
+        USolverState::default()
+    }
+
+    /// Takes up a state `save_state` returned, in a solver made with the same options and
+    /// seed, so that it goes on as the saved one would have.
+    fn restore_state(&mut self, _state: &USolverState) {}
+
     /// Solves A u = b for ADMM iteration `k` (0-based), from the previous u.
     fn solve(
         &mut self,
@@ -66,6 +80,16 @@ pub trait USolver<B: Backend> {
         previous: Tensor<B, 2>,
         k: usize,
     ) -> Result<(Tensor<B, 2>, InnerStats), SolveError>;
+}
+
+/// What a u-solver carries between u-steps, for a checkpoint: RBCD's place in its random
+/// stream (in 32-bit words drawn) and its carried step size; None for a solver without one.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
+pub struct USolverState {
+    pub draws: Option<u64>,
+    pub step: Option<f64>,
 }
 
 /// Which u-solver, with its own options: the engine's description of a u-step.
@@ -249,6 +273,14 @@ impl<B: Backend> USolver<B> for Delayed<B> {
 
     fn true_loss(&self) -> bool {
         self.inner.true_loss()
+    }
+
+    fn save_state(&self) -> USolverState {
+        self.inner.save_state()
+    }
+
+    fn restore_state(&mut self, state: &USolverState) {
+        self.inner.restore_state(state)
     }
 
     fn solve(

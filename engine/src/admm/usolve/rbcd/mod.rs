@@ -34,13 +34,15 @@ pub use host::{host_backend, host_gram, HostCarry, HostState, Pending};
 pub use line::LineSearch;
 pub use state::{BlockState, Carry};
 
-use super::{InnerStats, SolveError, USolver};
+use super::{InnerStats, SolveError, USolver, USolverState};
 use crate::error::InvalidOption;
 use crate::problem::{scalar, Problem};
 use burn::tensor::backend::Backend;
 use burn::tensor::Tensor;
-use rand::rngs::StdRng;
 use rand::SeedableRng;
+/// rand's `StdRng` is this generator (same seeding, same stream); named directly because it
+/// tells its place in the stream, which a checkpoint saves (`USolver::save_state`).
+use rand_chacha::ChaCha12Rng as StdRng;
 
 /// Options of RBCD (the manifest's `solver.rbcd` section).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -366,6 +368,24 @@ impl<B: Backend> USolver<B> for Rbcd<B> {
     /// its logistic loss.
     fn true_loss(&self) -> bool {
         self.true_loss
+    }
+
+    /// The place in the random stream and the carried step size. The fused step's block drawn
+    /// ahead is not kept: a resumed fused solve draws a fresh one.
+    fn save_state(&self) -> USolverState {
+        USolverState {
+            draws: u64::try_from(self.rng.get_word_pos()).ok(),
+            step: Some(self.line.step()),
+        }
+    }
+
+    fn restore_state(&mut self, state: &USolverState) {
+        if let Some(words) = state.draws {
+            self.rng.set_word_pos(u128::from(words));
+        }
+        if let Some(step) = state.step {
+            self.line = LineSearch::new(step);
+        }
     }
 
     fn solve(
