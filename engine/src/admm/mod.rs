@@ -749,6 +749,7 @@ pub fn resume<B: Backend>(
     opts.validate().map_err(|e| e.within("admm"))?;
     rules.validate()?;
     let mut admm = Admm::from_checkpoint(prob, opts, usolver, cp)?;
+    admm.time_limit = rules.time_limit;
     let done = Executed {
         iterations: cp.counters.iterations,
         ..done
