@@ -231,6 +231,8 @@ fn rank_update(x: &[f32], d: usize, w: &[f32], width: usize, sums: &mut [f32]) {
 /// every `mul_add` became a call to libm's `fmaf`, one float at a time (70% of the fused
 /// step's time in `perf`, and the step 15x the tensor step at the regression size).
 #[cfg(target_arch = "x86_64")]
+// The loops index registers and raw pointers by the same column or row number.
+#[allow(clippy::needless_range_loop)]
 mod avx2 {
     use std::arch::x86_64::*;
 
