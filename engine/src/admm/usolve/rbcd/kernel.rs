@@ -12,22 +12,19 @@
 //!
 //! The chunks are split among rayon's threads in contiguous, fixed parts (so the sums add in
 //! the same order on every run with the same thread count), each with its own accumulators.
-//! The micro-kernels are plain loops run inside `pulp::Arch::dispatch`, which compiles them
-//! with AVX2 and FMA (AVX-512 where available) when the CPU has them.
+//! The micro-kernels (`dots`, `rank_update`) use AVX2 and FMA intrinsics where the CPU has
+//! them (checked at run time; plain loops elsewhere), the rank update register-blocked so
+//! that the chunk's X is read from cache once per six accumulated columns.
 
 use rayon::prelude::*;
 
 /// Bytes of X one chunk of rows takes. A chunk is read from memory for its dots and read
-/// again for the rank update: it must stay in a core's L2 (1.25 MiB on the development
-/// machine) beside the accumulators (2m' x d floats).
+/// again for the rank update: it must stay in a core's L2 (512 KiB on the development
+/// machine's EPYC) beside the accumulators (2m' x d floats). 128 KiB measured the same at
+/// Table 1 size (BENCHMARKS.md).
 const CHUNK_BYTES: usize = 256 << 10;
 
-/// Lanes of the dot-product accumulators: two AVX2 registers per column, enough independent
-/// sums to hide the FMA latency when three or four columns share a row.
-const LANES: usize = 16;
-
-/// Rows of one chunk for rows of `d` floats (at least 4, a multiple of 4: the rank update
-/// takes rows four at a time).
+/// Rows of one chunk for rows of `d` floats (at least 4, a multiple of 4).
 pub fn chunk_rows(d: usize) -> usize {
     (CHUNK_BYTES / (4 * d.max(1))).max(4) / 4 * 4
 }
@@ -110,7 +107,7 @@ impl Pass<'_> {
                     next,
                     width,
                 };
-                pulp::Arch::new().dispatch(|| job.run(x_part, fg_part))
+                job.run(x_part, fg_part)
             })
             .collect();
         let mut sums = vec![0f32; width * d];
@@ -203,89 +200,222 @@ impl Part<'_> {
     }
 }
 
-/// out[r m + k] = row r of `x` (rows of d) . column k of `g` (m x d, column by column), columns
-/// taken up to four at a time so that each row is loaded once per group.
+/// out[r m + k] = row r of `x` (rows of d) . column k of `g` (m x d, column by column).
 #[inline(always)]
 fn dots(x: &[f32], d: usize, g: &[f32], m: usize, out: &mut [f32]) {
-    for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(m)) {
-        let mut k = 0;
-        while k < m {
-            let take = (m - k).min(4);
-            let cols = &g[k * d..(k + take) * d];
-            match take {
-                4 => o[k..k + 4].copy_from_slice(&dot_n::<4>(row, cols)),
-                3 => o[k..k + 3].copy_from_slice(&dot_n::<3>(row, cols)),
-                2 => o[k..k + 2].copy_from_slice(&dot_n::<2>(row, cols)),
-                _ => o[k] = dot_n::<1>(row, cols)[0],
-            }
-            k += take;
-        }
+    assert!(x.len() / d * m <= out.len() && g.len() >= m * d);
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked); the sizes are checked above.
+        return unsafe { avx2::dots(x, d, g, m, out) };
     }
-}
-
-/// The dots of `row` with the N columns in `cols` (N x len), each over `LANES` partial sums.
-#[inline(always)]
-fn dot_n<const N: usize>(row: &[f32], cols: &[f32]) -> [f32; N] {
-    let d = row.len();
-    let full = d / LANES * LANES;
-    let mut acc = [[0f32; LANES]; N];
-    for i in (0..full).step_by(LANES) {
-        let xr = &row[i..i + LANES];
-        for (j, acc) in acc.iter_mut().enumerate() {
-            let gc = &cols[j * d + i..j * d + i + LANES];
-            for ((a, x), g) in acc.iter_mut().zip(xr).zip(gc) {
-                *a = x.mul_add(*g, *a);
-            }
-        }
-    }
-    std::array::from_fn(|j| {
-        let tail: f32 = (full..d).map(|i| row[i] * cols[j * d + i]).sum();
-        lane_sum(&acc[j]) + tail
-    })
-}
-
-/// The sum of the lanes, pairwise (as a SIMD reduction would add them).
-#[inline(always)]
-fn lane_sum(v: &[f32; LANES]) -> f32 {
-    let mut h = *v;
-    let mut len = LANES;
-    while len > 1 {
-        len /= 2;
-        let (lo, hi) = h.split_at_mut(len);
-        for (a, b) in lo.iter_mut().zip(&hi[..len]) {
-            *a += b;
-        }
-    }
-    h[0]
+    portable::dots(x, d, g, m, out);
 }
 
 /// sums[k] += sum_r w[r, k] x[r] for the chunk's rows (x: rows of d; w: rows of `width`;
-/// sums: width x d, column by column), four rows at a time so that each accumulator row is
-/// loaded and stored once per four rows of X.
+/// sums: width x d, column by column).
 #[inline(always)]
 fn rank_update(x: &[f32], d: usize, w: &[f32], width: usize, sums: &mut [f32]) {
-    let rows = x.len() / d;
-    let mut r = 0;
-    while r + 4 <= rows {
-        let x4 = &x[r * d..(r + 4) * d];
-        let (x0, rest) = x4.split_at(d);
-        let (x1, rest) = rest.split_at(d);
-        let (x2, x3) = rest.split_at(d);
-        for (k, s) in sums.chunks_exact_mut(d).enumerate() {
-            let wk = |i: usize| w[(r + i) * width + k];
-            let (w0, w1, w2, w3) = (wk(0), wk(1), wk(2), wk(3));
-            for ((((s, a), b), c), e) in s.iter_mut().zip(x0).zip(x1).zip(x2).zip(x3) {
-                *s = e.mul_add(w3, c.mul_add(w2, b.mul_add(w1, a.mul_add(w0, *s))));
+    assert!(w.len() >= x.len() / d * width && sums.len() >= width * d);
+    #[cfg(target_arch = "x86_64")]
+    if avx2::available() {
+        // SAFETY: the CPU has AVX2 and FMA (checked); the sizes are checked above.
+        return unsafe { avx2::rank_update(x, d, w, width, sums) };
+    }
+    portable::rank_update(x, d, w, width, sums);
+}
+
+/// The micro-kernels with AVX2 and FMA intrinsics (x86-64 CPUs that have them, checked at run
+/// time). The first version of this kernel wrote them as plain loops with `f32::mul_add`
+/// inside `pulp::Arch::dispatch`; the closure was not compiled with the target features, so
+/// every `mul_add` became a call to libm's `fmaf`, one float at a time (70% of the fused
+/// step's time in `perf`, and the step 15x the tensor step at the regression size).
+#[cfg(target_arch = "x86_64")]
+// The loops index registers and raw pointers by the same column or row number.
+#[allow(clippy::needless_range_loop)]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// Whether the CPU has AVX2 and FMA (std caches the answer).
+    #[inline(always)]
+    pub fn available() -> bool {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+
+    /// The sum of the eight lanes.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    fn hsum(v: __m256) -> f32 {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        let s = _mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s));
+        _mm_cvtss_f32(s)
+    }
+
+    /// See `super::dots`. Safety: x.len() / d rows, out holds m per row, g holds m x d.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dots(x: &[f32], d: usize, g: &[f32], m: usize, out: &mut [f32]) {
+        for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(m)) {
+            let mut k = 0;
+            while k < m {
+                let take = (m - k).min(4);
+                let (cols, o) = (g.as_ptr().add(k * d), &mut o[k..k + take]);
+                match take {
+                    4 => dot_n::<4>(row, cols, o),
+                    3 => dot_n::<3>(row, cols, o),
+                    2 => dot_n::<2>(row, cols, o),
+                    _ => dot_n::<1>(row, cols, o),
+                }
+                k += take;
             }
         }
-        r += 4;
     }
-    for r in r..rows {
-        let xr = &x[r * d..(r + 1) * d];
-        for (k, s) in sums.chunks_exact_mut(d).enumerate() {
-            let wk = w[r * width + k];
-            for (s, a) in s.iter_mut().zip(xr) {
-                *s = a.mul_add(wk, *s);
+
+    /// out[j] = row . column j of `cols` (N columns of row.len() floats, one after another),
+    /// 16 floats a step in two accumulators per column.
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn dot_n<const N: usize>(row: &[f32], cols: *const f32, out: &mut [f32]) {
+        let d = row.len();
+        let xp = row.as_ptr();
+        let mut lo = [_mm256_setzero_ps(); N];
+        let mut hi = [_mm256_setzero_ps(); N];
+        let mut i = 0;
+        while i + 16 <= d {
+            let (x0, x1) = (_mm256_loadu_ps(xp.add(i)), _mm256_loadu_ps(xp.add(i + 8)));
+            for j in 0..N {
+                let gp = cols.add(j * d + i);
+                lo[j] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(gp), lo[j]);
+                hi[j] = _mm256_fmadd_ps(x1, _mm256_loadu_ps(gp.add(8)), hi[j]);
+            }
+            i += 16;
+        }
+        if i + 8 <= d {
+            let x0 = _mm256_loadu_ps(xp.add(i));
+            for j in 0..N {
+                lo[j] = _mm256_fmadd_ps(x0, _mm256_loadu_ps(cols.add(j * d + i)), lo[j]);
+            }
+            i += 8;
+        }
+        for j in 0..N {
+            let mut s = hsum(_mm256_add_ps(lo[j], hi[j]));
+            for t in i..d {
+                s = row[t].mul_add(*cols.add(j * d + t), s);
+            }
+            out[j] = s;
+        }
+    }
+
+    /// See `super::rank_update`: the columns of `sums` taken up to six at a time; for each
+    /// strip of 16 floats of d, the six accumulators stay in registers over all the chunk's
+    /// rows, so a chunk's X is read once from cache per six columns and each sum is loaded and
+    /// stored once per chunk. Safety: as `super::rank_update` checks.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn rank_update(x: &[f32], d: usize, w: &[f32], width: usize, sums: &mut [f32]) {
+        let rows = x.len() / d;
+        let (xp, wp, sp) = (x.as_ptr(), w.as_ptr(), sums.as_mut_ptr());
+        let mut k0 = 0;
+        while k0 < width {
+            let take = (width - k0).min(6);
+            let (wk, sk) = (wp.add(k0), sp.add(k0 * d));
+            match take {
+                6 => update_n::<6>(xp, d, rows, wk, width, sk),
+                5 => update_n::<5>(xp, d, rows, wk, width, sk),
+                4 => update_n::<4>(xp, d, rows, wk, width, sk),
+                3 => update_n::<3>(xp, d, rows, wk, width, sk),
+                2 => update_n::<2>(xp, d, rows, wk, width, sk),
+                _ => update_n::<1>(xp, d, rows, wk, width, sk),
+            }
+            k0 += take;
+        }
+    }
+
+    /// N columns of the rank update: sums[k] (at s + k d) += sum_r w[r width + k] x[r].
+    #[inline]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn update_n<const N: usize>(
+        x: *const f32,
+        d: usize,
+        rows: usize,
+        w: *const f32,
+        width: usize,
+        s: *mut f32,
+    ) {
+        let mut i = 0;
+        while i + 16 <= d {
+            let (mut lo, mut hi) = ([_mm256_setzero_ps(); N], [_mm256_setzero_ps(); N]);
+            for k in 0..N {
+                lo[k] = _mm256_loadu_ps(s.add(k * d + i));
+                hi[k] = _mm256_loadu_ps(s.add(k * d + i + 8));
+            }
+            for r in 0..rows {
+                let xr = x.add(r * d + i);
+                let (x0, x1) = (_mm256_loadu_ps(xr), _mm256_loadu_ps(xr.add(8)));
+                for k in 0..N {
+                    let wb = _mm256_broadcast_ss(&*w.add(r * width + k));
+                    lo[k] = _mm256_fmadd_ps(x0, wb, lo[k]);
+                    hi[k] = _mm256_fmadd_ps(x1, wb, hi[k]);
+                }
+            }
+            for k in 0..N {
+                _mm256_storeu_ps(s.add(k * d + i), lo[k]);
+                _mm256_storeu_ps(s.add(k * d + i + 8), hi[k]);
+            }
+            i += 16;
+        }
+        if i + 8 <= d {
+            let mut lo = [_mm256_setzero_ps(); N];
+            for k in 0..N {
+                lo[k] = _mm256_loadu_ps(s.add(k * d + i));
+            }
+            for r in 0..rows {
+                let x0 = _mm256_loadu_ps(x.add(r * d + i));
+                for k in 0..N {
+                    let wb = _mm256_broadcast_ss(&*w.add(r * width + k));
+                    lo[k] = _mm256_fmadd_ps(x0, wb, lo[k]);
+                }
+            }
+            for k in 0..N {
+                _mm256_storeu_ps(s.add(k * d + i), lo[k]);
+            }
+            i += 8;
+        }
+        for t in i..d {
+            for k in 0..N {
+                let mut acc = *s.add(k * d + t);
+                for r in 0..rows {
+                    acc = (*x.add(r * d + t)).mul_add(*w.add(r * width + k), acc);
+                }
+                *s.add(k * d + t) = acc;
+            }
+        }
+    }
+}
+
+/// The micro-kernels as plain loops, for CPUs without AVX2 and FMA (plain multiply and add:
+/// `f32::mul_add` would be a libm call on such a CPU).
+mod portable {
+    /// See `super::dots`.
+    pub fn dots(x: &[f32], d: usize, g: &[f32], m: usize, out: &mut [f32]) {
+        for (row, o) in x.chunks_exact(d).zip(out.chunks_exact_mut(m)) {
+            for (k, o) in o.iter_mut().enumerate() {
+                *o = row
+                    .iter()
+                    .zip(&g[k * d..(k + 1) * d])
+                    .map(|(a, b)| a * b)
+                    .sum();
+            }
+        }
+    }
+
+    /// See `super::rank_update`.
+    pub fn rank_update(x: &[f32], d: usize, w: &[f32], width: usize, sums: &mut [f32]) {
+        for (r, xr) in x.chunks_exact(d).enumerate() {
+            for (k, s) in sums.chunks_exact_mut(d).take(width).enumerate() {
+                let wk = w[r * width + k];
+                for (s, a) in s.iter_mut().zip(xr) {
+                    *s += a * wk;
+                }
             }
         }
     }
@@ -299,7 +429,7 @@ pub fn gram_apply(k: &[f32], d: usize, g: &[f32], cols: usize) -> Vec<f32> {
     by_row
         .par_chunks_mut(rows * cols)
         .zip(k.par_chunks(rows * d))
-        .for_each(|(out, kc)| pulp::Arch::new().dispatch(|| dots(kc, d, g, cols, out)));
+        .for_each(|(out, kc)| dots(kc, d, g, cols, out));
     let mut out = vec![0f32; d * cols];
     for (i, row) in by_row.chunks_exact(cols).enumerate() {
         for (j, &v) in row.iter().enumerate() {

@@ -86,22 +86,17 @@ pub struct RbcdOptions {
     /// block step instead of the tensor step's two (host.rs, kernel.rs), the same iterates up
     /// to rounding. For the squared loss and the majorized quadratic with one block per pass;
     /// the true-loss and multi-block steps stay on tensors. false: the tensor step on every
-    /// backend. Off by default: on the regression suite's problems (n 2000, flex, 2 cores)
-    /// the fused step made RBCD's solve 8-10x slower than the tensor step (make regress,
-    /// this commit), and it is not yet measured at Table 1 size. Left out of the serialized
-    /// options (so of run ids) at its default, false.
-    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "is_false"))]
+    /// backend. On by default since its micro-kernels run vectorized (BENCHMARKS.md, "One
+    /// read of X per block step"): faster than the tensor step at the regression and at Table
+    /// 1 size. Left out of the serialized options (so of run ids) at its default, true, so
+    /// run ids are those of the tensor step it replaces; `fused: false` is serialized.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "is_true"))]
     pub fused: bool,
 }
 
 #[cfg(feature = "serde")]
 fn is_true(b: &bool) -> bool {
     *b
-}
-
-#[cfg(feature = "serde")]
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 #[cfg(feature = "serde")]
@@ -120,7 +115,7 @@ impl Default for RbcdOptions {
             warm_start: true,
             blocks_per_pass: 1,
             true_loss: true,
-            fused: false,
+            fused: true,
         }
     }
 }
