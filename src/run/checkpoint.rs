@@ -23,11 +23,12 @@ use crate::manifest::PlannedRun;
 use crate::results::schema::{self, TraceRow};
 use crate::results::{safe, stage, store};
 use crate::run::memory;
+use crate::run::model::{f32s, f64s, serialize, Buffer};
 use admm_engine::admm::checkpoint::{Counters, Matrix};
 use admm_engine::admm::Checkpoint;
 use admm_engine::executor::{Executed, InnerStats, IterRecord, Times};
 use admm_engine::metrics::Metrics;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
@@ -232,8 +233,7 @@ fn write(place: &Place, state: &Checkpoint, rows: &[TraceRow]) -> Result<(), Str
 }
 
 fn to_bytes(place: &Place, state: &Checkpoint, rows: &[TraceRow]) -> Result<Vec<u8>, String> {
-    let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    let mut buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = state
+    let mut buffers: Vec<Buffer> = state
         .matrices()
         .into_iter()
         .map(|(name, m)| (name, Dtype::F32, vec![m.rows, m.cols], f32s(&m.data)))
@@ -243,16 +243,8 @@ fn to_bytes(place: &Place, state: &Checkpoint, rows: &[TraceRow]) -> Result<Vec<
         buffers.push(("structure", Dtype::U8, vec![flags.len()], bytes));
     }
     let columns = schema::trace_columns();
-    let trace = schema::trace_values(rows);
-    let trace: Vec<u8> = trace.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let trace = f64s(&schema::trace_values(rows));
     buffers.push(("trace", Dtype::F64, vec![rows.len(), columns.len()], trace));
-    let views = buffers
-        .iter()
-        .map(|(name, dtype, shape, data)| {
-            TensorView::new(*dtype, shape.clone(), data).map(|v| (*name, v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
     let counters = serde_json::to_string(&state.counters).map_err(|e| e.to_string())?;
     let meta: HashMap<String, String> = [
         ("format", FORMAT.to_string()),
@@ -264,7 +256,7 @@ fn to_bytes(place: &Place, state: &Checkpoint, rows: &[TraceRow]) -> Result<Vec<
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
+    serialize(&buffers, meta)
 }
 
 /// Removes a run's checkpoint (its run finished, or `--force` discards it); a missing file

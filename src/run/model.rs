@@ -100,9 +100,7 @@ impl SavedModel {
     /// The safetensors bytes.
     fn to_bytes(&self) -> Result<Vec<u8>, String> {
         let net = &self.network;
-        let f32s = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        let f64s = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-        let mut buffers = vec![
+        let mut buffers: Vec<Buffer> = vec![
             (
                 "layer1.weight",
                 Dtype::F32,
@@ -130,14 +128,7 @@ impl SavedModel {
                 f64s(&s.std),
             ));
         }
-        let views = buffers
-            .iter()
-            .map(|(name, dtype, shape, data)| {
-                TensorView::new(*dtype, shape.clone(), data).map(|v| (*name, v))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        safetensors::serialize(views, Some(self.metadata())).map_err(|e| e.to_string())
+        serialize(&buffers, self.metadata())
     }
 
     fn metadata(&self) -> HashMap<String, String> {
@@ -350,4 +341,32 @@ fn floats64(t: &SafeTensors, name: &str) -> Result<Vec<f64>, String> {
         .chunks_exact(8)
         .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
         .collect())
+}
+
+/// One named tensor before serialization: name, dtype, shape and little-endian bytes.
+pub(super) type Buffer<'a> = (&'a str, Dtype, Vec<usize>, Vec<u8>);
+
+/// The little-endian bytes of f32 values.
+pub(super) fn f32s(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The little-endian bytes of f64 values.
+pub(super) fn f64s(v: &[f64]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// The safetensors file of `buffers` with `meta` (the saved model and the ADMM checkpoint).
+pub(super) fn serialize(
+    buffers: &[Buffer],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>, String> {
+    let views = buffers
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            TensorView::new(*dtype, shape.clone(), data).map(|v| (*name, v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    safetensors::serialize(views, Some(meta)).map_err(|e| e.to_string())
 }
