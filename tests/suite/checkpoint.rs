@@ -313,3 +313,50 @@ fn the_engine_resumes_a_solve_from_its_checkpoint() {
         assert_eq!(resumed.last.unwrap().iter, 40);
     }
 }
+
+/// Hostile: a link planted at the checkpoint's name (pointing at a file outside the results)
+/// is replaced by the run's own file and then removed, never written through; the file it
+/// pointed at keeps its bytes.
+#[test]
+fn hostile_a_link_at_the_checkpoint_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = crate::common::write_manifest(dir.path(), LONG);
+    let out = dir.path().join("res");
+    let outside = dir.path().join("outside.bin");
+    std::fs::write(&outside, "precious").unwrap();
+    let (_, paths) = the_run(&m, &out);
+    std::fs::create_dir_all(paths.checkpoint.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&outside, &paths.checkpoint).unwrap();
+    let o = admm_runner()
+        .env("ADMM_RUNNER_CHECKPOINT_S", "0")
+        .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(&paths.checkpoint).is_err());
+    assert_eq!(result(&paths).0, 400);
+}
+
+/// Hostile: a `checkpoints` folder that is a link is refused (as `trace/` and `runs/` are) and
+/// nothing is written where it points.
+#[test]
+fn hostile_a_linked_checkpoints_folder_is_refused_and_nothing_is_written_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = crate::common::write_manifest(dir.path(), LONG);
+    let out = dir.path().join("res");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let (_, paths) = the_run(&m, &out);
+    let folder = paths.checkpoint.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(folder.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &folder).unwrap();
+    let o = admm_runner()
+        .env("ADMM_RUNNER_CHECKPOINT_S", "0")
+        .args(["run", m.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("symbolic link"), "{}", text(&o));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
